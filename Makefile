@@ -1,0 +1,53 @@
+# Kameng (卡盟): `make run` to try it, `make test` to prove it.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format migrate demo bench clean messages
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+migrate: $(STAMP)
+	$(PY) manage.py migrate --noinput
+
+demo: migrate
+	$(PY) manage.py load_demo
+
+# Serves the shop and the API on http://127.0.0.1:$(PORT) with a Celery worker + beat beside it.
+run: demo
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	PORT=$(PORT) $(VENV)/bin/celery -A config worker --beat --pool=solo --loglevel=WARNING \
+	    --schedule=instance/celerybeat-schedule & \
+	trap 'kill $$!' EXIT INT TERM; \
+	PORT=$(PORT) $(VENV)/bin/gunicorn config.wsgi --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 \
+	    --access-logfile -
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+messages: $(STAMP)
+	$(PY) manage.py makemessages -l en --ignore '.venv/*' --ignore 'instance/*'
+	$(PY) manage.py compilemessages --ignore '.venv/*'
+
+# Lint, then the suite on SQLite and on PostgreSQL in parallel (see tests/run.sh).
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	bash tests/run.sh
+
+bench: $(STAMP)
+	$(PY) bench/checkout.py
+
+clean:
+	rm -rf $(VENV) instance

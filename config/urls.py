@@ -1,0 +1,27 @@
+from django.contrib import admin
+from django.http import JsonResponse
+from django.urls import include, path
+from django.views.decorators.http import require_GET
+
+from config.api import api
+
+
+@require_GET
+def healthz(request):
+    return JsonResponse({"status": "ok"})
+
+
+admin.site.site_header = "卡盟 Kameng"
+admin.site.site_title = "卡盟 Kameng"
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("api/v1/", api.urls),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("kameng.accounts.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("payments/", include("kameng.payments.urls")),
+    path("sandbox/", include("kameng.sandbox.urls")),
+    path("orders/", include("kameng.orders.urls")),
+    path("", include("kameng.catalog.urls")),
+]

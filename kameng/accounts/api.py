@@ -1,0 +1,43 @@
+from django.db import transaction
+from ninja import Router, Schema
+
+from kameng.accounts import services
+from kameng.core.audit import Source
+
+router = Router(tags=["auth"])
+
+
+class RegisterIn(Schema):
+    username: str
+    password: str
+    email: str
+
+
+class RegisterOut(Schema):
+    id: int
+    username: str
+
+
+class TokenIn(Schema):
+    username: str
+    password: str
+
+
+class TokenOut(Schema):
+    token: str
+
+
+@router.post("/register", response={201: RegisterOut}, auth=None)
+def register(request, payload: RegisterIn):
+    user = services.register_user(
+        username=payload.username, password=payload.password, email=payload.email, source=Source.API
+    )
+    return 201, {"id": user.pk, "username": user.username}
+
+
+@router.post("/token", response={200: TokenOut}, auth=None)
+def token(request, payload: TokenIn):
+    """Exchanges a username and password for a Bearer token; failed attempts are throttled."""
+    user = services.check_credentials(request=request, username=payload.username, password=payload.password)
+    with transaction.atomic():
+        return {"token": services.issue_token(user=user)}

@@ -1,0 +1,49 @@
+from dataclasses import dataclass
+
+from django.db.models import Count, Q
+
+from kameng.catalog.models import Category, Delivery, Product
+from kameng.core.errors import NotFound
+
+
+@dataclass(frozen=True)
+class ProductRow:
+    product: Product
+    stock: int | None  # None: unlimited
+    vip_price_fen: int
+
+
+def vip_price_fen(product: Product) -> int:
+    """The VIP price shown beside the price. No VIP plan exists before the membership app, so it is the price."""
+    return product.price_fen
+
+
+def _with_stock(queryset):
+    from kameng.inventory.models import CardKey
+
+    return queryset.annotate(
+        available_keys=Count("card_keys", filter=Q(card_keys__status=CardKey.Status.AVAILABLE))
+    )
+
+
+def _row(product: Product) -> ProductRow:
+    stock = product.available_keys if product.delivery == Delivery.AUTO else product.manual_stock
+    return ProductRow(product=product, stock=stock, vip_price_fen=vip_price_fen(product))
+
+
+def list_products(*, category: Category | None = None) -> list[ProductRow]:
+    queryset = Product.objects.filter(is_active=True, category__is_active=True).select_related("category")
+    if category is not None:
+        queryset = queryset.filter(category=category)
+    return [_row(p) for p in _with_stock(queryset)]
+
+
+def get_product(*, sku: str) -> ProductRow:
+    product = _with_stock(Product.objects.filter(sku=sku, is_active=True).select_related("category")).first()
+    if product is None:
+        raise NotFound(f"no product with sku {sku!r}", code="unknown_sku")
+    return _row(product)
+
+
+def list_categories() -> list[Category]:
+    return list(Category.objects.filter(is_active=True))

@@ -1,0 +1,54 @@
+"""Idempotency keys for API writes: the same key from the same user returns the first answer, never a second effect.
+
+The key row is inserted before the work, in the same transaction: a concurrent duplicate blocks on the unique index
+until the first commits, then reads the stored answer instead of doing the work again.
+"""
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from kameng.core import clock
+from kameng.core.errors import Conflict, InvalidInput
+from kameng.core.models import IdempotencyKey
+
+Answer = tuple[int, dict[str, Any]]
+
+
+def run_idempotent(
+    *, user, key: str, method: str, path: str, body: bytes, action: Callable[[], Answer]
+) -> Answer:
+    if not key:
+        return action()
+    if len(key) > 128 or not key.isprintable():
+        raise InvalidInput(
+            "Idempotency-Key must be at most 128 printable characters", code="bad_idempotency_key"
+        )
+    request_hash = hashlib.sha256(b"%s %s\n%s" % (method.encode(), path.encode(), body)).hexdigest()
+    try:
+        with transaction.atomic():
+            record = IdempotencyKey.objects.create(
+                user=user,
+                key=key,
+                method=method,
+                path=path,
+                request_hash=request_hash,
+                status_code=0,
+                response_body={},
+                created_at=clock.now(),
+            )
+            status, payload = action()
+            if status >= 500:
+                raise RuntimeError("a server error is not an answer worth storing")
+            record.status_code, record.response_body = status, payload
+            record.save(update_fields=["status_code", "response_body"])
+            return status, payload
+    except IntegrityError:
+        stored = IdempotencyKey.objects.filter(user=user, key=key).first()
+        if stored is None:
+            raise
+    if stored.request_hash != request_hash:
+        raise Conflict("this Idempotency-Key was used for a different request", code="idempotency_key_reused")
+    return stored.status_code, stored.response_body

@@ -1,0 +1,63 @@
+import secrets
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from kameng.accounts import services as accounts
+from kameng.accounts.models import Role, User
+from kameng.catalog.models import Category, Delivery, Product
+from kameng.core.audit import Source
+from kameng.inventory import services as inventory
+from kameng.inventory.models import ImportBatch
+
+CATEGORIES = [("game-cards", "游戏点卡"), ("recharge", "充值卡"), ("memberships", "会员兑换码")]
+PRODUCTS = [
+    ("steam-wallet-50", "game-cards", "Steam 钱包充值卡 ¥50", 4850, Delivery.AUTO, 40),
+    ("netease-points-100", "game-cards", "网易一卡通 100 点", 9500, Delivery.AUTO, 40),
+    ("qq-coins-30", "recharge", "Q 币 30 个", 2880, Delivery.AUTO, 60),
+    ("jd-gift-card-100", "recharge", "京东 E 卡 ¥100", 9800, Delivery.AUTO, 25),
+    ("video-vip-month", "memberships", "视频会员月卡兑换码", 1990, Delivery.AUTO, 30),
+    ("game-topup-manual", "game-cards", "手游代充(人工发货)", 6800, Delivery.MANUAL, None),
+]
+
+
+def _random_key(prefix: str) -> str:
+    return f"{prefix}-" + "-".join(secrets.token_hex(2).upper() for _ in range(4))
+
+
+class Command(BaseCommand):
+    help = "Load demo categories, products with card-key stock, and an operator account (idempotent)."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        categories = {}
+        for order, (slug, name) in enumerate(CATEGORIES):
+            categories[slug], _ = Category.objects.get_or_create(
+                slug=slug, defaults={"name": name, "sort_order": order}
+            )
+        for order, (sku, cat, name, price, delivery, keys) in enumerate(PRODUCTS):
+            product, created = Product.objects.get_or_create(
+                sku=sku,
+                defaults={
+                    "category": categories[cat],
+                    "name": name,
+                    "price_fen": price,
+                    "delivery": delivery,
+                    "sort_order": order,
+                    "description": f"{name},付款后立即发卡。",
+                },
+            )
+            if created and keys:
+                text = "\n".join(_random_key(sku.split("-")[0].upper()) for _ in range(keys))
+                inventory.import_card_keys(product=product, text=text, source=ImportBatch.Source.CLI)
+        if not User.objects.filter(username="operator").exists():
+            password = secrets.token_urlsafe(12)
+            accounts.register_user(
+                username="operator",
+                password=password,
+                email="operator@example.com",
+                role=Role.OPERATOR,
+                source=Source.CLI,
+            )
+            self.stdout.write(self.style.WARNING(f"operator account: operator / {password}  (shown once)"))
+        self.stdout.write(f"demo data ready: {Product.objects.count()} products")

@@ -1,0 +1,89 @@
+from django.conf import settings
+from django.db import models
+
+
+class TestClock(models.Model):
+    """The sandbox test clock's persisted offset (one row). Production never reads it."""
+
+    offset_seconds = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"+{self.offset_seconds}s"
+
+
+class AuditLog(models.Model):
+    """Append-only record of every state change: who, what, when, from where (审计日志)."""
+
+    class Source(models.TextChoices):
+        WEB = "web", "web"
+        API = "api", "api"
+        ADMIN = "admin", "admin"
+        CLI = "cli", "cli"
+        CHANNEL = "channel", "payment channel"
+        SYSTEM = "system", "system"
+        SANDBOX = "sandbox", "sandbox"
+
+    at = models.DateTimeField(db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
+    source = models.CharField(max_length=16, choices=Source.choices)
+    action = models.CharField(max_length=64, db_index=True)
+    object_type = models.CharField(max_length=64)
+    object_id = models.CharField(max_length=64, db_index=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action} {self.object_type}:{self.object_id}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise RuntimeError("audit log rows are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RuntimeError("audit log rows are append-only")
+
+
+class IdempotencyKey(models.Model):
+    """The stored answer to an API write, so that a retry with the same key gets the same result."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    key = models.CharField(max_length=128)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    response_body = models.JSONField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_once_per_user")]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class OutboxMessage(models.Model):
+    """A side effect written in the same transaction as the state change that causes it, delivered after commit."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "pending"
+        DELIVERED = "delivered", "delivered"
+        DEAD = "dead", "dead"
+
+    topic = models.CharField(max_length=64)
+    payload = models.JSONField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField()
+    available_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "available_at"], name="outbox_due")]
+
+    def __str__(self) -> str:
+        return f"{self.topic}#{self.pk} {self.status}"

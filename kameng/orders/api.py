@@ -1,0 +1,105 @@
+from typing import Annotated
+
+from django.http import JsonResponse
+from ninja import Field, Router, Schema
+
+from kameng.core.api import idempotent
+from kameng.core.audit import Source
+from kameng.core.clock import iso
+from kameng.orders import selectors, services
+from kameng.orders.models import Order
+from kameng.orders.views import pay_link
+
+router = Router(tags=["orders"])
+
+
+class OrderIn(Schema):
+    sku: Annotated[str, Field(max_length=64)]
+    quantity: Annotated[int, Field(strict=True)]
+    channel: Annotated[str, Field(max_length=16)]
+
+
+class OrderCreatedOut(Schema):
+    order_no: str
+    status: str
+    amount_fen: int
+    original_amount_fen: int
+    discount_fen: int
+    pay_url: str
+    expires_at: str
+
+
+class CardOut(Schema):
+    secret: str
+
+
+class OrderOut(Schema):
+    order_no: str
+    status: str
+    sku: str
+    quantity: int
+    channel: str
+    amount_fen: int
+    original_amount_fen: int
+    discount_fen: int
+    created_at: str
+    expires_at: str
+    paid_at: str | None
+    delivered_at: str | None
+    cards: list[CardOut]
+    delivery_note: str
+    pay_url: str | None
+
+
+def _created(order: Order) -> dict:
+    return {
+        "order_no": order.order_no,
+        "status": order.status,
+        "amount_fen": order.amount_fen,
+        "original_amount_fen": order.original_amount_fen,
+        "discount_fen": order.discount_fen,
+        "pay_url": pay_link(order),
+        "expires_at": iso(order.expires_at),
+    }
+
+
+@router.post("/orders", response={201: OrderCreatedOut})
+def create_order(request, payload: OrderIn):
+    """Places an order and reserves its card keys; pay within 15 minutes at `pay_url`."""
+
+    def action():
+        order = services.create_order(
+            user=request.user,
+            sku=payload.sku,
+            quantity=payload.quantity,
+            channel=payload.channel,
+            source=Source.API,
+        )
+        return 201, _created(order)
+
+    status, body = idempotent(request, action)
+    return JsonResponse(body, status=status)
+
+
+@router.get("/orders/{order_no}", response=OrderOut)
+def get_order(request, order_no: str):
+    """The buyer's own order, with its card keys once paid (each reveal is audit-logged)."""
+    view = selectors.order_view(order_no=order_no, viewer=request.user, source=Source.API)
+    order = view.order
+    return {
+        "order_no": order.order_no,
+        "status": order.status,
+        "sku": order.product.sku,
+        "quantity": order.quantity,
+        "channel": order.channel,
+        "amount_fen": order.amount_fen,
+        "original_amount_fen": order.original_amount_fen,
+        "discount_fen": order.discount_fen,
+        "created_at": iso(order.created_at),
+        "expires_at": iso(order.expires_at),
+        "paid_at": iso(order.paid_at),
+        "delivered_at": iso(order.delivered_at),
+        "cards": [{"secret": s} for s in view.secrets],
+        "delivery_note": order.fulfilment_note if order.status == Order.Status.DELIVERED else "",
+        "pay_url": pay_link(order) if order.status == Order.Status.PENDING_PAYMENT else None,
+    }

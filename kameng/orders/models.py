@@ -1,0 +1,62 @@
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from kameng.catalog.models import Product
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        PENDING_PAYMENT = "pending_payment", _("待支付")
+        PAID = "paid", _("已支付")
+        FULFILLING = "fulfilling", _("待人工发货")
+        DELIVERED = "delivered", _("已发货")
+        EXPIRED = "expired", _("已过期")
+        REFUNDED = "refunded", _("已退款")
+
+    order_no = models.CharField(max_length=32, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="orders")
+    quantity = models.PositiveIntegerField()
+    unit_price_fen = models.PositiveIntegerField()
+    original_amount_fen = models.PositiveIntegerField()
+    discount_fen = models.PositiveIntegerField(default=0)  # the member's VIP saving on this order
+    amount_fen = models.PositiveIntegerField()
+    channel = models.CharField(max_length=16)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING_PAYMENT)
+    # Higher first in the fulfilment queue: VIP orders are served first (优先发货).
+    priority = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    paid_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    refunded_at = models.DateTimeField(null=True, blank=True)
+    fulfilment_note = models.TextField(blank=True)  # what the operator delivered by hand
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("订单")
+        verbose_name_plural = _("订单")
+        indexes = [
+            models.Index(fields=["status", "expires_at"], name="order_expiry"),
+            models.Index(fields=["user", "-created_at"], name="order_by_user"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount_fen=models.F("original_amount_fen") - models.F("discount_fen")),
+                name="order_amount_is_original_minus_discount",
+            ),
+            models.CheckConstraint(condition=models.Q(quantity__gt=0), name="order_quantity_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.order_no
+
+
+class FulfilmentQueueEntry(Order):
+    """The manual-fulfilment queue as its own admin page (a proxy: same rows, filtered and sorted)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("人工发货队列")
+        verbose_name_plural = _("人工发货队列")

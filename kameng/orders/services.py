@@ -1,0 +1,186 @@
+"""Order state machine. Each transition is one function that locks the order row and checks the current state.
+
+pending_payment ─pay→ delivered (auto) | fulfilling (manual) ─fulfil→ delivered
+pending_payment ─expire→ expired ─late pay→ delivered | fulfilling | refund
+any paid state ─refund→ refunded
+"""
+
+import enum
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+
+from kameng.catalog.models import Delivery, Product
+from kameng.core import clock, ids
+from kameng.core.audit import Source, log_action
+from kameng.core.errors import Conflict, InvalidInput, NotFound
+from kameng.inventory import services as inventory
+from kameng.orders.models import Order
+
+Status = Order.Status
+EXPIRY_BATCH = 200
+
+
+class PaymentOutcome(enum.Enum):
+    DELIVERED = "delivered"
+    FULFILLING = "fulfilling"
+    REFUND = "refund"  # the money came but the goods cannot be had: give it back
+
+
+def _lock(order_no: str) -> Order:
+    order = Order.objects.select_for_update().select_related("product").filter(order_no=order_no).first()
+    if order is None:
+        raise NotFound(f"no order {order_no!r}", code="unknown_order")
+    return order
+
+
+def _take_stock(order: Order) -> None:
+    """Reserves the goods for the order; raises OutOfStock. Auto goods take keys, manual goods a counter."""
+    if order.product.delivery == Delivery.AUTO:
+        inventory.reserve_keys(order=order, quantity=order.quantity)
+        return
+    if order.product.manual_stock is None:
+        return
+    taken = Product.objects.filter(pk=order.product_id, manual_stock__gte=order.quantity).update(
+        manual_stock=F("manual_stock") - order.quantity
+    )
+    if not taken:
+        raise inventory.OutOfStock("not enough stock for this quantity")
+
+
+def _return_stock(order: Order) -> None:
+    if order.product.delivery == Delivery.AUTO:
+        inventory.release_keys(order=order)
+    elif order.product.manual_stock is not None:
+        Product.objects.filter(pk=order.product_id).update(manual_stock=F("manual_stock") + order.quantity)
+
+
+@transaction.atomic
+def create_order(*, user, sku: str, quantity: int, channel: str, source: str = Source.API) -> Order:
+    """Checkout: the order and its stock reservation are one transaction, so stock can never be oversold."""
+    from kameng.payments import selectors as payments
+
+    if channel not in payments.channel_names():
+        raise InvalidInput(
+            f"unknown channel {channel!r}; use one of {sorted(payments.channel_names())}",
+            code="unknown_channel",
+        )
+    if not isinstance(quantity, int) or quantity < 1:
+        raise InvalidInput("quantity must be a whole number of at least 1", code="bad_quantity")
+    if quantity > settings.KAMENG_MAX_ORDER_QUANTITY:
+        raise InvalidInput(f"at most {settings.KAMENG_MAX_ORDER_QUANTITY} per order", code="bad_quantity")
+    product = Product.objects.filter(sku=sku, is_active=True).first()
+    if product is None:
+        raise NotFound(f"no product with sku {sku!r}", code="unknown_sku")
+    moment = clock.now()
+    original = product.price_fen * quantity
+    order = Order.objects.create(
+        order_no=ids.public_number("K"),
+        user=user,
+        product=product,
+        quantity=quantity,
+        unit_price_fen=product.price_fen,
+        original_amount_fen=original,
+        discount_fen=0,
+        amount_fen=original,
+        channel=channel,
+        created_at=moment,
+        expires_at=moment + timedelta(seconds=settings.KAMENG_ORDER_TTL_SECONDS),
+    )
+    order.product = product
+    _take_stock(order)
+    log_action(
+        action="order.created",
+        obj=order,
+        actor=user,
+        source=source,
+        data={"sku": sku, "quantity": quantity, "amount_fen": order.amount_fen, "channel": channel},
+    )
+    return order
+
+
+def expire_due_orders(*, limit: int = EXPIRY_BATCH) -> int:
+    """Sweep: unpaid orders past their deadline expire and release their stock. Safe for many workers at once."""
+    expired = 0
+    while expired < limit:
+        with transaction.atomic():
+            batch = list(
+                Order.objects.select_for_update(skip_locked=True)
+                .select_related("product")
+                .filter(status=Status.PENDING_PAYMENT, expires_at__lte=clock.now())
+                .order_by("expires_at")[: min(50, limit - expired)]
+            )
+            for order in batch:
+                _return_stock(order)
+                order.status = Status.EXPIRED
+                order.save(update_fields=["status"])
+                log_action(action="order.expired", obj=order, source=Source.SYSTEM)
+        expired += len(batch)
+        if not batch:
+            break
+    return expired
+
+
+def apply_payment(*, order_no: str, source: str = Source.CHANNEL) -> PaymentOutcome:
+    """A verified payment of the full amount landed; runs inside the payment's transaction."""
+    order = _lock(order_no)
+    if order.status == Status.EXPIRED:
+        # A late payment: the keys went back to stock; deliver if stock allows, otherwise refund.
+        try:
+            with transaction.atomic():
+                _take_stock(order)
+        except inventory.OutOfStock:
+            log_action(action="order.late_payment_out_of_stock", obj=order, source=source)
+            return PaymentOutcome.REFUND
+        log_action(action="order.late_payment_restocked", obj=order, source=source)
+    elif order.status != Status.PENDING_PAYMENT:
+        return PaymentOutcome.REFUND  # a second payment for an order already paid
+    order.status, order.paid_at = Status.PAID, clock.now()
+    if order.product.delivery == Delivery.AUTO:
+        inventory.sell_keys(order=order)
+        order.status, order.delivered_at = Status.DELIVERED, order.paid_at
+        outcome = PaymentOutcome.DELIVERED
+    else:
+        order.status = Status.FULFILLING
+        outcome = PaymentOutcome.FULFILLING
+    order.save(update_fields=["status", "paid_at", "delivered_at"])
+    log_action(
+        action=f"order.{order.status}", obj=order, source=source, data={"amount_fen": order.amount_fen}
+    )
+    return outcome
+
+
+@transaction.atomic
+def fulfil_order(*, order_no: str, note: str, actor) -> Order:
+    """An operator delivers a manual-fulfilment order by hand."""
+    note = (note or "").strip()
+    if not note:
+        raise InvalidInput("write what was delivered", code="empty_note")
+    order = _lock(order_no)
+    if order.status != Status.FULFILLING:
+        raise Conflict(f"order is {order.status}, not waiting for fulfilment", code="bad_state")
+    order.status, order.delivered_at, order.fulfilment_note = Status.DELIVERED, clock.now(), note
+    order.save(update_fields=["status", "delivered_at", "fulfilment_note"])
+    from kameng.payments.services import record_manual_delivery
+
+    record_manual_delivery(order=order)
+    log_action(action="order.fulfilled", obj=order, actor=actor, source=Source.ADMIN)
+    return order
+
+
+def mark_refunded(*, order_no: str, whole_order: bool) -> None:
+    """Called inside the refund's transaction when the channel confirmed the money went back."""
+    order = _lock(order_no)
+    if whole_order and order.status in {
+        Status.PENDING_PAYMENT,
+        Status.EXPIRED,
+        Status.PAID,
+        Status.FULFILLING,
+    }:
+        if order.status in {Status.PAID, Status.FULFILLING}:
+            _return_stock(order)
+        order.status, order.refunded_at = Status.REFUNDED, clock.now()
+        order.save(update_fields=["status", "refunded_at"])
+        log_action(action="order.refunded", obj=order, source=Source.SYSTEM)

@@ -1,0 +1,70 @@
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from kameng.core.audit import Source
+from kameng.core.errors import DomainError, NotFound
+from kameng.orders import selectors, services
+from kameng.orders.models import Order
+from kameng.payments import selectors as payments
+
+
+def pay_link(order: Order) -> str:
+    """The shop's own pay link; it signs the channel request when the buyer opens it."""
+    return settings.KAMENG_PUBLIC_URL.rstrip("/") + reverse("orders:pay", args=[order.order_no])
+
+
+@login_required
+@require_POST
+def checkout(request):
+    sku = request.POST.get("sku", "")
+    try:
+        quantity = int(request.POST.get("quantity", "1"))
+    except ValueError:
+        quantity = 0
+    try:
+        order = services.create_order(
+            user=request.user,
+            sku=sku,
+            quantity=quantity,
+            channel=request.POST.get("channel", ""),
+            source=Source.WEB,
+        )
+    except DomainError as exc:
+        return render(request, "orders/error.html", {"message": exc.message}, status=exc.status)
+    return redirect("orders:detail", order.order_no)
+
+
+@login_required
+@require_GET
+def detail(request, order_no: str):
+    try:
+        view = selectors.order_view(order_no=order_no, viewer=request.user, source=Source.WEB)
+    except NotFound:
+        return render(request, "orders/error.html", {"message": "订单不存在"}, status=404)
+    return render(
+        request,
+        "orders/detail.html",
+        {"order": view.order, "secrets": view.secrets, "pay_url": pay_link(view.order)},
+    )
+
+
+@login_required
+@require_GET
+def my_orders(request):
+    return render(request, "orders/list.html", {"orders": selectors.orders_of(request.user)[:100]})
+
+
+@require_GET
+def pay(request, order_no: str):
+    """Sends the buyer to the channel's cashier with a freshly signed request for this order."""
+    order = Order.objects.select_related("product").filter(order_no=order_no).first()
+    if order is None:
+        return render(request, "orders/error.html", {"message": "订单不存在"}, status=404)
+    try:
+        url = payments.pay_redirect_url(order=order, client_ip=request.META.get("REMOTE_ADDR", ""))
+    except DomainError as exc:
+        return render(request, "orders/error.html", {"message": exc.message}, status=exc.status)
+    return redirect(url)

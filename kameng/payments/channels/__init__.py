@@ -1,0 +1,1 @@
+"""Payment channel adapters behind one interface (base.PaymentChannel)."""

@@ -1,0 +1,99 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from kameng.orders.models import Order
+
+
+class NotificationLog(models.Model):
+    """Every notification a channel sent us, raw, whether accepted or not. Accepted ones are unique per channel."""
+
+    channel = models.CharField(max_length=16)
+    dedupe_key = models.CharField(max_length=128)
+    kind = models.CharField(max_length=32, blank=True)
+    accepted = models.BooleanField(default=False)
+    reason = models.CharField(max_length=255, blank=True)
+    headers = models.JSONField(default=dict)
+    body = models.TextField()
+    received_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "dedupe_key"],
+                condition=models.Q(accepted=True),
+                name="notification_processed_once",
+            )
+        ]
+        verbose_name = _("渠道通知")
+        verbose_name_plural = _("渠道通知")
+
+    def __str__(self) -> str:
+        return f"{self.channel}:{self.dedupe_key} {'ok' if self.accepted else self.reason}"
+
+
+class Payment(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
+    channel = models.CharField(max_length=16)
+    channel_trade_no = models.CharField(max_length=64)
+    amount_fen = models.PositiveIntegerField()
+    paid_at = models.DateTimeField()
+    notification = models.ForeignKey(NotificationLog, null=True, on_delete=models.PROTECT)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["channel", "channel_trade_no"], name="payment_once")]
+        verbose_name = _("支付")
+        verbose_name_plural = _("支付")
+
+    def __str__(self) -> str:
+        return f"{self.channel}:{self.channel_trade_no} {self.amount_fen}"
+
+
+class Refund(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", _("退款中")
+        SUCCEEDED = "succeeded", _("已退款")
+
+    class Reason(models.TextChoices):
+        OUT_OF_STOCK = "out_of_stock", _("缺货自动退款")
+        DUPLICATE_PAYMENT = "duplicate_payment", _("重复支付")
+
+    refund_no = models.CharField(max_length=32, unique=True)
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    amount_fen = models.PositiveIntegerField()
+    reason = models.CharField(max_length=32, choices=Reason.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    channel_refund_no = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField()
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("退款")
+        verbose_name_plural = _("退款")
+        constraints = [models.CheckConstraint(condition=models.Q(amount_fen__gt=0), name="refund_positive")]
+
+    def __str__(self) -> str:
+        return self.refund_no
+
+
+class LedgerEntry(models.Model):
+    """A balanced double-entry journal entry: its lines sum to zero (debits positive, credits negative)."""
+
+    at = models.DateTimeField()
+    kind = models.CharField(max_length=32)
+    reference = models.CharField(max_length=64, db_index=True)
+
+    class Meta:
+        verbose_name = _("账务分录")
+        verbose_name_plural = _("账务分录")
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.reference}"
+
+
+class LedgerLine(models.Model):
+    entry = models.ForeignKey(LedgerEntry, on_delete=models.PROTECT, related_name="lines")
+    account = models.CharField(max_length=64, db_index=True)
+    amount_fen = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.amount_fen:+d}"

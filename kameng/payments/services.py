@@ -1,0 +1,224 @@
+"""Payments: channel notifications processed exactly once, refunds paid exactly once, every fen in the ledger."""
+
+import logging
+from collections.abc import Mapping
+
+from django.db import IntegrityError, transaction
+
+from kameng.core import clock, ids, outbox
+from kameng.core.audit import Source, log_action
+from kameng.core.errors import NotFound
+from kameng.orders import services as orders
+from kameng.orders.models import Order
+from kameng.payments import ledger
+from kameng.payments.channels.base import ChannelEvent, EventKind, Reply
+from kameng.payments.channels.errors import ChannelProtocolError
+from kameng.payments.channels.registry import get_channel
+from kameng.payments.models import NotificationLog, Payment, Refund
+
+log = logging.getLogger(__name__)
+REFUND_TOPIC = "payments.refund"
+_HEADERS_KEPT = (
+    "CONTENT_TYPE",
+    "HTTP_WECHATPAY_SERIAL",
+    "HTTP_WECHATPAY_TIMESTAMP",
+    "HTTP_WECHATPAY_NONCE",
+    "HTTP_WECHATPAY_SIGNATURE_TYPE",
+    "REMOTE_ADDR",
+)
+
+
+class Rejected(Exception):
+    """A verified notification that still must not count (not our order, wrong amount)."""
+
+
+def _kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k: str(headers[k]) for k in _HEADERS_KEPT if k in headers}
+
+
+def _log_rejection(channel: str, headers: Mapping[str, str], body: bytes, reason: str, key: str = "") -> None:
+    NotificationLog.objects.create(
+        channel=channel,
+        dedupe_key=key[:128],
+        accepted=False,
+        reason=reason[:255],
+        headers=_kept_headers(headers),
+        body=body.decode("utf-8", "replace")[:65536],
+        received_at=clock.now(),
+    )
+    log.warning("rejected %s notification: %s", channel, reason)
+
+
+def process_notification(*, channel: str, headers: Mapping[str, str], body: bytes) -> Reply:
+    """Verifies, then applies, a channel's notification in one transaction; answers only after it commits.
+
+    The same notification delivered any number of times, even at once, is applied once: the accepted log row is
+    unique per (channel, notify id) and the payment row unique per (channel, trade number).
+    """
+    adapter = get_channel(channel)
+    try:
+        event = adapter.parse_notification(headers=headers, body=body, now_ts=int(clock.now().timestamp()))
+    except ChannelProtocolError as exc:
+        _log_rejection(channel, headers, body, exc.reason)
+        return adapter.nack(exc.reason)
+    try:
+        with transaction.atomic():
+            entry = NotificationLog.objects.create(
+                channel=channel,
+                dedupe_key=event.dedupe_key[:128],
+                kind=event.kind,
+                accepted=True,
+                headers=_kept_headers(headers),
+                body=body.decode("utf-8", "replace"),
+                received_at=clock.now(),
+            )
+            if event.kind == EventKind.PAYMENT:
+                _record_payment(channel=channel, event=event, notification=entry)
+    except IntegrityError:
+        if NotificationLog.objects.filter(
+            channel=channel, dedupe_key=event.dedupe_key, accepted=True
+        ).exists():
+            return adapter.ack()  # already processed: a redelivery
+        raise
+    except Rejected as exc:
+        _log_rejection(channel, headers, body, str(exc), event.dedupe_key)
+        return adapter.nack(str(exc))
+    return adapter.ack()
+
+
+def _record_payment(*, channel: str, event: ChannelEvent, notification: NotificationLog) -> None:
+    order = Order.objects.filter(order_no=event.out_trade_no).only("id", "amount_fen", "channel").first()
+    if order is None:
+        raise Rejected("unknown order")
+    if order.channel != channel:
+        raise Rejected("order was placed for another channel")
+    if event.amount_fen != order.amount_fen:
+        raise Rejected(f"amount {event.amount_fen} does not equal the order's {order.amount_fen}")
+    if not event.channel_trade_no:
+        raise Rejected("no channel trade number")
+    if Payment.objects.filter(channel=channel, channel_trade_no=event.channel_trade_no).exists():
+        return  # the same trade told again under a new notify id (e.g. TRADE_FINISHED after TRADE_SUCCESS)
+    payment = Payment.objects.create(
+        order=order,
+        channel=channel,
+        channel_trade_no=event.channel_trade_no,
+        amount_fen=event.amount_fen,
+        paid_at=clock.now(),
+        notification=notification,
+    )
+    ledger.post(
+        kind="payment",
+        reference=event.out_trade_no,
+        lines=[
+            (ledger.channel_account(channel), payment.amount_fen),
+            (ledger.PREPAYMENTS, -payment.amount_fen),
+        ],
+    )
+    log_action(
+        action="payment.received",
+        obj=payment,
+        source=Source.CHANNEL,
+        data={"order_no": event.out_trade_no, "amount_fen": payment.amount_fen, "channel": channel},
+    )
+    outcome = orders.apply_payment(order_no=event.out_trade_no)
+    if outcome == orders.PaymentOutcome.DELIVERED:
+        ledger.post(
+            kind="delivery",
+            reference=event.out_trade_no,
+            lines=[(ledger.PREPAYMENTS, payment.amount_fen), (ledger.SALES, -payment.amount_fen)],
+        )
+    elif outcome == orders.PaymentOutcome.REFUND:
+        first_payment = not Payment.objects.filter(order=order).exclude(pk=payment.pk).exists()
+        reason = Refund.Reason.OUT_OF_STOCK if first_payment else Refund.Reason.DUPLICATE_PAYMENT
+        request_refund(payment=payment, amount_fen=payment.amount_fen, reason=reason)
+
+
+def record_manual_delivery(*, order: Order) -> None:
+    """Revenue is earned when a manual order is delivered by hand."""
+    ledger.post(
+        kind="delivery",
+        reference=order.order_no,
+        lines=[(ledger.PREPAYMENTS, order.amount_fen), (ledger.SALES, -order.amount_fen)],
+    )
+
+
+def request_refund(*, payment: Payment, amount_fen: int, reason: str) -> Refund:
+    """Records the refund and queues its execution at the channel; inside the caller's transaction."""
+    already = sum(r.amount_fen for r in payment.refunds.all())
+    if amount_fen <= 0 or already + amount_fen > payment.amount_fen:
+        raise ValueError("a refund never exceeds what was paid")
+    refund = Refund.objects.create(
+        refund_no=ids.public_number("R"),
+        payment=payment,
+        amount_fen=amount_fen,
+        reason=reason,
+        created_at=clock.now(),
+    )
+    ledger.post(
+        kind="refund_requested",
+        reference=refund.refund_no,
+        lines=[(ledger.PREPAYMENTS, amount_fen), (ledger.REFUNDS_PAYABLE, -amount_fen)],
+    )
+    log_action(
+        action="refund.requested",
+        obj=refund,
+        source=Source.SYSTEM,
+        data={"order_no": payment.order.order_no, "amount_fen": amount_fen, "reason": reason},
+    )
+    outbox.enqueue(topic=REFUND_TOPIC, payload={"refund_no": refund.refund_no})
+    return refund
+
+
+def execute_refund(payload: dict) -> None:
+    """Outbox handler: asks the channel to pay the refund back; retried until the channel confirms.
+
+    The channel call happens outside any transaction and is idempotent at the channel by our refund number; the
+    confirmation is then applied once, under the refund's row lock.
+    """
+    refund = Refund.objects.select_related("payment__order").filter(refund_no=payload["refund_no"]).first()
+    if refund is None:
+        raise NotFound(f"no refund {payload['refund_no']}")
+    if refund.status == Refund.Status.SUCCEEDED:
+        return
+    payment = refund.payment
+    result = get_channel(payment.channel).refund(
+        out_trade_no=payment.order.order_no,
+        out_refund_no=refund.refund_no,
+        refund_fen=refund.amount_fen,
+        total_fen=payment.amount_fen,
+        reason=refund.get_reason_display(),
+    )
+    if result.status != "succeeded":
+        raise outbox.RetryLater(f"refund {refund.refund_no} {result.status}: {result.message}")
+    _confirm_refund(refund_id=refund.pk, channel_refund_no=result.channel_refund_no)
+
+
+@transaction.atomic
+def _confirm_refund(*, refund_id: int, channel_refund_no: str) -> None:
+    refund = Refund.objects.select_for_update().select_related("payment__order").get(pk=refund_id)
+    if refund.status == Refund.Status.SUCCEEDED:
+        return
+    payment = refund.payment
+    refund.status, refund.succeeded_at, refund.channel_refund_no = (
+        Refund.Status.SUCCEEDED,
+        clock.now(),
+        channel_refund_no,
+    )
+    refund.save(update_fields=["status", "succeeded_at", "channel_refund_no"])
+    ledger.post(
+        kind="refund_paid",
+        reference=refund.refund_no,
+        lines=[
+            (ledger.REFUNDS_PAYABLE, refund.amount_fen),
+            (ledger.channel_account(payment.channel), -refund.amount_fen),
+        ],
+    )
+    log_action(
+        action="refund.succeeded",
+        obj=refund,
+        source=Source.CHANNEL,
+        data={"order_no": payment.order.order_no, "amount_fen": refund.amount_fen},
+    )
+    orders.mark_refunded(
+        order_no=payment.order.order_no, whole_order=refund.reason == Refund.Reason.OUT_OF_STOCK
+    )

@@ -1,0 +1,277 @@
+"""The sandbox gateway's behaviour: take trades, take payments, send signed notifications, pay refunds.
+
+It speaks to the shop only through the channels' protocols (signed HTTP both ways), as the real gateways do.
+"""
+
+import json
+import logging
+import secrets
+from datetime import timedelta
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from kameng.core import clock, http
+from kameng.core.audit import Source, log_action
+from kameng.core.errors import Conflict, InvalidInput, NotFound
+from kameng.core.money import parse_yuan, yuan_str
+from kameng.payments.channels import alipay_protocol, wechat_protocol
+from kameng.sandbox import keys
+from kameng.sandbox.models import SandboxNotification, SandboxRefund, SandboxTrade
+
+log = logging.getLogger(__name__)
+# Retry schedules as the channels document them (seconds after the previous attempt).
+RETRY_SCHEDULE = {
+    "alipay": [240, 600, 600, 3600, 7200, 21600, 54000],
+    "wechat": [15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600],
+}
+LEASE_SECONDS = 60
+PAGE_PAY_METHODS = {"alipay.trade.wap.pay", "alipay.trade.page.pay"}
+
+
+def _trade_no(channel: str) -> str:
+    stamp = clock.now().strftime("%Y%m%d%H%M%S")
+    prefix = "4200" if channel == "wechat" else "2026"
+    return f"{prefix}{stamp}{secrets.randbelow(10**10):010d}"
+
+
+# --- taking trades ------------------------------------------------------------------------------------------------
+
+
+def open_trade(
+    *, channel: str, out_trade_no: str, amount_fen: int, subject: str, notify_url: str, return_url: str
+) -> SandboxTrade:
+    """Creates the trade the merchant asked for, or returns it again for the same order and amount."""
+    if amount_fen <= 0:
+        raise InvalidInput("amount must be positive", code="bad_amount")
+    try:
+        with transaction.atomic():
+            return SandboxTrade.objects.create(
+                channel=channel,
+                out_trade_no=out_trade_no,
+                trade_no=_trade_no(channel),
+                amount_fen=amount_fen,
+                subject=subject,
+                notify_url=notify_url,
+                return_url=return_url,
+                created_at=clock.now(),
+            )
+    except IntegrityError:
+        trade = SandboxTrade.objects.get(channel=channel, out_trade_no=out_trade_no)
+        if trade.amount_fen != amount_fen:
+            raise Conflict(
+                "a trade with this out_trade_no exists with another amount", code="trade_exists"
+            ) from None
+        return trade
+
+
+def open_alipay_page_pay(params: dict[str, str]) -> SandboxTrade:
+    """alipay.trade.wap.pay / page.pay as the buyer's browser brings it: signed by the merchant's app key."""
+    if params.get("app_id") != keys.ALIPAY_APP_ID:
+        raise InvalidInput("unknown app_id", code="invalid_app_id")
+    if not alipay_protocol.verify_request(params, keys.sandbox_keys()["alipay_app_public"]):
+        raise InvalidInput("invalid signature", code="invalid_signature")
+    if params.get("method") not in PAGE_PAY_METHODS:
+        raise InvalidInput("unsupported method", code="invalid_method")
+    try:
+        biz = json.loads(params.get("biz_content", ""))
+        amount_fen = parse_yuan(str(biz["total_amount"]))
+        out_trade_no = str(biz["out_trade_no"])
+    except (ValueError, KeyError, TypeError):
+        raise InvalidInput("bad biz_content", code="invalid_parameter") from None
+    return open_trade(
+        channel="alipay",
+        out_trade_no=out_trade_no,
+        amount_fen=amount_fen,
+        subject=str(biz.get("subject", ""))[:256],
+        notify_url=params.get("notify_url", ""),
+        return_url=params.get("return_url", ""),
+    )
+
+
+def trade_from_pay_url(pay_url: str) -> SandboxTrade:
+    """What the buyer's browser does with the shop's pay link, for scripts that pay without a browser."""
+    parts = urlsplit(pay_url)
+    if parts.path.endswith("/alipay/gateway.do"):
+        return open_alipay_page_pay(dict(parse_qsl(parts.query, keep_blank_values=True)))
+    prepay_id = parts.path.rstrip("/").rsplit("/", 1)[-1]
+    trade = SandboxTrade.objects.filter(channel="wechat", trade_no=prepay_id).first()
+    if trade is None:
+        raise NotFound("no such prepay id", code="unknown_trade")
+    return trade
+
+
+# --- paying ---------------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def pay(*, trade: SandboxTrade) -> SandboxTrade:
+    """The buyer confirms in the channel's cashier. Paying twice is a no-op; a notification is queued once."""
+    trade = SandboxTrade.objects.select_for_update().get(pk=trade.pk)
+    if trade.status == SandboxTrade.Status.PAID:
+        return trade
+    trade.status, trade.paid_at = SandboxTrade.Status.PAID, clock.now()
+    trade.save(update_fields=["status", "paid_at"])
+    event_id = clock.now().strftime("%Y%m%d") + f"{secrets.randbelow(10**24):024d}"
+    SandboxNotification.objects.create(trade=trade, event_id=event_id, next_attempt_at=clock.now())
+    log_action(
+        action="sandbox.paid",
+        obj=trade,
+        source=Source.SANDBOX,
+        data={"out_trade_no": trade.out_trade_no, "amount_fen": trade.amount_fen},
+    )
+    from kameng.sandbox.tasks import deliver_notifications
+
+    transaction.on_commit(deliver_notifications.delay)
+    return trade
+
+
+# --- notifying ------------------------------------------------------------------------------------------------------
+
+
+def _alipay_notification(note: SandboxNotification) -> tuple[dict[str, str], bytes]:
+    trade = note.trade
+    params = {
+        "notify_id": note.event_id,
+        "notify_type": "trade_status_sync",
+        "notify_time": clock.now().strftime("%Y-%m-%d %H:%M:%S"),
+        "charset": "utf-8",
+        "version": "1.0",
+        "app_id": keys.ALIPAY_APP_ID,
+        "auth_app_id": keys.ALIPAY_APP_ID,
+        "trade_no": trade.trade_no,
+        "out_trade_no": trade.out_trade_no,
+        "trade_status": "TRADE_SUCCESS",
+        "total_amount": yuan_str(trade.amount_fen),
+        "receipt_amount": yuan_str(trade.amount_fen),
+        "subject": trade.subject,
+        "gmt_create": clock.local(trade.created_at).strftime("%Y-%m-%d %H:%M:%S"),
+        "gmt_payment": clock.local(trade.paid_at).strftime("%Y-%m-%d %H:%M:%S"),
+        "seller_id": "2088000000000002",
+        "buyer_id": "2088000000000003",
+    }
+    signed = alipay_protocol.sign_notification(params, keys.sandbox_keys()["alipay_private"])
+    return {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}, urlencode(signed).encode()
+
+
+def _wechat_notification(note: SandboxNotification) -> tuple[dict[str, str], bytes]:
+    trade = note.trade
+    k = keys.sandbox_keys()
+    resource = {
+        "mchid": keys.WECHAT_MCHID,
+        "appid": keys.WECHAT_APPID,
+        "out_trade_no": trade.out_trade_no,
+        "transaction_id": trade.trade_no,
+        "trade_type": "MWEB",
+        "trade_state": "SUCCESS",
+        "trade_state_desc": "支付成功",
+        "bank_type": "OTHERS",
+        "success_time": clock.local(trade.paid_at).isoformat(timespec="seconds"),
+        "payer": {"openid": "o-sandbox-buyer"},
+        "amount": {
+            "total": trade.amount_fen,
+            "payer_total": trade.amount_fen,
+            "currency": "CNY",
+            "payer_currency": "CNY",
+        },
+    }
+    headers, body = wechat_protocol.build_callback(
+        event_type="TRANSACTION.SUCCESS",
+        summary="支付成功",
+        resource_plain=resource,
+        resource_type_original="transaction",
+        apiv3_key=k["wechat_apiv3_key"],
+        platform_private_key_pem=k["wechat_platform_private"],
+        platform_serial=keys.WECHAT_PLATFORM_SERIAL,
+        now_ts=int(clock.now().timestamp()),
+        event_id=note.event_id,
+    )
+    return {"Content-Type": "application/json", **headers}, body
+
+
+def _accepted(channel: str, reply: http.HttpReply) -> bool:
+    if channel == "alipay":
+        return reply.status == 200 and reply.body.strip() == b"success"
+    return reply.status in (200, 204)
+
+
+def deliver_due_notifications(*, limit: int = 200) -> int:
+    """Sends every due notification (signed afresh each time, as the channels do); returns how many were accepted."""
+    accepted = 0
+    for _ in range(limit):
+        with transaction.atomic():
+            note = (
+                SandboxNotification.objects.select_for_update(skip_locked=True)
+                .select_related("trade")
+                .filter(next_attempt_at__lte=clock.now())
+                .order_by("next_attempt_at", "id")
+                .first()
+            )
+            if note is None:
+                break
+            note.attempts += 1
+            note.next_attempt_at = clock.now() + timedelta(seconds=LEASE_SECONDS)
+            note.save(update_fields=["attempts", "next_attempt_at"])
+        accepted += _send(note)
+    return accepted
+
+
+def _send(note: SandboxNotification) -> bool:
+    channel = note.trade.channel
+    headers, body = (_alipay_notification if channel == "alipay" else _wechat_notification)(note)
+    try:
+        reply = http.post(note.trade.notify_url, body=body, headers=headers)
+        ok, status = _accepted(channel, reply), f"HTTP {reply.status} {reply.body[:100]!r}"
+    except http.TransportError as exc:
+        ok, status = False, str(exc)[:200]
+    schedule = RETRY_SCHEDULE[channel]
+    if ok:
+        note.delivered_at, note.next_attempt_at = clock.now(), None
+    elif note.attempts <= len(schedule):
+        note.next_attempt_at = clock.now() + timedelta(seconds=schedule[note.attempts - 1])
+    else:
+        note.next_attempt_at = None  # the channel gives up; the shop must reconcile by querying
+    note.last_status = status[:255]
+    note.save(update_fields=["delivered_at", "next_attempt_at", "last_status"])
+    return ok
+
+
+# --- server APIs: refunds -------------------------------------------------------------------------------------------
+
+
+def refund(*, channel: str, out_trade_no: str, out_refund_no: str, amount_fen: int) -> SandboxRefund:
+    """Pays money back once per refund number; never more than the trade's amount in total."""
+    with transaction.atomic():
+        trade = (
+            SandboxTrade.objects.select_for_update()
+            .filter(channel=channel, out_trade_no=out_trade_no)
+            .first()
+        )
+        if trade is None or trade.status != SandboxTrade.Status.PAID:
+            raise NotFound("trade not found or not paid", code="TRADE_NOT_EXIST")
+        existing = trade.refunds.filter(out_refund_no=out_refund_no).first()
+        if existing is not None:
+            if existing.amount_fen != amount_fen:
+                raise Conflict("same refund number, different amount", code="INVALID_REQUEST")
+            return existing
+        if sum(r.amount_fen for r in trade.refunds.all()) + amount_fen > trade.amount_fen or amount_fen <= 0:
+            raise Conflict("refund exceeds what was paid", code="REFUND_AMT_EXCEED")
+        created = SandboxRefund.objects.create(
+            trade=trade,
+            out_refund_no=out_refund_no,
+            refund_id=_trade_no(channel) + "R",
+            amount_fen=amount_fen,
+            created_at=clock.now(),
+        )
+        log_action(
+            action="sandbox.refunded",
+            obj=created,
+            source=Source.SANDBOX,
+            data={"out_trade_no": out_trade_no, "amount_fen": amount_fen},
+        )
+        return created
+
+
+def wechat_h5_url(trade: SandboxTrade) -> str:
+    return f"{settings.KAMENG_PUBLIC_URL.rstrip('/')}/sandbox/wechat/h5/{trade.trade_no}?prepay=1"

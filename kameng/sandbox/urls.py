@@ -1,0 +1,17 @@
+from django.conf import settings
+from django.urls import path
+
+from kameng.sandbox import views
+
+app_name = "sandbox"
+urlpatterns = (
+    [
+        path("alipay/gateway.do", views.alipay_gateway, name="alipay-gateway"),
+        path("wechat/v3/pay/transactions/h5", views.wechat_h5_prepay, name="wechat-h5-prepay"),
+        path("wechat/v3/refund/domestic/refunds", views.wechat_refund, name="wechat-refund"),
+        path("wechat/h5/<slug:prepay_id>", views.wechat_h5_page, name="wechat-h5"),
+        path("pay/<slug:order_no>", views.pay, name="pay"),
+    ]
+    if settings.KAMENG_SANDBOX
+    else []
+)

@@ -1,0 +1,256 @@
+"""The sandbox gateway's HTTP face: cashier pages for people, signed server APIs for the shop, a pay hook for scripts.
+
+Every view answers 404 unless KAMENG_SANDBOX is on (see urls.py), so production never exposes a fake gateway.
+"""
+
+import json
+import secrets
+
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from kameng.core import clock
+from kameng.core.errors import DomainError, NotFound
+from kameng.core.money import format_yuan, parse_yuan, yuan_str
+from kameng.payments.channels import alipay_protocol, wechat_protocol
+from kameng.sandbox import keys, services
+from kameng.sandbox.models import SandboxTrade
+
+
+def _cashier(request, trade: SandboxTrade, return_url: str):
+    return render(
+        request,
+        "sandbox/cashier.html",
+        {
+            "trade": trade,
+            "amount": format_yuan(trade.amount_fen),
+            "return_url": return_url,
+            "channel_name": "支付宝 Alipay" if trade.channel == "alipay" else "微信支付 WeChat Pay",
+        },
+    )
+
+
+# --- Alipay -------------------------------------------------------------------------------------------------------
+
+
+def _alipay_answer(method: str, payload: dict) -> HttpResponse:
+    text = alipay_protocol.sign_response(method, payload, keys.sandbox_keys()["alipay_private"])
+    return HttpResponse(text, content_type="application/json;charset=utf-8")
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def alipay_gateway(request):
+    """GET: the buyer's browser arriving with a signed page-pay request. POST: the shop's server API calls."""
+    params = request.GET.dict() if request.method == "GET" else request.POST.dict()
+    if request.method == "GET":
+        try:
+            trade = services.open_alipay_page_pay(params)
+        except DomainError as exc:
+            return render(request, "sandbox/error.html", {"message": exc.message}, status=400)
+        return _cashier(request, trade, trade.return_url)
+    method = params.get("method", "")
+    if params.get("app_id") != keys.ALIPAY_APP_ID or not alipay_protocol.verify_request(
+        params, keys.sandbox_keys()["alipay_app_public"]
+    ):
+        return _alipay_answer(
+            method or "error",
+            {
+                "code": "40002",
+                "msg": "Invalid Arguments",
+                "sub_code": "isv.invalid-signature",
+                "sub_msg": "验签出错",
+            },
+        )
+    if method != "alipay.trade.refund":
+        return _alipay_answer(
+            method or "error",
+            {
+                "code": "40004",
+                "msg": "Business Failed",
+                "sub_code": "isv.invalid-method",
+                "sub_msg": "不支持的接口",
+            },
+        )
+    try:
+        biz = json.loads(params.get("biz_content", ""))
+        made = services.refund(
+            channel="alipay",
+            out_trade_no=str(biz["out_trade_no"]),
+            out_refund_no=str(biz.get("out_request_no") or biz["out_trade_no"]),
+            amount_fen=parse_yuan(str(biz["refund_amount"])),
+        )
+    except (ValueError, KeyError, TypeError):
+        return _alipay_answer(
+            method,
+            {
+                "code": "40004",
+                "msg": "Business Failed",
+                "sub_code": "ACQ.INVALID_PARAMETER",
+                "sub_msg": "参数无效",
+            },
+        )
+    except DomainError as exc:
+        return _alipay_answer(
+            method,
+            {
+                "code": "40004",
+                "msg": "Business Failed",
+                "sub_code": f"ACQ.{exc.code}",
+                "sub_msg": exc.message,
+            },
+        )
+    refunded = sum(r.amount_fen for r in made.trade.refunds.all())
+    return _alipay_answer(
+        method,
+        {
+            "code": "10000",
+            "msg": "Success",
+            "trade_no": made.trade.trade_no,
+            "out_trade_no": made.trade.out_trade_no,
+            "refund_fee": yuan_str(refunded),
+            "fund_change": "Y",
+        },
+    )
+
+
+# --- WeChat Pay ---------------------------------------------------------------------------------------------------
+
+
+def _wechat_answer(status: int, payload: dict) -> HttpResponse:
+    body = json.dumps(payload, ensure_ascii=False).encode()
+    timestamp, nonce = str(int(clock.now().timestamp())), secrets.token_hex(16)
+    signature = wechat_protocol.sign_callback(
+        body=body,
+        platform_private_key_pem=keys.sandbox_keys()["wechat_platform_private"],
+        timestamp=timestamp,
+        nonce=nonce,
+    )
+    response = HttpResponse(body, status=status, content_type="application/json")
+    response["Wechatpay-Timestamp"] = timestamp
+    response["Wechatpay-Nonce"] = nonce
+    response["Wechatpay-Signature"] = signature
+    response["Wechatpay-Serial"] = keys.WECHAT_PLATFORM_SERIAL
+    response["Wechatpay-Signature-Type"] = "WECHATPAY2-SHA256-RSA2048"
+    return response
+
+
+def _wechat_request(request) -> dict | HttpResponse:
+    """Checks the merchant's Authorization over the exact bytes sent; returns the JSON body or an error answer."""
+    body = request.body.decode("utf-8", "replace")
+    if not wechat_protocol.verify_authorization(
+        header=request.headers.get("Authorization", ""),
+        method=request.method,
+        url_path=request.get_full_path().removeprefix("/sandbox/wechat"),
+        body=body,
+        merchant_public_key_pem=keys.sandbox_keys()["wechat_merchant_public"],
+        now_ts=int(clock.now().timestamp()),
+    ):
+        return _wechat_answer(401, {"code": "SIGN_ERROR", "message": "签名错误"})
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return _wechat_answer(400, {"code": "PARAM_ERROR", "message": "请求体不是 JSON"})
+    if not isinstance(payload, dict):
+        return _wechat_answer(400, {"code": "PARAM_ERROR", "message": "请求体不是对象"})
+    return payload
+
+
+@csrf_exempt
+@require_POST
+def wechat_h5_prepay(request):
+    payload = _wechat_request(request)
+    if isinstance(payload, HttpResponse):
+        return payload
+    if payload.get("mchid") != keys.WECHAT_MCHID or payload.get("appid") != keys.WECHAT_APPID:
+        return _wechat_answer(400, {"code": "PARAM_ERROR", "message": "mchid/appid 不匹配"})
+    try:
+        trade = services.open_trade(
+            channel="wechat",
+            out_trade_no=str(payload["out_trade_no"]),
+            amount_fen=int(payload["amount"]["total"]),
+            subject=str(payload.get("description", ""))[:256],
+            notify_url=str(payload["notify_url"]),
+            return_url="",
+        )
+    except (KeyError, TypeError, ValueError):
+        return _wechat_answer(400, {"code": "PARAM_ERROR", "message": "参数错误"})
+    except DomainError as exc:
+        return _wechat_answer(400, {"code": "PARAM_ERROR", "message": exc.message})
+    return _wechat_answer(200, {"h5_url": services.wechat_h5_url(trade)})
+
+
+@csrf_exempt
+@require_POST
+def wechat_refund(request):
+    payload = _wechat_request(request)
+    if isinstance(payload, HttpResponse):
+        return payload
+    try:
+        made = services.refund(
+            channel="wechat",
+            out_trade_no=str(payload["out_trade_no"]),
+            out_refund_no=str(payload["out_refund_no"]),
+            amount_fen=int(payload["amount"]["refund"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        return _wechat_answer(400, {"code": "PARAM_ERROR", "message": "参数错误"})
+    except DomainError as exc:
+        return _wechat_answer(
+            404 if isinstance(exc, NotFound) else 403, {"code": exc.code, "message": exc.message}
+        )
+    return _wechat_answer(
+        200,
+        {
+            "refund_id": made.refund_id,
+            "out_refund_no": made.out_refund_no,
+            "transaction_id": made.trade.trade_no,
+            "out_trade_no": made.trade.out_trade_no,
+            "status": "SUCCESS",
+            "amount": {"refund": made.amount_fen, "total": made.trade.amount_fen, "currency": "CNY"},
+        },
+    )
+
+
+@require_GET
+def wechat_h5_page(request, prepay_id: str):
+    trade = SandboxTrade.objects.filter(channel="wechat", trade_no=prepay_id).first()
+    if trade is None:
+        return render(request, "sandbox/error.html", {"message": "unknown prepay id"}, status=404)
+    return _cashier(request, trade, request.GET.get("redirect_url", ""))
+
+
+# --- paying -------------------------------------------------------------------------------------------------------
+
+
+@csrf_exempt  # a test hook standing in for the buyer's thumb in the channel's app; the sandbox is never public
+@require_POST
+def pay(request, order_no: str):
+    """Pays an order as its buyer would in the channel's app; the signed notification follows asynchronously."""
+    trade = SandboxTrade.objects.filter(out_trade_no=order_no).first()
+    try:
+        if trade is None:
+            from kameng.orders.models import Order
+            from kameng.payments.selectors import pay_redirect_url
+
+            order = Order.objects.select_related("product").filter(order_no=order_no).first()
+            if order is None:
+                raise NotFound("no such order", code="unknown_order")
+            trade = services.trade_from_pay_url(pay_redirect_url(order=order, client_ip="127.0.0.1"))
+        trade = services.pay(trade=trade)
+    except DomainError as exc:
+        return JsonResponse({"error": {"code": exc.code, "message": exc.message}}, status=exc.status)
+    return_url = request.POST.get("return_url", "")
+    if return_url.startswith(("http://", "https://")) and "text/html" in request.headers.get("Accept", ""):
+        return redirect(return_url)
+    return JsonResponse(
+        {
+            "order_no": order_no,
+            "channel": trade.channel,
+            "trade_no": trade.trade_no,
+            "amount_fen": trade.amount_fen,
+            "status": trade.status,
+        }
+    )
