@@ -1,5 +1,6 @@
 from django.db import transaction
 from ninja import Router, Schema
+from ninja.responses import Status
 
 from kameng.accounts import services
 from kameng.core.audit import Source
@@ -32,7 +33,7 @@ def register(request, payload: RegisterIn):
     user = services.register_user(
         username=payload.username, password=payload.password, email=payload.email, source=Source.API
     )
-    return 201, {"id": user.pk, "username": user.username}
+    return Status(201, {"id": user.pk, "username": user.username})
 
 
 @router.post("/token", response={200: TokenOut}, auth=None)

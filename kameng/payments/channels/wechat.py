@@ -27,6 +27,7 @@ class WechatChannel:
             url_path=path,
             body=body,
             merchant_private_key_pem=self.config.merchant_private_key_pem,
+            timestamp=str(int(clock.now().timestamp())),
         )
         reply = post(
             self.config.api_base + path,

@@ -1,0 +1,93 @@
+"""Factories for tests across apps. Goods come with stock through the real import service."""
+
+import json
+import secrets
+
+import factory
+from django.test import Client
+
+from kameng.accounts import services as accounts
+from kameng.accounts.models import Role, User
+from kameng.catalog.models import Category, Delivery, Product
+from kameng.inventory import services as inventory
+from kameng.inventory.models import ImportBatch
+from kameng.orders import services as orders
+from kameng.sandbox import services as sandbox
+
+PASSWORD = "Correct-Horse-42"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"buyer{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    role = Role.MEMBER
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def _save(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+
+
+class CategoryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Category
+
+    name = factory.Sequence(lambda n: f"分类{n}")
+    slug = factory.Sequence(lambda n: f"cat-{n}")
+
+
+class ProductFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Product
+
+    sku = factory.Sequence(lambda n: f"sku-{n}")
+    category = factory.SubFactory(CategoryFactory)
+    name = factory.Sequence(lambda n: f"点卡 {n}")
+    price_fen = 1999
+    delivery = Delivery.AUTO
+
+
+def stocked_product(keys: int = 5, **fields) -> Product:
+    product = ProductFactory(**fields)
+    if keys:
+        add_keys(product, keys)
+    return product
+
+
+def add_keys(product: Product, count: int) -> list[str]:
+    secrets_ = [f"KEY-{secrets.token_hex(6).upper()}" for _ in range(count)]
+    inventory.import_card_keys(product=product, text="\n".join(secrets_), source=ImportBatch.Source.CLI)
+    return secrets_
+
+
+def place_order(user: User, product: Product, *, quantity: int = 1, channel: str = "alipay"):
+    return orders.create_order(user=user, sku=product.sku, quantity=quantity, channel=channel)
+
+
+def open_cashier(order) -> None:
+    """The buyer follows the pay link to the channel's cashier (which creates the trade at the channel)."""
+    client = Client()
+    to_channel = client.get(f"/orders/{order.order_no}/pay/")
+    assert to_channel.status_code == 302, to_channel.content
+    assert client.get(to_channel["Location"]).status_code == 200
+
+
+def pay_in_sandbox(order) -> None:
+    """The buyer pays at the sandbox channel; its signed notification is then delivered to the shop."""
+    response = Client().post(f"/sandbox/pay/{order.order_no}")
+    assert response.status_code == 200, response.content
+    sandbox.deliver_due_notifications()
+
+
+def api_client(user: User) -> Client:
+    return Client(headers={"Authorization": f"Bearer {accounts.issue_token(user=user)}"})
+
+
+def post_json(client: Client, path: str, body, **headers):
+    data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+    return client.post(path, data, content_type="application/json", headers=headers)
