@@ -3,6 +3,8 @@ from ninja import NinjaAPI
 from kameng.accounts.api import router as auth_router
 from kameng.catalog.api import router as catalog_router
 from kameng.core.api import BearerToken, StrictJsonParser, install_error_handlers
+from kameng.membership.api import router as membership_router
+from kameng.notifications.api import router as notifications_router
 from kameng.orders.api import router as orders_router
 from kameng.sandbox.api import router as sandbox_router
 
@@ -21,4 +23,6 @@ install_error_handlers(api)
 api.add_router("/auth", auth_router)
 api.add_router("/", catalog_router)
 api.add_router("/", orders_router)
+api.add_router("/", membership_router)
+api.add_router("/", notifications_router)
 api.add_router("/sandbox", sandbox_router)

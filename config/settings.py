@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "kameng.orders",
     "kameng.payments",
     "kameng.sandbox",
+    "kameng.membership",
+    "kameng.notifications",
 ]
 
 MIDDLEWARE = [
@@ -72,6 +74,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "kameng.core.context_processors.site",
+                "kameng.notifications.context_processors.inbox",
             ],
         },
     },
@@ -179,3 +182,21 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("KAMENG_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# E-mail: SMTP when EMAIL_HOST is set (production); otherwise mail is written as files under instance/mail so the
+# embedded set-up works offline. Mail goes out through the outbox: a failing server delays it, never loses it.
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "卡盟 Kameng <noreply@kameng.local>")
+if os.environ.get("EMAIL_HOST"):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = os.environ["EMAIL_HOST"]
+    EMAIL_PORT = env_int("EMAIL_PORT", 25)
+    EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+    EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+    EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = INSTANCE_DIR / "mail"
+# Text messages: any class with send(phone, text); the console backend is the only one shipped.
+KAMENG_SMS_BACKEND = os.environ.get("KAMENG_SMS_BACKEND", "kameng.notifications.sms.ConsoleSmsBackend")

@@ -23,5 +23,7 @@ urlpatterns = [
     path("payments/", include("kameng.payments.urls")),
     path("sandbox/", include("kameng.sandbox.urls")),
     path("orders/", include("kameng.orders.urls")),
+    path("member/", include("kameng.membership.urls")),
+    path("notifications/", include("kameng.notifications.urls")),
     path("", include("kameng.catalog.urls")),
 ]

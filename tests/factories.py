@@ -91,3 +91,56 @@ def api_client(user: User) -> Client:
 def post_json(client: Client, path: str, body, **headers):
     data = body if isinstance(body, (bytes, str)) else json.dumps(body)
     return client.post(path, data, content_type="application/json", headers=headers)
+
+
+# --- membership ---------------------------------------------------------------------------------------------------
+
+
+class PlanFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "membership.Plan"
+
+    code = factory.Sequence(lambda n: f"plan-{n}")
+    name = factory.Sequence(lambda n: f"月卡{n}")
+    period = "month"
+    price_fen = 3000
+    discount_percent = 10
+
+
+def join_vip(user: User, plan, *, channel: str = "alipay", auto_renew: bool = False):
+    """Subscribes and completes the channel side as the member would: pays, or signs the agreement (whose first
+    period is then charged through it). Returns the membership, reloaded."""
+    from kameng.membership import services as membership
+    from kameng.membership.models import Membership
+    from kameng.payments.selectors import pay_redirect_url
+    from kameng.sandbox import agreements
+
+    made = membership.subscribe(
+        user=user,
+        plan_code=plan.code,
+        channel=channel,
+        auto_renew=auto_renew,
+        consent=membership.ConsentContext(given=auto_renew, ip="127.0.0.1", user_agent="pytest"),
+    )
+    if auto_renew:
+        url = pay_redirect_url(order=made.order, client_ip="127.0.0.1")
+        agreements.sign_agreement(agreement=agreements.agreement_from_sign_url(url))
+        settle()
+    else:
+        pay_in_sandbox(made.order)
+    return Membership.objects.get(pk=made.membership.pk)
+
+
+def settle() -> None:
+    """Runs every sweep until nothing is left to do now (notifications delivered, outbox drained)."""
+    from kameng.core import sweeps
+
+    for _ in range(10):
+        if not any(sweeps.run_due_sweeps().values()):
+            return
+
+
+def advance_days(days: float) -> None:
+    from kameng.core import clock
+
+    clock.advance(seconds=int(days * 86400))

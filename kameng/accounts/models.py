@@ -17,6 +17,13 @@ STAFF_ROLES = frozenset({Role.SUPPORT, Role.FINANCE, Role.OPERATOR, Role.ADMIN})
 
 class User(AbstractUser):
     role = models.CharField(_("角色"), max_length=16, choices=Role.choices, default=Role.MEMBER)
+    phone = models.CharField(
+        _("手机号"), max_length=20, blank=True
+    )  # for SMS notices, if the member gives one
+    # The language of mail and inbox messages written while the member is not on the site.
+    language = models.CharField(
+        _("通知语言"), max_length=8, choices=[("zh-hans", "中文"), ("en", "English")], default="zh-hans"
+    )
 
     def has_role(self, *roles: str) -> bool:
         return self.is_active and (self.role == Role.ADMIN or self.role in roles)

@@ -13,9 +13,13 @@ class ProductRow:
     vip_price_fen: int
 
 
-def vip_price_fen(product: Product) -> int:
-    """The VIP price shown beside the price. No VIP plan exists before the membership app, so it is the price."""
-    return product.price_fen
+def vip_price_fen(product: Product, discount_percent: int | None = None) -> int:
+    """The VIP price shown beside the price: with the given discount, or the most generous active plan's."""
+    from kameng.membership import selectors as membership
+
+    if discount_percent is None:
+        discount_percent = membership.best_vip_discount_percent()
+    return membership.vip_unit_price(product.price_fen, discount_percent)
 
 
 def _with_stock(queryset):
@@ -26,23 +30,30 @@ def _with_stock(queryset):
     )
 
 
-def _row(product: Product) -> ProductRow:
+def _row(product: Product, discount_percent: int) -> ProductRow:
     stock = product.available_keys if product.delivery == Delivery.AUTO else product.manual_stock
-    return ProductRow(product=product, stock=stock, vip_price_fen=vip_price_fen(product))
+    return ProductRow(product=product, stock=stock, vip_price_fen=vip_price_fen(product, discount_percent))
+
+
+def _discount() -> int:
+    from kameng.membership import selectors as membership
+
+    return membership.best_vip_discount_percent()
 
 
 def list_products(*, category: Category | None = None) -> list[ProductRow]:
     queryset = Product.objects.filter(is_active=True, category__is_active=True).select_related("category")
     if category is not None:
         queryset = queryset.filter(category=category)
-    return [_row(p) for p in _with_stock(queryset)]
+    discount = _discount()
+    return [_row(p, discount) for p in _with_stock(queryset)]
 
 
 def get_product(*, sku: str) -> ProductRow:
     product = _with_stock(Product.objects.filter(sku=sku, is_active=True).select_related("category")).first()
     if product is None:
         raise NotFound(f"no product with sku {sku!r}", code="unknown_sku")
-    return _row(product)
+    return _row(product, _discount())
 
 
 def list_categories() -> list[Category]:

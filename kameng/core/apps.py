@@ -5,3 +5,9 @@ class CoreConfig(AppConfig):
     name = "kameng.core"
     label = "core"
     verbose_name = "核心 Core"
+
+    def ready(self) -> None:
+        from kameng.core import outbox, sweeps
+
+        # Side effects whose first delivery failed are retried after their backoff by this sweep.
+        sweeps.register("outbox", outbox.deliver_due)

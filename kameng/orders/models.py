@@ -6,6 +6,10 @@ from kameng.catalog.models import Product
 
 
 class Order(models.Model):
+    class Kind(models.TextChoices):
+        GOODS = "goods", _("商品")
+        MEMBERSHIP = "membership", _("会员")  # a VIP period: first purchase or a renewal charge
+
     class Status(models.TextChoices):
         PENDING_PAYMENT = "pending_payment", _("待支付")
         PAID = "paid", _("已支付")
@@ -16,7 +20,11 @@ class Order(models.Model):
 
     order_no = models.CharField(max_length=32, unique=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="orders")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.GOODS)
+    product = models.ForeignKey(
+        Product, on_delete=models.PROTECT, related_name="orders", null=True, blank=True
+    )
+    subject = models.CharField(max_length=128, blank=True)  # what was bought, in words the buyer reads
     quantity = models.PositiveIntegerField()
     unit_price_fen = models.PositiveIntegerField()
     original_amount_fen = models.PositiveIntegerField()
@@ -47,6 +55,10 @@ class Order(models.Model):
                 name="order_amount_is_original_minus_discount",
             ),
             models.CheckConstraint(condition=models.Q(quantity__gt=0), name="order_quantity_positive"),
+            models.CheckConstraint(
+                condition=~models.Q(kind="goods") | models.Q(product__isnull=False),
+                name="goods_order_has_product",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -29,8 +29,13 @@ class PaymentOutcome(enum.Enum):
     REFUND = "refund"  # the money came but the goods cannot be had: give it back
 
 
-def _lock(order_no: str) -> Order:
-    order = Order.objects.select_for_update().select_related("product").filter(order_no=order_no).first()
+def lock_order(order_no: str) -> Order:
+    order = (
+        Order.objects.select_for_update(of=("self",))
+        .select_related("product")
+        .filter(order_no=order_no)
+        .first()
+    )
     if order is None:
         raise NotFound(f"no order {order_no!r}", code="unknown_order")
     return order
@@ -51,6 +56,8 @@ def _take_stock(order: Order) -> None:
 
 
 def _return_stock(order: Order) -> None:
+    if order.kind != Order.Kind.GOODS:
+        return
     if order.product.delivery == Delivery.AUTO:
         inventory.release_keys(order=order)
     elif order.product.manual_stock is not None:
@@ -74,17 +81,23 @@ def create_order(*, user, sku: str, quantity: int, channel: str, source: str = S
     product = Product.objects.filter(sku=sku, is_active=True).first()
     if product is None:
         raise NotFound(f"no product with sku {sku!r}", code="unknown_sku")
+    from kameng.membership import selectors as membership
+
     moment = clock.now()
     original = product.price_fen * quantity
+    # VIP price (会员价) while the membership is active; the saving is recorded on the order.
+    unit_price = membership.vip_unit_price(product.price_fen, membership.vip_discount_percent(user))
     order = Order.objects.create(
         order_no=ids.public_number("K"),
         user=user,
         product=product,
+        subject=f"{product.name} × {quantity}",
         quantity=quantity,
-        unit_price_fen=product.price_fen,
+        unit_price_fen=unit_price,
         original_amount_fen=original,
-        discount_fen=0,
-        amount_fen=original,
+        discount_fen=original - unit_price * quantity,
+        amount_fen=unit_price * quantity,
+        priority=1 if membership.has_priority_fulfilment(user) else 0,
         channel=channel,
         created_at=moment,
         expires_at=moment + timedelta(seconds=settings.KAMENG_ORDER_TTL_SECONDS),
@@ -96,7 +109,13 @@ def create_order(*, user, sku: str, quantity: int, channel: str, source: str = S
         obj=order,
         actor=user,
         source=source,
-        data={"sku": sku, "quantity": quantity, "amount_fen": order.amount_fen, "channel": channel},
+        data={
+            "sku": sku,
+            "quantity": quantity,
+            "amount_fen": order.amount_fen,
+            "discount_fen": order.discount_fen,
+            "channel": channel,
+        },
     )
     return order
 
@@ -107,7 +126,7 @@ def expire_due_orders(*, limit: int = EXPIRY_BATCH) -> int:
     while expired < limit:
         with transaction.atomic():
             batch = list(
-                Order.objects.select_for_update(skip_locked=True)
+                Order.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("product")
                 .filter(status=Status.PENDING_PAYMENT, expires_at__lte=clock.now())
                 .order_by("expires_at")[: min(50, limit - expired)]
@@ -125,7 +144,7 @@ def expire_due_orders(*, limit: int = EXPIRY_BATCH) -> int:
 
 def apply_payment(*, order_no: str, source: str = Source.CHANNEL) -> PaymentOutcome:
     """A verified payment of the full amount landed; runs inside the payment's transaction."""
-    order = _lock(order_no)
+    order = lock_order(order_no)
     if order.status == Status.EXPIRED:
         # A late payment: the keys went back to stock; deliver if stock allows, otherwise refund.
         try:
@@ -158,7 +177,7 @@ def fulfil_order(*, order_no: str, note: str, actor) -> Order:
     note = (note or "").strip()
     if not note:
         raise InvalidInput("write what was delivered", code="empty_note")
-    order = _lock(order_no)
+    order = lock_order(order_no)
     if order.status != Status.FULFILLING:
         raise Conflict(f"order is {order.status}, not waiting for fulfilment", code="bad_state")
     order.status, order.delivered_at, order.fulfilment_note = Status.DELIVERED, clock.now(), note
@@ -170,9 +189,43 @@ def fulfil_order(*, order_no: str, note: str, actor) -> Order:
     return order
 
 
+def mark_service_delivered(*, order: Order, source: str = Source.CHANNEL) -> None:
+    """A paid order for a service (a VIP period) is delivered the moment it is paid; the order is locked."""
+    order.status, order.paid_at = Status.DELIVERED, clock.now()
+    order.delivered_at = order.paid_at
+    order.save(update_fields=["status", "paid_at", "delivered_at"])
+    log_action(action="order.delivered", obj=order, source=source, data={"amount_fen": order.amount_fen})
+
+
+def create_service_order(*, user, subject: str, amount_fen: int, channel: str, source: str) -> Order:
+    """An order for a VIP period (no goods, no stock); inside the caller's transaction."""
+    moment = clock.now()
+    order = Order.objects.create(
+        order_no=ids.public_number("V"),
+        kind=Order.Kind.MEMBERSHIP,
+        user=user,
+        subject=subject[:128],
+        quantity=1,
+        unit_price_fen=amount_fen,
+        original_amount_fen=amount_fen,
+        amount_fen=amount_fen,
+        channel=channel,
+        created_at=moment,
+        expires_at=moment + timedelta(seconds=settings.KAMENG_ORDER_TTL_SECONDS),
+    )
+    log_action(
+        action="order.created",
+        obj=order,
+        actor=user,
+        source=source,
+        data={"subject": subject, "amount_fen": amount_fen, "channel": channel},
+    )
+    return order
+
+
 def mark_refunded(*, order_no: str, whole_order: bool) -> None:
     """Called inside the refund's transaction when the channel confirmed the money went back."""
-    order = _lock(order_no)
+    order = lock_order(order_no)
     if whole_order and order.status in {
         Status.PENDING_PAYMENT,
         Status.EXPIRED,

@@ -8,6 +8,7 @@ from kameng.payments.models import LedgerEntry, LedgerLine
 PREPAYMENTS = "liability:customer_prepayments"  # paid, not yet delivered
 REFUNDS_PAYABLE = "liability:refunds_payable"  # owed back to a buyer, not yet confirmed by the channel
 SALES = "revenue:sales"
+MEMBERSHIP_REVENUE = "revenue:membership"
 
 
 def channel_account(channel: str) -> str:

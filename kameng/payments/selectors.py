@@ -19,11 +19,25 @@ def pay_redirect_url(*, order: Order, client_ip: str) -> str:
     if order.status != Order.Status.PENDING_PAYMENT:
         raise Conflict(f"order is {order.status}, nothing to pay", code="bad_state")
     base = settings.KAMENG_PUBLIC_URL.rstrip("/")
+    if order.kind == Order.Kind.MEMBERSHIP:
+        from kameng.membership.selectors import agreement_to_sign
+
+        agreement = agreement_to_sign(order=order)
+        if agreement is not None:  # auto-renew: sign the agreement; the first period is charged through it
+            from kameng.membership.agreements import sign_url
+
+            return sign_url(agreement=agreement, return_path=reverse("membership:centre"))
     return get_channel(order.channel).pay_redirect_url(
         order_no=order.order_no,
         amount_fen=order.amount_fen,
-        subject=f"{order.product.name} × {order.quantity}",
+        subject=order.subject,
         notify_url=notify_url(order.channel),
         return_url=base + reverse("orders:detail", args=[order.order_no]),
         client_ip=client_ip,
     )
+
+
+def payments_of(user):
+    from kameng.payments.models import Payment
+
+    return Payment.objects.filter(order__user=user).select_related("order").order_by("-paid_at")

@@ -11,7 +11,7 @@ from kameng.core.errors import NotFound
 from kameng.orders import services as orders
 from kameng.orders.models import Order
 from kameng.payments import ledger
-from kameng.payments.channels.base import ChannelEvent, EventKind, Reply
+from kameng.payments.channels.base import EventKind, Reply
 from kameng.payments.channels.errors import ChannelProtocolError
 from kameng.payments.channels.registry import get_channel
 from kameng.payments.models import NotificationLog, Payment, Refund
@@ -73,7 +73,20 @@ def process_notification(*, channel: str, headers: Mapping[str, str], body: byte
                 received_at=clock.now(),
             )
             if event.kind == EventKind.PAYMENT:
-                _record_payment(channel=channel, event=event, notification=entry)
+                record_payment(
+                    channel=channel,
+                    out_trade_no=event.out_trade_no,
+                    channel_trade_no=event.channel_trade_no,
+                    amount_fen=event.amount_fen,
+                    notification=entry,
+                )
+            elif event.kind in (EventKind.AGREEMENT_SIGNED, EventKind.AGREEMENT_TERMINATED):
+                from kameng.membership import agreements
+
+                try:
+                    agreements.apply_agreement_event(channel=channel, event=event)
+                except agreements.UnknownAgreement as exc:
+                    raise Rejected(str(exc)) from None
     except IntegrityError:
         if NotificationLog.objects.filter(
             channel=channel, dedupe_key=event.dedupe_key, accepted=True
@@ -86,29 +99,40 @@ def process_notification(*, channel: str, headers: Mapping[str, str], body: byte
     return adapter.ack()
 
 
-def _record_payment(*, channel: str, event: ChannelEvent, notification: NotificationLog) -> None:
-    order = Order.objects.filter(order_no=event.out_trade_no).only("id", "amount_fen", "channel").first()
+def record_payment(
+    *,
+    channel: str,
+    out_trade_no: str,
+    channel_trade_no: str,
+    amount_fen: int,
+    notification: NotificationLog | None = None,
+) -> None:
+    """Money the channel took for one of our orders: from a notification, or a charge's synchronous answer.
+
+    Runs inside the caller's transaction; the same trade told twice (answer and notification) counts once.
+    """
+    order = Order.objects.filter(order_no=out_trade_no).only("id", "amount_fen", "channel", "kind").first()
     if order is None:
         raise Rejected("unknown order")
     if order.channel != channel:
         raise Rejected("order was placed for another channel")
-    if event.amount_fen != order.amount_fen:
-        raise Rejected(f"amount {event.amount_fen} does not equal the order's {order.amount_fen}")
-    if not event.channel_trade_no:
+    if amount_fen != order.amount_fen:
+        raise Rejected(f"amount {amount_fen} does not equal the order's {order.amount_fen}")
+    if not channel_trade_no:
         raise Rejected("no channel trade number")
-    if Payment.objects.filter(channel=channel, channel_trade_no=event.channel_trade_no).exists():
+    if Payment.objects.filter(channel=channel, channel_trade_no=channel_trade_no).exists():
         return  # the same trade told again under a new notify id (e.g. TRADE_FINISHED after TRADE_SUCCESS)
     payment = Payment.objects.create(
         order=order,
         channel=channel,
-        channel_trade_no=event.channel_trade_no,
-        amount_fen=event.amount_fen,
+        channel_trade_no=channel_trade_no,
+        amount_fen=amount_fen,
         paid_at=clock.now(),
         notification=notification,
     )
     ledger.post(
         kind="payment",
-        reference=event.out_trade_no,
+        reference=out_trade_no,
         lines=[
             (ledger.channel_account(channel), payment.amount_fen),
             (ledger.PREPAYMENTS, -payment.amount_fen),
@@ -118,14 +142,19 @@ def _record_payment(*, channel: str, event: ChannelEvent, notification: Notifica
         action="payment.received",
         obj=payment,
         source=Source.CHANNEL,
-        data={"order_no": event.out_trade_no, "amount_fen": payment.amount_fen, "channel": channel},
+        data={"order_no": out_trade_no, "amount_fen": payment.amount_fen, "channel": channel},
     )
-    outcome = orders.apply_payment(order_no=event.out_trade_no)
+    if order.kind == Order.Kind.MEMBERSHIP:
+        from kameng.membership.services import apply_membership_payment
+
+        outcome, revenue = apply_membership_payment(order_no=out_trade_no), ledger.MEMBERSHIP_REVENUE
+    else:
+        outcome, revenue = orders.apply_payment(order_no=out_trade_no), ledger.SALES
     if outcome == orders.PaymentOutcome.DELIVERED:
         ledger.post(
             kind="delivery",
-            reference=event.out_trade_no,
-            lines=[(ledger.PREPAYMENTS, payment.amount_fen), (ledger.SALES, -payment.amount_fen)],
+            reference=out_trade_no,
+            lines=[(ledger.PREPAYMENTS, payment.amount_fen), (revenue, -payment.amount_fen)],
         )
     elif outcome == orders.PaymentOutcome.REFUND:
         first_payment = not Payment.objects.filter(order=order).exclude(pk=payment.pk).exists()
@@ -195,7 +224,7 @@ def execute_refund(payload: dict) -> None:
 
 @transaction.atomic
 def _confirm_refund(*, refund_id: int, channel_refund_no: str) -> None:
-    refund = Refund.objects.select_for_update().select_related("payment__order").get(pk=refund_id)
+    refund = Refund.objects.select_for_update(of=("self",)).select_related("payment__order").get(pk=refund_id)
     if refund.status == Refund.Status.SUCCEEDED:
         return
     payment = refund.payment

@@ -40,10 +40,55 @@ class SandboxRefund(models.Model):
         return self.refund_id
 
 
+class SandboxAgreement(models.Model):
+    """An auto-renew agreement as the channel keeps it (Alipay 周期扣款 / WeChat 委托代扣)."""
+
+    class Status(models.TextChoices):
+        TEMP = "TEMP", "waiting for the member to sign"
+        NORMAL = "NORMAL", "signed"
+        UNSIGN = "UNSIGN", "terminated"
+
+    channel = models.CharField(max_length=16)
+    external_no = models.CharField(max_length=32)  # external_agreement_no / out_contract_code
+    agreement_no = models.CharField(max_length=64, unique=True)  # agreement_no / contract_id
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.TEMP)
+    account_label = models.CharField(max_length=64, blank=True)
+    plan_label = models.CharField(max_length=64, blank=True)
+    period_months = models.PositiveSmallIntegerField()
+    single_amount_fen = models.PositiveIntegerField()
+    next_deduct_date = models.DateField()
+    notify_url = models.URLField(max_length=500)
+    return_url = models.URLField(max_length=500, blank=True)
+    created_at = models.DateTimeField()
+    signed_at = models.DateTimeField(null=True, blank=True)
+    unsigned_at = models.DateTimeField(null=True, blank=True)
+    # Test switch: the member's balance is short, so every charge is refused (ACQ.BUYER_BALANCE_NOT_ENOUGH).
+    balance_short = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "external_no"], name="sandbox_agreement_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel}:{self.agreement_no}"
+
+
 class SandboxNotification(models.Model):
     """A notification the gateway owes the shop, retried on the channel's own schedule until answered."""
 
-    trade = models.ForeignKey(SandboxTrade, on_delete=models.CASCADE, related_name="notifications")
+    class Event(models.TextChoices):
+        TRADE_PAID = "trade_paid"
+        AGREEMENT_SIGNED = "agreement_signed"
+        AGREEMENT_UNSIGNED = "agreement_unsigned"
+
+    event = models.CharField(max_length=32, choices=Event.choices, default=Event.TRADE_PAID)
+    trade = models.ForeignKey(
+        SandboxTrade, on_delete=models.CASCADE, related_name="notifications", null=True, blank=True
+    )
+    agreement = models.ForeignKey(
+        SandboxAgreement, on_delete=models.CASCADE, related_name="notifications", null=True, blank=True
+    )
     event_id = models.CharField(max_length=64, unique=True)  # Alipay notify_id / WeChat event id
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)  # None: delivered or given up

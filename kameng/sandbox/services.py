@@ -113,18 +113,24 @@ def pay(*, trade: SandboxTrade) -> SandboxTrade:
         return trade
     trade.status, trade.paid_at = SandboxTrade.Status.PAID, clock.now()
     trade.save(update_fields=["status", "paid_at"])
-    event_id = clock.now().strftime("%Y%m%d") + f"{secrets.randbelow(10**24):024d}"
-    SandboxNotification.objects.create(trade=trade, event_id=event_id, next_attempt_at=clock.now())
+    queue_notification(event=SandboxNotification.Event.TRADE_PAID, trade=trade)
     log_action(
         action="sandbox.paid",
         obj=trade,
         source=Source.SANDBOX,
         data={"out_trade_no": trade.out_trade_no, "amount_fen": trade.amount_fen},
     )
+    return trade
+
+
+def queue_notification(*, event: str, trade=None, agreement=None) -> None:
+    event_id = clock.now().strftime("%Y%m%d") + f"{secrets.randbelow(10**24):024d}"
+    SandboxNotification.objects.create(
+        event=event, trade=trade, agreement=agreement, event_id=event_id, next_attempt_at=clock.now()
+    )
     from kameng.sandbox.tasks import deliver_notifications
 
     transaction.on_commit(deliver_notifications.delay)
-    return trade
 
 
 # --- notifying ------------------------------------------------------------------------------------------------------
@@ -190,6 +196,75 @@ def _wechat_notification(note: SandboxNotification) -> tuple[dict[str, str], byt
     return {"Content-Type": "application/json", **headers}, body
 
 
+def _stamp(moment) -> str:
+    return clock.local(moment).strftime("%Y-%m-%d %H:%M:%S") if moment else ""
+
+
+def _alipay_agreement_notification(note: SandboxNotification) -> tuple[dict[str, str], bytes]:
+    agreement = note.agreement
+    signed = note.event == SandboxNotification.Event.AGREEMENT_SIGNED
+    params = {
+        "notify_id": note.event_id,
+        "notify_type": "dut_user_sign" if signed else "dut_user_unsign",
+        "notify_time": clock.now().strftime("%Y-%m-%d %H:%M:%S"),
+        "charset": "utf-8",
+        "version": "1.0",
+        "app_id": keys.ALIPAY_APP_ID,
+        "auth_app_id": keys.ALIPAY_APP_ID,
+        "agreement_no": agreement.agreement_no,
+        "external_agreement_no": agreement.external_no,
+        "personal_product_code": "CYCLE_PAY_AUTH_P",
+        "sign_scene": "INDUSTRY|DIGITAL_MEDIA",
+        "status": "NORMAL" if signed else "UNSIGN",
+        "sign_time": _stamp(agreement.signed_at),
+        "valid_time": _stamp(agreement.signed_at),
+        "invalid_time": "2115-02-01 00:00:00",
+        "unsign_time": "" if signed else _stamp(agreement.unsigned_at),
+        "alipay_user_id": "2088000000000003",
+        "alipay_logon_id": agreement.account_label,
+    }
+    signed_params = alipay_protocol.sign_notification(params, keys.sandbox_keys()["alipay_private"])
+    return {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}, urlencode(
+        signed_params
+    ).encode()
+
+
+def _wechat_agreement_notification(note: SandboxNotification) -> tuple[dict[str, str], bytes]:
+    agreement = note.agreement
+    signed = note.event == SandboxNotification.Event.AGREEMENT_SIGNED
+    resource = {
+        "mchid": keys.WECHAT_MCHID,
+        "appid": keys.WECHAT_APPID,
+        "plan_id": {1: 10001, 3: 10003, 12: 10012}.get(agreement.period_months, 0),
+        "out_contract_code": agreement.external_no,
+        "contract_id": agreement.agreement_no,
+        "openid": "o-sandbox-buyer",
+        "contract_display_account": agreement.account_label,
+        "contract_state": "SIGNED" if signed else "TERMINATED",
+        "contract_signed_time": clock.local(agreement.signed_at).isoformat(timespec="seconds"),
+        "contract_expired_time": "2115-02-01T00:00:00+08:00",
+    }
+    if not signed:
+        resource["contract_terminate_info"] = {
+            "contract_termination_mode": "USER_TERMINATE",
+            "contract_terminated_time": clock.local(agreement.unsigned_at).isoformat(timespec="seconds"),
+            "contract_termination_remark": "用户在微信支付中关闭自动续费",
+        }
+    k = keys.sandbox_keys()
+    headers, body = wechat_protocol.build_callback(
+        event_type="ENTRUST.SIGN" if signed else "ENTRUST.TERMINATE",
+        summary="签约成功" if signed else "解约成功",
+        resource_plain=resource,
+        resource_type_original="entrust",
+        apiv3_key=k["wechat_apiv3_key"],
+        platform_private_key_pem=k["wechat_platform_private"],
+        platform_serial=keys.WECHAT_PLATFORM_SERIAL,
+        now_ts=int(clock.now().timestamp()),
+        event_id=note.event_id,
+    )
+    return {"Content-Type": "application/json", **headers}, body
+
+
 def _accepted(channel: str, reply: http.HttpReply) -> bool:
     if channel == "alipay":
         return reply.status == 200 and reply.body.strip() == b"success"
@@ -202,8 +277,8 @@ def deliver_due_notifications(*, limit: int = 200) -> int:
     for _ in range(limit):
         with transaction.atomic():
             note = (
-                SandboxNotification.objects.select_for_update(skip_locked=True)
-                .select_related("trade")
+                SandboxNotification.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("trade", "agreement")
                 .filter(next_attempt_at__lte=clock.now())
                 .order_by("next_attempt_at", "id")
                 .first()
@@ -218,10 +293,15 @@ def deliver_due_notifications(*, limit: int = 200) -> int:
 
 
 def _send(note: SandboxNotification) -> bool:
-    channel = note.trade.channel
-    headers, body = (_alipay_notification if channel == "alipay" else _wechat_notification)(note)
+    if note.event == SandboxNotification.Event.TRADE_PAID:
+        channel, notify_url = note.trade.channel, note.trade.notify_url
+        headers, body = (_alipay_notification if channel == "alipay" else _wechat_notification)(note)
+    else:
+        channel, notify_url = note.agreement.channel, note.agreement.notify_url
+        build = _alipay_agreement_notification if channel == "alipay" else _wechat_agreement_notification
+        headers, body = build(note)
     try:
-        reply = http.post(note.trade.notify_url, body=body, headers=headers)
+        reply = http.post(notify_url, body=body, headers=headers)
         ok, status = _accepted(channel, reply), f"HTTP {reply.status} {reply.body[:100]!r}"
     except http.TransportError as exc:
         ok, status = False, str(exc)[:200]

@@ -10,6 +10,15 @@ urlpatterns = (
         path("wechat/v3/pay/transactions/h5", views.wechat_h5_prepay, name="wechat-h5-prepay"),
         path("wechat/v3/refund/domestic/refunds", views.wechat_refund, name="wechat-refund"),
         path("wechat/h5/<slug:prepay_id>", views.wechat_h5_page, name="wechat-h5"),
+        path(
+            "wechat/v3/papay/scheduled-deduct-sign/contracts/pre-entrust-sign/h5",
+            views.wechat_pre_entrust_sign,
+            name="wechat-pre-entrust-sign",
+        ),
+        path("wechat/v3/papay/pay/transactions/apply", views.wechat_papay_apply, name="wechat-papay-apply"),
+        path("agreements/", views.agreement_settings, name="agreement-settings"),
+        path("agreements/<slug:external_no>/sign", views.agreement_sign, name="agreement-sign"),
+        path("agreements/<slug:agreement_no>/unsign", views.agreement_unsign, name="agreement-unsign"),
         path("pay/<slug:order_no>", views.pay, name="pay"),
     ]
     if settings.KAMENG_SANDBOX

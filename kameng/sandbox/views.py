@@ -5,9 +5,11 @@ Every view answers 404 unless KAMENG_SANDBOX is on (see urls.py), so production 
 
 import json
 import secrets
+from datetime import date
 
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -15,8 +17,8 @@ from kameng.core import clock
 from kameng.core.errors import DomainError, NotFound
 from kameng.core.money import format_yuan, parse_yuan, yuan_str
 from kameng.payments.channels import alipay_protocol, wechat_protocol
-from kameng.sandbox import keys, services
-from kameng.sandbox.models import SandboxTrade
+from kameng.sandbox import agreements, keys, services
+from kameng.sandbox.models import SandboxAgreement, SandboxTrade
 
 
 def _cashier(request, trade: SandboxTrade, return_url: str):
@@ -47,6 +49,8 @@ def alipay_gateway(request):
     params = request.GET.dict() if request.method == "GET" else request.POST.dict()
     if request.method == "GET":
         try:
+            if params.get("method") == "alipay.user.agreement.page.sign":
+                return _sign_page(request, agreements.open_alipay_agreement_sign(params))
             trade = services.open_alipay_page_pay(params)
         except DomainError as exc:
             return render(request, "sandbox/error.html", {"message": exc.message}, status=400)
@@ -64,6 +68,8 @@ def alipay_gateway(request):
                 "sub_msg": "验签出错",
             },
         )
+    if method == "alipay.trade.pay":
+        return _alipay_agreement_charge(params)
     if method != "alipay.trade.refund":
         return _alipay_answer(
             method or "error",
@@ -116,11 +122,58 @@ def alipay_gateway(request):
     )
 
 
+def _alipay_agreement_charge(params: dict[str, str]) -> HttpResponse:
+    method = "alipay.trade.pay"
+    try:
+        biz = json.loads(params.get("biz_content", ""))
+        if biz.get("product_code") != "CYCLE_PAY_AUTH":
+            raise ValueError("only 周期扣款 charges are played by the sandbox")
+        trade = agreements.charge_agreement(
+            channel="alipay",
+            agreement_no=str(biz["agreement_params"]["agreement_no"]),
+            out_trade_no=str(biz["out_trade_no"]),
+            amount_fen=parse_yuan(str(biz["total_amount"])),
+            subject=str(biz.get("subject", ""))[:256],
+            notify_url=params.get("notify_url", ""),
+        )
+    except (ValueError, KeyError, TypeError):
+        return _alipay_answer(
+            method,
+            {
+                "code": "40004",
+                "msg": "Business Failed",
+                "sub_code": "ACQ.INVALID_PARAMETER",
+                "sub_msg": "参数无效",
+            },
+        )
+    except DomainError as exc:
+        return _alipay_answer(
+            method,
+            {
+                "code": "40004",
+                "msg": "Business Failed",
+                "sub_code": f"ACQ.{exc.code}",
+                "sub_msg": exc.message,
+            },
+        )
+    return _alipay_answer(
+        method,
+        {
+            "code": "10000",
+            "msg": "Success",
+            "trade_no": trade.trade_no,
+            "out_trade_no": trade.out_trade_no,
+            "total_amount": yuan_str(trade.amount_fen),
+            "gmt_payment": clock.local(trade.paid_at).strftime("%Y-%m-%d %H:%M:%S"),
+        },
+    )
+
+
 # --- WeChat Pay ---------------------------------------------------------------------------------------------------
 
 
 def _wechat_answer(status: int, payload: dict) -> HttpResponse:
-    body = json.dumps(payload, ensure_ascii=False).encode()
+    body = b"" if status == 204 else json.dumps(payload, ensure_ascii=False).encode()
     timestamp, nonce = str(int(clock.now().timestamp())), secrets.token_hex(16)
     signature = wechat_protocol.sign_callback(
         body=body,
@@ -214,12 +267,125 @@ def wechat_refund(request):
     )
 
 
+@csrf_exempt
+@require_POST
+def wechat_pre_entrust_sign(request):
+    """预约扣费 H5 pre-sign: stores the sign request and answers the page the member signs on."""
+    payload = _wechat_request(request)
+    if isinstance(payload, HttpResponse):
+        return payload
+    if payload.get("appid") != keys.WECHAT_APPID:
+        return _wechat_answer(400, {"code": "PARAM_ERROR", "message": "appid 不匹配"})
+    months = {"10001": 1, "10003": 3, "10012": 12}.get(str(payload.get("plan_id")))
+    try:
+        schedule = payload["deduct_schedule"]
+        agreement = agreements.open_agreement(
+            channel="wechat",
+            external_no=str(payload["out_contract_code"]),
+            account_label=str(payload.get("contract_display_account", "")),
+            plan_label=str(schedule.get("description", "")),
+            period_months=months or 0,
+            single_amount_fen=int(schedule["estimated_deduct_amount"]["total"]),
+            next_deduct_date=date.fromisoformat(schedule["estimated_deduct_date"]),
+            notify_url=str(payload["contract_notify_url"]),
+            return_url="",
+        )
+    except (KeyError, TypeError, ValueError):
+        return _wechat_answer(400, {"code": "PARAM_ERROR", "message": "参数错误"})
+    except DomainError as exc:
+        return _wechat_answer(400, {"code": exc.code, "message": exc.message})
+    return _wechat_answer(200, {"redirect_url": agreements.wechat_sign_url(agreement)})
+
+
+@csrf_exempt
+@require_POST
+def wechat_papay_apply(request):
+    """委托代扣 charge: accepted with 204, the result follows as TRANSACTION.SUCCESS."""
+    payload = _wechat_request(request)
+    if isinstance(payload, HttpResponse):
+        return payload
+    if payload.get("appid") != keys.WECHAT_APPID:
+        return _wechat_answer(400, {"code": "PARAM_ERROR", "message": "appid 不匹配"})
+    try:
+        agreements.charge_agreement(
+            channel="wechat",
+            agreement_no=str(payload["contract_id"]),
+            out_trade_no=str(payload["out_trade_no"]),
+            amount_fen=int(payload["amount"]["total"]),
+            subject=str(payload.get("description", ""))[:256],
+            notify_url=str(payload["notify_url"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        return _wechat_answer(400, {"code": "PARAM_ERROR", "message": "参数错误"})
+    except DomainError as exc:
+        code = "NOTENOUGH" if exc.code == "BUYER_BALANCE_NOT_ENOUGH" else exc.code
+        return _wechat_answer(403, {"code": code, "message": exc.message})
+    return _wechat_answer(204, {})
+
+
 @require_GET
 def wechat_h5_page(request, prepay_id: str):
     trade = SandboxTrade.objects.filter(channel="wechat", trade_no=prepay_id).first()
     if trade is None:
         return render(request, "sandbox/error.html", {"message": "unknown prepay id"}, status=404)
     return _cashier(request, trade, request.GET.get("redirect_url", ""))
+
+
+# --- agreements: the member's side -------------------------------------------------------------------------------
+
+
+def _sign_page(request, agreement: SandboxAgreement):
+    return render(
+        request,
+        "sandbox/sign.html",
+        {
+            "agreement": agreement,
+            "cap": format_yuan(agreement.single_amount_fen),
+            "return_url": agreement.return_url or request.GET.get("redirect_url", ""),
+            "channel_name": "支付宝 Alipay" if agreement.channel == "alipay" else "微信支付 WeChat Pay",
+        },
+    )
+
+
+@csrf_exempt  # the channel's own page; the sandbox is never public
+@require_http_methods(["GET", "POST"])
+def agreement_sign(request, external_no: str):
+    channel = request.GET.get("channel") or request.POST.get("channel", "")
+    agreement = SandboxAgreement.objects.filter(channel=channel, external_no=external_no).first()
+    if agreement is None:
+        return render(request, "sandbox/error.html", {"message": "unknown sign request"}, status=404)
+    if request.method == "GET":
+        return _sign_page(request, agreement)
+    try:
+        agreements.sign_agreement(agreement=agreement)
+    except DomainError as exc:
+        return render(request, "sandbox/error.html", {"message": exc.message}, status=exc.status)
+    return_url = request.POST.get("return_url", "")
+    if return_url.startswith(("http://", "https://")):
+        return redirect(return_url)
+    return redirect("sandbox:agreement-settings")
+
+
+@require_GET
+def agreement_settings(request):
+    """The channel app's 自动续费 settings: every agreement, with a switch to turn it off."""
+    listed = SandboxAgreement.objects.exclude(status=SandboxAgreement.Status.TEMP).order_by("-created_at")
+    account = request.GET.get("account", "")
+    if account:
+        listed = listed.filter(account_label=account)
+    return render(request, "sandbox/agreements.html", {"agreements": listed[:200], "account": account})
+
+
+@csrf_exempt  # stands in for the member's thumb inside the channel's app
+@require_POST
+def agreement_unsign(request, agreement_no: str):
+    try:
+        agreement = agreements.unsign_agreement(agreement_no=agreement_no)
+    except DomainError as exc:
+        return JsonResponse({"error": {"code": exc.code, "message": exc.message}}, status=exc.status)
+    if "text/html" in request.headers.get("Accept", ""):
+        return redirect(reverse("sandbox:agreement-settings") + f"?account={agreement.account_label}")
+    return JsonResponse({"agreement_no": agreement.agreement_no, "status": agreement.status})
 
 
 # --- paying -------------------------------------------------------------------------------------------------------

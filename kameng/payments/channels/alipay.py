@@ -1,4 +1,5 @@
-"""Alipay adapter: classic gateway, RSA2. Pays by alipay.trade.wap.pay, refunds by alipay.trade.refund."""
+"""Alipay adapter: classic gateway, RSA2. Pays by alipay.trade.wap.pay, refunds by alipay.trade.refund; auto-renew
+by 周期扣款: alipay.user.agreement.page.sign, then alipay.trade.pay with agreement_params (CYCLE_PAY_AUTH)."""
 
 import json
 from collections.abc import Mapping
@@ -8,11 +9,19 @@ from kameng.core import clock
 from kameng.core.http import TransportError, post
 from kameng.core.money import parse_yuan, yuan_str
 from kameng.payments.channels import alipay_protocol as protocol
-from kameng.payments.channels.base import ChannelEvent, EventKind, RefundResult, Reply
+from kameng.payments.channels.base import (
+    AgreementTerms,
+    ChannelEvent,
+    ChargeResult,
+    EventKind,
+    RefundResult,
+    Reply,
+)
 from kameng.payments.channels.config import AlipayConfig
 from kameng.payments.channels.errors import ChannelProtocolError, SignatureError
 
 PAID_STATES = {"TRADE_SUCCESS", "TRADE_FINISHED"}
+SIGN_SCENE = "INDUSTRY|DIGITAL_MEDIA"  # must not be DEFAULT|DEFAULT when external_agreement_no is passed
 
 
 def _biz(content: dict) -> str:
@@ -75,7 +84,10 @@ class AlipayChannel:
         notify_id = params.get("notify_id", "")
         if not notify_id:
             raise ChannelProtocolError("no notify_id")
-        if params.get("notify_type") != "trade_status_sync" or params.get("trade_status") not in PAID_STATES:
+        notify_type = params.get("notify_type")
+        if notify_type in ("dut_user_sign", "dut_user_unsign"):
+            return self._agreement_event(params, notify_id)
+        if notify_type != "trade_status_sync" or params.get("trade_status") not in PAID_STATES:
             return ChannelEvent(kind=EventKind.IGNORED, dedupe_key=notify_id)
         try:
             amount_fen = parse_yuan(params.get("total_amount", ""))
@@ -89,6 +101,24 @@ class AlipayChannel:
             amount_fen=amount_fen,
         )
 
+    @staticmethod
+    def _agreement_event(params: dict[str, str], notify_id: str) -> ChannelEvent:
+        status = params.get("status", "")
+        if params["notify_type"] == "dut_user_sign" and status == "NORMAL":
+            kind = EventKind.AGREEMENT_SIGNED
+        elif params["notify_type"] == "dut_user_unsign" and status == "UNSIGN":
+            kind = EventKind.AGREEMENT_TERMINATED
+        else:
+            return ChannelEvent(kind=EventKind.IGNORED, dedupe_key=notify_id)
+        if not params.get("agreement_no"):
+            raise ChannelProtocolError("no agreement_no")
+        return ChannelEvent(
+            kind=kind,
+            dedupe_key=notify_id,
+            external_agreement_no=params.get("external_agreement_no", ""),
+            channel_agreement_no=params["agreement_no"],
+        )
+
     def ack(self) -> Reply:
         return Reply(200, "text/plain", b"success")
 
@@ -96,9 +126,11 @@ class AlipayChannel:
         # Anything but "success" makes Alipay deliver again later.
         return Reply(400, "text/plain", b"failure")
 
-    def call(self, method: str, biz_content: dict) -> dict:
+    def call(self, method: str, biz_content: dict, *, notify_url: str = "") -> dict:
         """A server API call through the gateway; the signed synchronous response is verified before use."""
         params = self._common(method) | {"biz_content": _biz(biz_content)}
+        if notify_url:
+            params["notify_url"] = notify_url
         signed = protocol.sign_request(params, self.config.app_private_key_pem)
         reply = post(
             self.config.gateway_url,
@@ -124,5 +156,55 @@ class AlipayChannel:
         if answer.get("code") == "10000":
             return RefundResult("succeeded", channel_refund_no=answer.get("trade_no", ""))
         return RefundResult(
+            "failed", message=f"{answer.get('sub_code', '')} {answer.get('sub_msg', '')}".strip()
+        )
+
+    def agreement_sign_url(self, *, terms: AgreementTerms, notify_url: str, return_url: str) -> str:
+        # With period_type MONTH the execute day must be 1..28; Alipay then allows charging in the 5 days before.
+        execute = terms.first_charge_date.replace(day=min(terms.first_charge_date.day, 28))
+        params = self._common("alipay.user.agreement.page.sign") | {
+            "notify_url": notify_url,
+            "return_url": return_url,
+            "biz_content": _biz(
+                {
+                    "personal_product_code": "CYCLE_PAY_AUTH_P",
+                    "product_code": "CYCLE_PAY_AUTH",
+                    "sign_scene": SIGN_SCENE,
+                    "external_agreement_no": terms.external_no,
+                    "external_logon_id": terms.account_label,
+                    "access_params": {"channel": "ALIPAYAPP"},
+                    "period_rule_params": {
+                        "period_type": "MONTH",
+                        "period": terms.period_months,
+                        "execute_time": execute.isoformat(),
+                        "single_amount": yuan_str(terms.single_amount_fen),
+                    },
+                }
+            ),
+        }
+        signed = protocol.sign_request(params, self.config.app_private_key_pem)
+        return f"{self.config.gateway_url}?{urlencode(signed)}"
+
+    def charge_agreement(
+        self, *, channel_agreement_no: str, out_trade_no: str, amount_fen: int, subject: str, notify_url: str
+    ) -> ChargeResult:
+        answer = self.call(
+            "alipay.trade.pay",
+            {
+                "out_trade_no": out_trade_no,
+                "total_amount": yuan_str(amount_fen),
+                "subject": subject[:256],
+                "product_code": "CYCLE_PAY_AUTH",
+                "agreement_params": {"agreement_no": channel_agreement_no},
+            },
+            notify_url=notify_url,
+        )
+        if answer.get("code") == "10000":
+            if answer.get("total_amount") != yuan_str(amount_fen) or not answer.get("trade_no"):
+                raise ChannelProtocolError("alipay.trade.pay answered another amount or no trade_no")
+            return ChargeResult("succeeded", channel_trade_no=answer["trade_no"])
+        if answer.get("code") == "10003":  # 等待用户付款: the result comes by notification
+            return ChargeResult("pending", channel_trade_no=answer.get("trade_no", ""))
+        return ChargeResult(
             "failed", message=f"{answer.get('sub_code', '')} {answer.get('sub_msg', '')}".strip()
         )

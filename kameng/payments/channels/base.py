@@ -2,12 +2,15 @@
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Protocol
 
 
 class EventKind:
     PAYMENT = "payment"  # money for one of our orders arrived
     IGNORED = "ignored"  # a genuine notification with nothing for us to do (e.g. WAIT_BUYER_PAY)
+    AGREEMENT_SIGNED = "agreement_signed"  # dut_user_sign NORMAL / ENTRUST.SIGN
+    AGREEMENT_TERMINATED = "agreement_terminated"  # dut_user_unsign UNSIGN / ENTRUST.TERMINATE
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,28 @@ class ChannelEvent:
     out_trade_no: str = ""
     channel_trade_no: str = ""
     amount_fen: int = 0
+    external_agreement_no: str = ""  # ours: external_agreement_no / out_contract_code
+    channel_agreement_no: str = ""  # theirs: agreement_no / contract_id
+
+
+@dataclass(frozen=True)
+class AgreementTerms:
+    """What the member agrees to let us charge: shown by the channel on its signing page."""
+
+    external_no: str
+    plan_name: str
+    period_months: int
+    single_amount_fen: int  # the cap per charge
+    first_charge_date: date  # the next charge after the one being paid now
+    account_label: str  # how the member is shown on the channel's page (contract_display_account)
+    user_ref: str  # our stable id of the member (out_user_code)
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    status: str  # "succeeded" | "failed" | "pending" (the channel will notify)
+    channel_trade_no: str = ""
+    message: str = ""
 
 
 @dataclass(frozen=True)
@@ -63,3 +88,11 @@ class PaymentChannel(Protocol):
         self, *, out_trade_no: str, out_refund_no: str, refund_fen: int, total_fen: int, reason: str
     ) -> RefundResult:
         """Asks the channel to pay money back; idempotent by out_refund_no at the channel."""
+
+    def agreement_sign_url(self, *, terms: AgreementTerms, notify_url: str, return_url: str) -> str:
+        """Where the member goes to sign the auto-renew agreement (Alipay page.sign / WeChat pre-entrust-sign)."""
+
+    def charge_agreement(
+        self, *, channel_agreement_no: str, out_trade_no: str, amount_fen: int, subject: str, notify_url: str
+    ) -> ChargeResult:
+        """Charges a signed agreement; idempotent at the channel by out_trade_no."""

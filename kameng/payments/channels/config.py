@@ -28,6 +28,8 @@ class WechatConfig:
     platform_public_keys: dict[str, str] = field(default_factory=dict)  # Wechatpay-Serial → PEM
     apiv3_key: str = ""
     api_base: str = ""
+    # 委托代扣 templates (模板 plan_id) by period length in months, configured in the merchant platform.
+    papay_plan_ids: dict[int, str] = field(default_factory=lambda: {1: "10001", 3: "10003", 12: "10012"})
 
 
 def _secret(name: str) -> str:
@@ -80,6 +82,9 @@ def wechat_config() -> WechatConfig | None:
             },
             apiv3_key=_secret("KAMENG_WECHAT_APIV3_KEY"),
             api_base=os.environ.get("KAMENG_WECHAT_API_BASE", "https://api.mch.weixin.qq.com"),
+            papay_plan_ids={
+                months: os.environ.get(f"KAMENG_WECHAT_PAPAY_PLAN_{months}M", "") for months in (1, 3, 12)
+            },
         )
     if not settings.KAMENG_SANDBOX:
         return None

@@ -9,3 +9,7 @@ class ChannelProtocolError(Exception):
 
 class SignatureError(ChannelProtocolError):
     """The signature is missing, malformed, stale or does not verify."""
+
+
+class ChannelRefused(ChannelProtocolError):
+    """A genuine, signed business refusal (e.g. WeChat 403 NOTENOUGH): the request was understood and declined."""

@@ -1,4 +1,5 @@
-"""WeChat Pay APIv3 adapter: H5 payment, refunds, TRANSACTION.SUCCESS callbacks (SHA256-RSA, AES-256-GCM)."""
+"""WeChat Pay APIv3 adapter: H5 payment, refunds, TRANSACTION.SUCCESS callbacks (SHA256-RSA, AES-256-GCM), and
+委托代扣 (papay): the 预约扣费 H5 pre-entrust-sign, charges by transactions/apply, ENTRUST.SIGN / ENTRUST.TERMINATE."""
 
 import json
 from collections.abc import Mapping
@@ -7,9 +8,16 @@ from urllib.parse import quote
 from kameng.core import clock
 from kameng.core.http import TransportError, post
 from kameng.payments.channels import wechat_protocol as protocol
-from kameng.payments.channels.base import ChannelEvent, EventKind, RefundResult, Reply
+from kameng.payments.channels.base import (
+    AgreementTerms,
+    ChannelEvent,
+    ChargeResult,
+    EventKind,
+    RefundResult,
+    Reply,
+)
 from kameng.payments.channels.config import WechatConfig
-from kameng.payments.channels.errors import ChannelProtocolError
+from kameng.payments.channels.errors import ChannelProtocolError, ChannelRefused
 
 
 class WechatChannel:
@@ -49,7 +57,7 @@ class WechatChannel:
         )
         answer = json.loads(reply.body or b"{}")
         if reply.status >= 400:
-            raise ChannelProtocolError(f"{answer.get('code', reply.status)}: {answer.get('message', '')}")
+            raise ChannelRefused(f"{answer.get('code', reply.status)}: {answer.get('message', '')}")
         return answer
 
     def pay_redirect_url(
@@ -85,6 +93,10 @@ class WechatChannel:
             event_id, event_type, resource = envelope["id"], envelope["event_type"], envelope["resource"]
         except (ValueError, KeyError, TypeError):
             raise ChannelProtocolError("not a WeChat Pay event") from None
+        if event_type in ("ENTRUST.SIGN", "ENTRUST.TERMINATE"):
+            return self._contract_event(
+                event_id, event_type, protocol.decrypt_resource(resource, self.config.apiv3_key)
+            )
         if event_type != "TRANSACTION.SUCCESS":
             return ChannelEvent(kind=EventKind.IGNORED, dedupe_key=event_id)
         plain = protocol.decrypt_resource(resource, self.config.apiv3_key)
@@ -102,6 +114,25 @@ class WechatChannel:
             out_trade_no=str(plain.get("out_trade_no", "")),
             channel_trade_no=str(plain.get("transaction_id", "")),
             amount_fen=total,
+        )
+
+    def _contract_event(self, event_id: str, event_type: str, plain: dict) -> ChannelEvent:
+        if plain.get("mchid") != self.config.mchid or plain.get("appid") != self.config.appid:
+            raise ChannelProtocolError("notification for another merchant")
+        state = plain.get("contract_state")
+        if event_type == "ENTRUST.SIGN" and state == "SIGNED":
+            kind = EventKind.AGREEMENT_SIGNED
+        elif event_type == "ENTRUST.TERMINATE" and state == "TERMINATED":
+            kind = EventKind.AGREEMENT_TERMINATED
+        else:
+            return ChannelEvent(kind=EventKind.IGNORED, dedupe_key=event_id)
+        if not plain.get("contract_id") or not plain.get("out_contract_code"):
+            raise ChannelProtocolError("no contract_id / out_contract_code")
+        return ChannelEvent(
+            kind=kind,
+            dedupe_key=event_id,
+            external_agreement_no=str(plain["out_contract_code"]),
+            channel_agreement_no=str(plain["contract_id"]),
         )
 
     def ack(self) -> Reply:
@@ -126,3 +157,43 @@ class WechatChannel:
         return RefundResult(
             status, channel_refund_no=answer.get("refund_id", ""), message=answer.get("status", "")
         )
+
+    def agreement_sign_url(self, *, terms: AgreementTerms, notify_url: str, return_url: str) -> str:
+        answer = self._call(
+            "/v3/papay/scheduled-deduct-sign/contracts/pre-entrust-sign/h5",
+            {
+                "appid": self.config.appid,
+                "plan_id": self.config.papay_plan_ids[terms.period_months],
+                "out_contract_code": terms.external_no,
+                "contract_display_account": terms.account_label[:32],
+                "contract_notify_url": notify_url,
+                "out_user_code": terms.user_ref,
+                "deduct_schedule": {
+                    "estimated_deduct_date": terms.first_charge_date.isoformat(),
+                    "estimated_deduct_amount": {"total": terms.single_amount_fen, "currency": "CNY"},
+                    "description": terms.plan_name[:32],
+                },
+            },
+        )
+        return f"{answer['redirect_url']}&redirect_url={quote(return_url, safe='')}"
+
+    def charge_agreement(
+        self, *, channel_agreement_no: str, out_trade_no: str, amount_fen: int, subject: str, notify_url: str
+    ) -> ChargeResult:
+        try:
+            self._call(
+                "/v3/papay/pay/transactions/apply",
+                {
+                    "appid": self.config.appid,
+                    "out_trade_no": out_trade_no,
+                    "description": subject[:127],
+                    "notify_url": notify_url,
+                    "contract_id": channel_agreement_no,
+                    "amount": {"total": amount_fen, "currency": "CNY"},
+                },
+            )
+        except (
+            ChannelRefused
+        ) as exc:  # a signed business refusal (e.g. NOTENOUGH); other errors: outcome unknown
+            return ChargeResult("failed", message=str(exc)[:200])
+        return ChargeResult("pending")  # accepted; TRANSACTION.SUCCESS tells the result

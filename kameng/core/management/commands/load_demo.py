@@ -25,6 +25,14 @@ def _random_key(prefix: str) -> str:
     return f"{prefix}-" + "-".join(secrets.token_hex(2).upper() for _ in range(4))
 
 
+PLANS = [  # code, name, period, price in fen, VIP discount percent
+    ("vip-month", "月卡", "month", 1500, 5),
+    ("vip-quarter", "季卡", "quarter", 3900, 6),
+    ("vip-year", "年卡", "year", 12800, 8),
+    ("vip-lifetime", "永久", "lifetime", 29800, 8),
+]
+
+
 class Command(BaseCommand):
     help = "Load demo categories, products with card-key stock, and an operator account (idempotent)."
 
@@ -50,6 +58,21 @@ class Command(BaseCommand):
             if created and keys:
                 text = "\n".join(_random_key(sku.split("-")[0].upper()) for _ in range(keys))
                 inventory.import_card_keys(product=product, text=text, source=ImportBatch.Source.CLI)
+        from kameng.membership.models import Plan
+
+        for order, (code, name, period, price, discount) in enumerate(PLANS):
+            Plan.objects.get_or_create(
+                code=code,
+                defaults={
+                    "name": name,
+                    "period": period,
+                    "price_fen": price,
+                    "discount_percent": discount,
+                    "sort_order": order,
+                    # 永久: non-refundable after the 48-hour window unless the operator sets a penalty.
+                    "lifetime_penalty_percent": None,
+                },
+            )
         if not User.objects.filter(username="operator").exists():
             password = secrets.token_urlsafe(12)
             accounts.register_user(

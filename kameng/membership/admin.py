@@ -1,0 +1,63 @@
+from django.contrib import admin
+
+from kameng.accounts.models import Role
+from kameng.core.admin_roles import ReadOnlyRoleAdmin, RoleAdmin
+from kameng.membership.models import Agreement, Charge, ConsentRecord, Membership, Plan, Reminder
+
+
+@admin.register(Plan)
+class PlanAdmin(RoleAdmin):
+    list_display = [
+        "name",
+        "code",
+        "period",
+        "price_fen",
+        "discount_percent",
+        "refund_window_hours",
+        "is_active",
+    ]
+    list_filter = ["period", "is_active"]
+    search_fields = ["name", "code"]
+
+
+class _MemberRecordAdmin(ReadOnlyRoleAdmin):
+    view_roles = (Role.OPERATOR, Role.SUPPORT, Role.FINANCE)
+
+
+@admin.register(Membership)
+class MembershipAdmin(_MemberRecordAdmin):
+    list_display = ["user", "plan", "status", "auto_renew", "channel", "current_period_end", "next_charge_at"]
+    list_filter = ["status", "auto_renew", "channel", "plan"]
+    search_fields = ["user__username"]
+    raw_id_fields = ["user"]
+
+
+@admin.register(Agreement)
+class AgreementAdmin(_MemberRecordAdmin):
+    list_display = [
+        "external_no",
+        "channel",
+        "channel_agreement_no",
+        "status",
+        "single_amount_fen",
+        "signed_at",
+    ]
+    list_filter = ["channel", "status"]
+    search_fields = ["external_no", "channel_agreement_no", "membership__user__username"]
+
+
+@admin.register(ConsentRecord)
+class ConsentRecordAdmin(_MemberRecordAdmin):
+    list_display = ["user", "plan_code", "price_fen", "channel", "given_at", "ip", "terms_version"]
+    search_fields = ["user__username", "external_agreement_no"]
+
+
+@admin.register(Charge)
+class ChargeAdmin(_MemberRecordAdmin):
+    list_display = ["membership", "period_index", "amount_fen", "status", "attempts", "succeeded_at"]
+    list_filter = ["status", "is_renewal"]
+
+
+@admin.register(Reminder)
+class ReminderAdmin(_MemberRecordAdmin):
+    list_display = ["membership", "period_index", "days_before", "charge_at", "amount_fen", "sent_at"]

@@ -1,0 +1,108 @@
+"""Channel agreements for auto-renew: the sign link, and the channel's sign / terminate notifications.
+
+A late or repeated sign notification is idempotent and never revives a terminated agreement.
+"""
+
+from django.conf import settings
+
+from kameng.core import clock
+from kameng.core.audit import Source, log_action
+from kameng.membership.models import PERIOD_MONTHS, Agreement, ChargeAttempt, Membership
+from kameng.payments.channels.base import AgreementTerms, ChannelEvent, EventKind
+from kameng.payments.channels.registry import get_channel
+
+
+class UnknownAgreement(Exception):
+    """A verified agreement notification that is not about one of our agreements."""
+
+
+def sign_url(*, agreement: Agreement, return_path: str) -> str:
+    membership = agreement.membership
+    months = PERIOD_MONTHS[membership.plan.period]
+    from kameng.membership.periods import add_months
+    from kameng.payments.selectors import notify_url
+
+    return get_channel(agreement.channel).agreement_sign_url(
+        terms=AgreementTerms(
+            external_no=agreement.external_no,
+            plan_name=membership.plan.name,
+            period_months=months,
+            single_amount_fen=agreement.single_amount_fen,
+            first_charge_date=add_months(clock.now(), months).date(),
+            account_label=membership.user.username,
+            user_ref=str(membership.user_id),
+        ),
+        notify_url=notify_url(agreement.channel),
+        return_url=settings.KAMENG_PUBLIC_URL.rstrip("/") + return_path,
+    )
+
+
+def apply_agreement_event(*, channel: str, event: ChannelEvent) -> None:
+    """Inside the notification's transaction. Raises UnknownAgreement for numbers we never issued."""
+    agreement = (
+        Agreement.objects.select_for_update(of=("self",))
+        .select_related("membership")
+        .filter(channel=channel, external_no=event.external_agreement_no)
+        .first()
+    )
+    if agreement is None:
+        raise UnknownAgreement(f"unknown agreement {event.external_agreement_no!r}")
+    if agreement.channel_agreement_no and agreement.channel_agreement_no != event.channel_agreement_no:
+        raise UnknownAgreement("agreement number does not match the one signed")
+    if event.kind == EventKind.AGREEMENT_SIGNED:
+        _signed(agreement, event)
+    else:
+        _terminated_at_channel(agreement, event)
+
+
+def _signed(agreement: Agreement, event: ChannelEvent) -> None:
+    if agreement.status != Agreement.Status.PENDING:
+        # Already active (a repeat) or terminated (a late sign never revives it): nothing changes.
+        log_action(
+            action="agreement.sign_ignored",
+            obj=agreement,
+            source=Source.CHANNEL,
+            data={"status": agreement.status, "notify": event.dedupe_key},
+        )
+        return
+    agreement.status, agreement.signed_at = Agreement.Status.ACTIVE, clock.now()
+    agreement.channel_agreement_no = event.channel_agreement_no
+    agreement.save(update_fields=["status", "signed_at", "channel_agreement_no"])
+    log_action(
+        action="agreement.signed",
+        obj=agreement,
+        source=Source.CHANNEL,
+        data={"channel_agreement_no": event.channel_agreement_no},
+    )
+    membership = agreement.membership
+    if membership.status == Membership.Status.PENDING:
+        # The first period is charged through the agreement just signed (签约后立即扣首期).
+        from kameng.membership.services import queue_charge
+
+        attempt = (
+            ChargeAttempt.objects.select_related("order")
+            .filter(charge__membership=membership, charge__period_index=0)
+            .first()
+        )
+        if attempt is not None:
+            queue_charge(attempt=attempt)
+
+
+def _terminated_at_channel(agreement: Agreement, event: ChannelEvent) -> None:
+    """The member switched auto-renew off inside Alipay / WeChat: no further charge, VIP kept to period end."""
+    if agreement.status == Agreement.Status.TERMINATED:
+        return
+    agreement.status, agreement.terminated_at = Agreement.Status.TERMINATED, clock.now()
+    agreement.termination_source = f"{agreement.channel}_notify"
+    agreement.save(update_fields=["status", "terminated_at", "termination_source"])
+    membership = Membership.objects.select_for_update().get(pk=agreement.membership_id)
+    was = membership.auto_renew
+    if membership.auto_renew:
+        membership.auto_renew, membership.next_charge_at, membership.next_reminder_at = False, None, None
+        membership.save(update_fields=["auto_renew", "next_charge_at", "next_reminder_at"])
+    log_action(
+        action="agreement.terminated",
+        obj=agreement,
+        source=Source.CHANNEL,
+        data={"auto_renew_before": was, "membership": membership.pk, "notify": event.dedupe_key},
+    )

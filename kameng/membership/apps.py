@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+
+
+class MembershipConfig(AppConfig):
+    name = "kameng.membership"
+    label = "membership"
+    verbose_name = "会员 Membership"
+
+    def ready(self) -> None:
+        from kameng.core import outbox, sweeps
+        from kameng.membership import renewals
+
+        sweeps.register("membership_reminders", renewals.send_due_reminders)
+        sweeps.register("membership_renewals", renewals.renew_due_memberships)
+        sweeps.register("membership_expiry", renewals.expire_due_memberships)
+        outbox.register(renewals.CHARGE_TOPIC, renewals.execute_charge_message)

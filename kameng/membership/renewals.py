@@ -1,0 +1,362 @@
+"""Due-time membership work: reminders before every charge, renewal charges through the agreement, expiry.
+
+Each sweep claims rows with SELECT … FOR UPDATE SKIP LOCKED in batches, so any number of workers may run it at
+once. A renewal is claimed (charge row + order + lease) in one transaction, charged at the channel outside any
+transaction (idempotent there by order number), and its result applied in another: a crash between leaves a
+pending attempt that the next sweep retries with the same order number, so a period is never charged twice.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.db import transaction
+
+from kameng.core import clock
+from kameng.core.audit import Source, log_action
+from kameng.core.errors import NotFound
+from kameng.core.http import TransportError
+from kameng.membership.models import (
+    MIN_FIRST_REMINDER_DAYS,
+    Agreement,
+    Charge,
+    ChargeAttempt,
+    Membership,
+    Reminder,
+)
+from kameng.membership.notices import notify_member
+from kameng.orders import services as orders
+from kameng.orders.models import Order
+from kameng.payments.channels.errors import ChannelProtocolError
+
+log = logging.getLogger(__name__)
+Status = Membership.Status
+CHARGE_TOPIC = "membership.charge"
+BATCH = 100
+CHARGE_LEASE = timedelta(minutes=10)  # a claimed renewal not finished by then is looked at again
+RETRY_AFTER = [timedelta(days=1), timedelta(days=3)]  # after the first failure; then the membership ends
+
+
+# --- reminders ------------------------------------------------------------------------------------------------------
+
+
+def send_due_reminders(*, limit: int = 5000) -> int:
+    """Sends each due renewal reminder once: on the plan's days before the charge (by default 7 and 3)."""
+    sent = 0
+    while sent < limit:
+        with transaction.atomic():
+            batch = list(
+                Membership.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("plan", "user")
+                .filter(status=Status.ACTIVE, auto_renew=True, next_reminder_at__lte=clock.now())
+                .order_by("next_reminder_at")[:BATCH]
+            )
+            for membership in batch:
+                sent += _remind(membership)
+        if not batch:
+            break
+    return sent
+
+
+def _remind(membership: Membership) -> int:
+    """Sends the latest reminder now due for the coming charge (earlier missed ones are not sent late)."""
+    now, charge_at = clock.now(), membership.current_period_end
+    schedule = membership.plan.reminder_schedule()
+    due = [d for d in schedule if charge_at - timedelta(days=d) <= now]
+    later = [d for d in schedule if charge_at - timedelta(days=d) > now]
+    sent = 0
+    if due:
+        sent = _send_reminder(membership, days_before=min(due), charge_at=charge_at)
+    membership.next_reminder_at = charge_at - timedelta(days=max(later)) if later else None
+    membership.save(update_fields=["next_reminder_at"])
+    return sent
+
+
+def _send_reminder(membership: Membership, *, days_before: int, charge_at) -> int:
+    cycle = membership.period_index + 1
+    _, created = Reminder.objects.get_or_create(
+        membership=membership,
+        period_index=cycle,
+        days_before=days_before,
+        defaults={"charge_at": charge_at, "amount_fen": membership.price_fen, "sent_at": clock.now()},
+    )
+    if not created:
+        return 0
+    notify_member(
+        membership=membership,
+        kind="membership.reminder",
+        key=f"{cycle}:{days_before}",
+        charge_at=charge_at,
+        days_before=days_before,
+    )
+    log_action(
+        action="membership.reminder_sent",
+        obj=membership,
+        source=Source.SYSTEM,
+        data={"cycle": cycle, "days_before": days_before, "charge_at": clock.iso(charge_at)},
+    )
+    return 1
+
+
+def _reminded_in_time(membership: Membership, cycle: int) -> bool:
+    first = Reminder.objects.filter(membership=membership, period_index=cycle).order_by("sent_at").first()
+    return first is not None and first.sent_at <= clock.now() - timedelta(days=MIN_FIRST_REMINDER_DAYS)
+
+
+def _postpone(membership: Membership, cycle: int) -> None:
+    """No reminder ≥ 5 days old for this charge: remind now if never reminded, and charge 5 days after."""
+    first = Reminder.objects.filter(membership=membership, period_index=cycle).order_by("sent_at").first()
+    if first is None:
+        _send_reminder(
+            membership, days_before=MIN_FIRST_REMINDER_DAYS, charge_at=clock.now() + timedelta(days=5)
+        )
+        first = Reminder.objects.get(membership=membership, period_index=cycle)
+    membership.next_charge_at = first.sent_at + timedelta(days=MIN_FIRST_REMINDER_DAYS)
+    membership.save(update_fields=["next_charge_at"])
+    log_action(
+        action="membership.charge_postponed",
+        obj=membership,
+        source=Source.SYSTEM,
+        data={
+            "cycle": cycle,
+            "reminded_at": clock.iso(first.sent_at),
+            "charge_at": clock.iso(membership.next_charge_at),
+        },
+    )
+
+
+# --- renewals -------------------------------------------------------------------------------------------------------
+
+
+def renew_due_memberships(*, limit: int = 5000) -> int:
+    """Charges every due auto-renewing membership once for its next period; returns how many were attempted."""
+    attempted = 0
+    while attempted < limit:
+        claimed = _claim_due(min(BATCH, limit - attempted))
+        if not claimed:
+            break
+        for order_no in claimed:
+            execute_charge(order_no=order_no)
+        attempted += len(claimed)
+    return attempted
+
+
+def _claim_due(size: int) -> list[str]:
+    """One transaction: picks due memberships nobody else holds and readies one charge attempt for each."""
+    claimed: list[str] = []
+    with transaction.atomic():
+        due = list(
+            Membership.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("plan", "user", "agreement")
+            .filter(
+                status__in=[Status.ACTIVE, Status.PAST_DUE], auto_renew=True, next_charge_at__lte=clock.now()
+            )
+            .order_by("next_charge_at")[:size]
+        )
+        for membership in due:
+            order_no = _ready_attempt(membership)
+            if order_no:
+                claimed.append(order_no)
+    return claimed
+
+
+def _ready_attempt(membership: Membership) -> str | None:
+    cycle = membership.period_index + 1
+    agreement = getattr(membership, "agreement", None)
+    if agreement is None or agreement.status != Agreement.Status.ACTIVE:
+        # Nothing we may charge through: the membership simply runs to its end.
+        membership.auto_renew, membership.next_charge_at = False, None
+        membership.save(update_fields=["auto_renew", "next_charge_at"])
+        log_action(action="membership.renewal_without_agreement", obj=membership, source=Source.SYSTEM)
+        return None
+    if membership.status == Status.ACTIVE and not _reminded_in_time(membership, cycle):
+        _postpone(membership, cycle)
+        return None
+    amount = membership.price_fen  # the agreed price, never more
+    if amount > agreement.single_amount_fen:
+        log_action(action="membership.renewal_above_cap", obj=membership, source=Source.SYSTEM)
+        membership.auto_renew, membership.next_charge_at = False, None
+        membership.save(update_fields=["auto_renew", "next_charge_at"])
+        return None
+    charge, _ = Charge.objects.get_or_create(
+        membership=membership,
+        period_index=cycle,
+        defaults={"amount_fen": amount, "is_renewal": True, "created_at": clock.now()},
+    )
+    if charge.status == Charge.Status.SUCCEEDED:
+        return None  # already paid (its notification is being applied): never twice
+    attempt = (
+        ChargeAttempt.objects.select_related("order")
+        .filter(charge=charge, outcome__in=["", "pending"])
+        .order_by("-id")
+        .first()
+    )
+    if attempt is None:  # a fresh try gets a fresh order number; an unfinished one is retried under its own
+        order = orders.create_service_order(
+            user=membership.user,
+            subject=f"VIP {membership.plan.name} 续费",
+            amount_fen=charge.amount_fen,
+            channel=membership.channel,
+            source=Source.SYSTEM,
+        )
+        attempt = ChargeAttempt.objects.create(charge=charge, order=order, created_at=clock.now())
+    charge.attempts += 1
+    charge.save(update_fields=["attempts"])
+    membership.next_charge_at = clock.now() + CHARGE_LEASE
+    membership.save(update_fields=["next_charge_at"])
+    return attempt.order.order_no
+
+
+def execute_charge_message(payload: dict) -> None:
+    """Outbox handler: the first period of an auto-renew membership, charged right after signing."""
+    execute_charge(order_no=payload["order_no"])
+
+
+def execute_charge(*, order_no: str) -> str:
+    """Asks the channel for the money of one attempt; returns succeeded | pending | failed | skipped."""
+    attempt = (
+        ChargeAttempt.objects.select_related(
+            "order", "charge__membership__agreement", "charge__membership__plan"
+        )
+        .filter(order__order_no=order_no)
+        .first()
+    )
+    if attempt is None:
+        raise NotFound(f"no charge attempt for {order_no}")
+    membership, order = attempt.charge.membership, attempt.order
+    agreement = getattr(membership, "agreement", None)
+    still_wanted = (
+        attempt.outcome in ("", "pending")
+        and attempt.charge.status == Charge.Status.PENDING
+        and agreement is not None
+        and agreement.status == Agreement.Status.ACTIVE
+        and (membership.auto_renew or attempt.charge.period_index == 0)
+        and membership.status in Membership.LIVE
+    )
+    if not still_wanted:
+        return "skipped"  # cancelled, terminated or already paid since it was claimed: no channel call
+    from kameng.payments import services as payments
+    from kameng.payments.channels.registry import get_channel
+    from kameng.payments.selectors import notify_url
+
+    try:
+        result = get_channel(order.channel).charge_agreement(
+            channel_agreement_no=agreement.channel_agreement_no,
+            out_trade_no=order.order_no,
+            amount_fen=order.amount_fen,
+            subject=order.subject,
+            notify_url=notify_url(order.channel),
+        )
+    except (TransportError, ChannelProtocolError) as exc:
+        log.warning("charge %s not answered: %s", order_no, exc)
+        return "pending"  # the lease runs out and the next sweep asks again under the same order number
+    if result.status == "succeeded":
+        with transaction.atomic():
+            payments.record_payment(
+                channel=order.channel,
+                out_trade_no=order.order_no,
+                channel_trade_no=result.channel_trade_no,
+                amount_fen=order.amount_fen,
+            )
+        return "succeeded"
+    if result.status == "failed":
+        _charge_failed(attempt_id=attempt.pk, message=result.message)
+        return "failed"
+    return "pending"
+
+
+@transaction.atomic
+def _charge_failed(*, attempt_id: int, message: str) -> None:
+    """A refused charge never extends the membership: past_due (benefits paused), retries, then the end."""
+    attempt = ChargeAttempt.objects.select_related("order", "charge").get(pk=attempt_id)
+    membership = (
+        Membership.objects.select_for_update(of=("self",))
+        .select_related("plan", "user")
+        .get(pk=attempt.charge.membership_id)
+    )
+    charge = Charge.objects.select_for_update().get(pk=attempt.charge_id)
+    if charge.status != Charge.Status.PENDING or attempt.outcome == "failed":
+        return
+    now = clock.now()
+    attempt.outcome, attempt.finished_at = "failed", now
+    attempt.save(update_fields=["outcome", "finished_at"])
+    order = orders.lock_order(attempt.order.order_no)
+    if order.status == Order.Status.PENDING_PAYMENT:
+        order.status = Order.Status.EXPIRED
+        order.save(update_fields=["status"])
+    charge.last_error = message[:255]
+    log_action(
+        action="membership.charge_failed",
+        obj=membership,
+        source=Source.CHANNEL,
+        data={"order_no": order.order_no, "cycle": charge.period_index, "reason": message[:200]},
+    )
+    if charge.period_index == 0:  # the first charge after signing: the membership never started
+        charge.status = Charge.Status.FAILED
+        charge.save(update_fields=["status", "last_error"])
+        membership.status, membership.ended_at = Status.ABANDONED, now
+        membership.save(update_fields=["status", "ended_at"])
+        return
+    if membership.status == Status.ACTIVE:
+        membership.status, membership.past_due_since = Status.PAST_DUE, now
+    if membership.failed_attempts < len(RETRY_AFTER):
+        membership.next_charge_at = membership.past_due_since + RETRY_AFTER[membership.failed_attempts]
+        membership.failed_attempts += 1
+        membership.save(update_fields=["status", "past_due_since", "next_charge_at", "failed_attempts"])
+        charge.save(update_fields=["last_error"])
+        notify_member(
+            membership=membership,
+            kind="membership.charge_failed",
+            key=f"{charge.period_index}:{membership.failed_attempts}",
+            amount_fen=charge.amount_fen,
+            retry_at=membership.next_charge_at,
+        )
+        return
+    charge.status = Charge.Status.FAILED
+    charge.save(update_fields=["status", "last_error"])
+    _end(membership, reason="renewal_failed")
+
+
+# --- expiry ---------------------------------------------------------------------------------------------------------
+
+
+def _end(membership: Membership, *, reason: str) -> None:
+    before = membership.status
+    membership.status, membership.ended_at = Status.EXPIRED, clock.now()
+    membership.auto_renew, membership.next_charge_at, membership.next_reminder_at = False, None, None
+    membership.save()
+    log_action(
+        action="membership.expired",
+        obj=membership,
+        source=Source.SYSTEM,
+        data={"from": before, "reason": reason},
+    )
+    notify_member(membership=membership, kind="membership.expired", key="end")
+
+
+def expire_due_memberships(*, limit: int = 5000) -> int:
+    """Memberships without auto-renew end at their period end; lifetime plans never do. Stale first orders are
+    abandoned so the member can choose again."""
+    ended = 0
+    while ended < limit:
+        with transaction.atomic():
+            batch = list(
+                Membership.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("plan", "user")
+                .filter(status=Status.ACTIVE, auto_renew=False, current_period_end__lte=clock.now())
+                .order_by("current_period_end")[:BATCH]
+            )
+            for membership in batch:
+                _end(membership, reason="period_end")
+        ended += len(batch)
+        if not batch:
+            break
+    with transaction.atomic():
+        stale = Membership.objects.filter(
+            status=Status.PENDING, created_at__lte=clock.now() - timedelta(hours=24)
+        )
+        for membership in stale.select_for_update(skip_locked=True)[:BATCH]:
+            membership.status, membership.ended_at = Status.ABANDONED, clock.now()
+            membership.save(update_fields=["status", "ended_at"])
+            log_action(action="membership.abandoned", obj=membership, source=Source.SYSTEM)
+            ended += 1
+    return ended

@@ -1,0 +1,262 @@
+"""Membership writes: subscribe (with consent and disclosure), and the payment that starts or renews a period.
+
+Every function runs in one transaction with an audit row; periods never start without the money for them.
+"""
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+
+from kameng.core import clock, outbox
+from kameng.core.audit import Source, log_action
+from kameng.core.errors import Conflict, DomainError, InvalidInput
+from kameng.membership import selectors
+from kameng.membership.models import (
+    PERIOD_MONTHS,
+    Agreement,
+    Charge,
+    ChargeAttempt,
+    ConsentRecord,
+    Membership,
+)
+from kameng.membership.notices import notify_member
+from kameng.membership.periods import period_bounds
+from kameng.orders import services as orders
+from kameng.orders.models import Order
+
+Status = Membership.Status
+ABANDON_AFTER = timedelta(hours=24)  # a first payment that never came frees the member to choose again
+
+
+class ConsentRequired(DomainError):
+    """Auto-renew asked for without the explicit consent (a 400, as the compliance checklist §E.1 says)."""
+
+    status = 400
+    code = "consent_required"
+
+
+@dataclass(frozen=True)
+class ConsentContext:
+    """Where the consent came from; stored with it."""
+
+    given: bool
+    ip: str | None
+    user_agent: str
+
+
+@dataclass(frozen=True)
+class Subscription:
+    membership: Membership
+    order: Order
+    disclosure: dict
+
+
+def _external_agreement_no() -> str:
+    # ≤ 32 letters and digits, never reused (unique in the database).
+    return "KA" + clock.now().strftime("%Y%m%d") + secrets.token_hex(8).upper()
+
+
+def _abandon_stale(user) -> None:
+    """A pending membership whose first payment did not come is abandoned, so the member can choose again."""
+    stale = Membership.objects.select_for_update().filter(user=user, status=Status.PENDING).first()
+    if stale is None:
+        return
+    attempt = ChargeAttempt.objects.filter(charge__membership=stale).select_related("order").first()
+    waiting = attempt is not None and attempt.order.status == Order.Status.PENDING_PAYMENT
+    signing = hasattr(stale, "agreement") and stale.created_at > clock.now() - ABANDON_AFTER
+    if (waiting and attempt.order.expires_at > clock.now()) or signing:
+        raise Conflict("a membership purchase is already waiting for payment", code="subscription_pending")
+    stale.status, stale.ended_at = Status.ABANDONED, clock.now()
+    stale.save(update_fields=["status", "ended_at"])
+    log_action(action="membership.abandoned", obj=stale, source=Source.SYSTEM)
+
+
+def subscribe(
+    *, user, plan_code: str, channel: str, auto_renew: bool, consent: ConsentContext, source: str = Source.WEB
+) -> Subscription:
+    """Joins VIP: a pending membership and the order for its first period; with auto-renew, also the consent
+    record and the agreement to be signed at the channel. Auto-renew without explicit consent is refused.
+
+    A refusal changes nothing but is audit-logged (outside the rolled-back transaction)."""
+    try:
+        with transaction.atomic():
+            return _subscribe(
+                user=user,
+                plan_code=plan_code,
+                channel=channel,
+                auto_renew=auto_renew,
+                consent=consent,
+                source=source,
+            )
+    except DomainError as exc:
+        log_action(
+            action="membership.subscribe_refused",
+            actor=user,
+            source=source,
+            data={
+                "plan": plan_code[:32],
+                "channel": channel[:16],
+                "auto_renew": auto_renew,
+                "code": exc.code,
+            },
+        )
+        raise
+
+
+def _subscribe(*, user, plan_code: str, channel: str, auto_renew: bool, consent: ConsentContext, source: str):
+    from kameng.payments.selectors import channel_names
+
+    plan = selectors.get_plan(code=plan_code)
+    if channel not in channel_names():
+        raise InvalidInput(f"unknown channel {channel!r}", code="unknown_channel")
+    if auto_renew and not plan.renews:
+        raise InvalidInput("a lifetime plan does not renew", code="plan_does_not_renew")
+    if auto_renew and not consent.given:
+        raise ConsentRequired(
+            "auto-renew needs your explicit consent: tick the auto-renew box (auto_renew_consent=true)"
+        )
+    _abandon_stale(user)
+    if Membership.objects.filter(user=user, status__in=[Status.ACTIVE, Status.PAST_DUE]).exists():
+        raise Conflict("you are already a member", code="already_member")
+    moment = clock.now()
+    shown = selectors.disclosure(plan=plan, channel=channel, auto_renew=auto_renew, now=moment)
+    try:
+        with transaction.atomic():
+            membership = Membership.objects.create(
+                user=user,
+                plan=plan,
+                channel=channel,
+                price_fen=plan.price_fen,
+                auto_renew=auto_renew,
+                created_at=moment,
+            )
+    except IntegrityError:
+        raise Conflict("a membership purchase is already in progress", code="subscription_pending") from None
+    order = orders.create_service_order(
+        user=user, subject=f"VIP {plan.name}", amount_fen=plan.price_fen, channel=channel, source=source
+    )
+    charge = Charge.objects.create(
+        membership=membership, period_index=0, amount_fen=plan.price_fen, created_at=moment
+    )
+    ChargeAttempt.objects.create(charge=charge, order=order, created_at=moment)
+    if auto_renew:
+        agreement = Agreement.objects.create(
+            membership=membership,
+            channel=channel,
+            external_no=_external_agreement_no(),
+            single_amount_fen=plan.price_fen,
+            created_at=moment,
+        )
+        ConsentRecord.objects.create(
+            membership=membership,
+            user=user,
+            given_at=moment,
+            ip=consent.ip,
+            user_agent=consent.user_agent[:512],
+            terms_version=plan.terms_version,
+            plan_code=plan.code,
+            price_fen=plan.price_fen,
+            channel=channel,
+            external_agreement_no=agreement.external_no,
+            disclosure=shown,
+        )
+    log_action(
+        action="membership.subscribed",
+        obj=membership,
+        actor=user,
+        source=source,
+        data={"plan": plan.code, "channel": channel, "auto_renew": auto_renew, "order_no": order.order_no},
+    )
+    return Subscription(membership=membership, order=order, disclosure=shown)
+
+
+def start_period(*, membership: Membership, charge: Charge) -> None:
+    """The money for `charge` arrived: its period starts (the membership row is locked by the caller).
+
+    A first period or a recovery from past_due starts now; an on-time renewal continues from the period end, so
+    Jan 31 renews on Feb 28 and then Mar 31.
+    """
+    plan, moment = membership.plan, clock.now()
+    if charge.period_index == 0 or membership.status == Status.PAST_DUE:
+        membership.anchor_at, membership.anchor_index = moment, charge.period_index
+    membership.period_index = charge.period_index
+    if plan.period in PERIOD_MONTHS:
+        start, end = period_bounds(
+            anchor_at=membership.anchor_at,
+            period=plan.period,
+            index=membership.period_index - membership.anchor_index,
+        )
+    else:
+        start, end = moment, None
+    membership.current_period_start, membership.current_period_end = start, end
+    membership.status, membership.failed_attempts, membership.past_due_since = Status.ACTIVE, 0, None
+    membership.next_charge_at = end if (membership.auto_renew and end) else None
+    membership.next_reminder_at = None
+    if membership.next_charge_at:
+        first_offset = plan.reminder_schedule()[0]
+        membership.next_reminder_at = end - timedelta(days=first_offset)
+    membership.save()
+
+
+def apply_membership_payment(*, order_no: str, source: str = Source.CHANNEL) -> orders.PaymentOutcome:
+    """A verified payment for a membership order; inside the payment's transaction.
+
+    DELIVERED when it paid a period, REFUND when that period was already paid or the membership is over.
+    """
+    order = orders.lock_order(order_no)
+    attempt = ChargeAttempt.objects.select_related("charge").get(order=order)
+    membership = (
+        Membership.objects.select_for_update(of=("self",))
+        .select_related("plan")
+        .get(pk=attempt.charge.membership_id)
+    )
+    charge = Charge.objects.select_for_update().get(pk=attempt.charge_id)
+    usable = order.status in (Order.Status.PENDING_PAYMENT, Order.Status.EXPIRED)
+    if membership.status == Status.ABANDONED and charge.period_index == 0:
+        usable = (
+            usable
+            and not Membership.objects.filter(user=membership.user_id, status__in=Membership.LIVE).exists()
+        )
+    elif membership.status not in Membership.LIVE:
+        usable = False
+    if not usable or charge.status == Charge.Status.SUCCEEDED:
+        log_action(
+            action="membership.payment_not_needed", obj=membership, source=source, data={"order_no": order_no}
+        )
+        return orders.PaymentOutcome.REFUND
+    orders.mark_service_delivered(order=order, source=source)
+    charge.status, charge.succeeded_at = Charge.Status.SUCCEEDED, clock.now()
+    charge.save(update_fields=["status", "succeeded_at"])
+    attempt.outcome, attempt.finished_at = "succeeded", clock.now()
+    attempt.save(update_fields=["outcome", "finished_at"])
+    before = membership.status
+    start_period(membership=membership, charge=charge)
+    log_action(
+        action="membership.renewed" if charge.period_index else "membership.activated",
+        obj=membership,
+        source=source,
+        data={
+            "order_no": order_no,
+            "amount_fen": charge.amount_fen,
+            "period_index": charge.period_index,
+            "from": before,
+            "period_start": clock.iso(membership.current_period_start),
+            "period_end": clock.iso(membership.current_period_end),
+        },
+    )
+    notify_member(
+        membership=membership,
+        kind="membership.renewed" if charge.period_index else "membership.subscribed",
+        key=f"paid:{charge.pk}",
+        order_no=order_no,
+        amount_fen=charge.amount_fen,
+    )
+    return orders.PaymentOutcome.DELIVERED
+
+
+def queue_charge(*, attempt: ChargeAttempt) -> None:
+    from kameng.membership.renewals import CHARGE_TOPIC
+
+    outbox.enqueue(topic=CHARGE_TOPIC, payload={"order_no": attempt.order.order_no})

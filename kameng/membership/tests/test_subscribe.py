@@ -1,0 +1,97 @@
+import pytest
+
+from kameng.core.errors import Conflict, InvalidInput, NotFound
+from kameng.core.models import AuditLog
+from kameng.membership import services
+from kameng.membership.models import ConsentRecord, Membership
+from kameng.orders.models import Order
+from tests.factories import PlanFactory, UserFactory, join_vip
+
+pytestmark = pytest.mark.django_db
+NO_CONSENT = services.ConsentContext(given=False, ip="127.0.0.1", user_agent="pytest")
+CONSENT = services.ConsentContext(given=True, ip="10.1.2.3", user_agent="Mozilla/5.0 test")
+
+
+def test_paying_the_first_order_starts_a_one_month_period():
+    user, plan = UserFactory(), PlanFactory(price_fen=3000)
+    membership = join_vip(user, plan)
+    assert membership.status == Membership.Status.ACTIVE
+    assert membership.auto_renew is False
+    assert membership.current_period_end.month != membership.current_period_start.month
+    assert membership.next_charge_at is None
+
+
+def test_auto_renew_without_consent_is_refused_and_changes_nothing():
+    user, plan = UserFactory(), PlanFactory()
+    with pytest.raises(services.ConsentRequired) as refused:
+        services.subscribe(
+            user=user, plan_code=plan.code, channel="alipay", auto_renew=True, consent=NO_CONSENT
+        )
+    assert refused.value.code == "consent_required"
+    assert not Membership.objects.exists() and not Order.objects.exists()
+    assert AuditLog.objects.filter(action="membership.subscribe_refused", actor=user).exists()
+
+
+def test_consent_is_stored_with_time_ip_agent_terms_and_price():
+    user, plan = UserFactory(), PlanFactory(price_fen=3000, terms_version="2026-11")
+    made = services.subscribe(
+        user=user, plan_code=plan.code, channel="wechat", auto_renew=True, consent=CONSENT
+    )
+    consent = ConsentRecord.objects.get(membership=made.membership)
+    assert (consent.ip, consent.user_agent, consent.terms_version, consent.price_fen) == (
+        "10.1.2.3",
+        "Mozilla/5.0 test",
+        "2026-11",
+        3000,
+    )
+    assert consent.external_agreement_no == made.membership.agreement.external_no
+    assert consent.disclosure["next_charge_fen"] == 3000
+
+
+def test_disclosure_names_price_period_next_charge_reminders_and_every_way_to_cancel():
+    user, plan = UserFactory(), PlanFactory(price_fen=3000)
+    made = services.subscribe(
+        user=user, plan_code=plan.code, channel="alipay", auto_renew=True, consent=CONSENT
+    )
+    shown = made.disclosure
+    assert shown["price_fen"] == 3000 and shown["period"] == "month"
+    assert shown["next_charge_at"] and shown["next_charge_fen"] == 3000
+    assert shown["reminder_days_before"] == [7, 3]
+    assert set(shown["how_to_cancel"]) == {"member_centre", "support_ticket", "channel_settings"}
+    text = "\n".join(shown["text"])
+    assert "¥30.00" in text and "提醒" in text and "退订" in text
+
+
+def test_a_second_subscription_while_one_waits_for_payment_is_refused():
+    user, plan = UserFactory(), PlanFactory()
+    services.subscribe(user=user, plan_code=plan.code, channel="alipay", auto_renew=False, consent=NO_CONSENT)
+    with pytest.raises(Conflict):
+        services.subscribe(
+            user=user, plan_code=plan.code, channel="alipay", auto_renew=False, consent=NO_CONSENT
+        )
+    assert Membership.objects.filter(user=user).count() == 1
+
+
+def test_an_active_member_cannot_subscribe_again():
+    user, plan = UserFactory(), PlanFactory()
+    join_vip(user, plan)
+    with pytest.raises(Conflict) as refused:
+        services.subscribe(
+            user=user, plan_code=plan.code, channel="alipay", auto_renew=False, consent=NO_CONSENT
+        )
+    assert refused.value.code == "already_member"
+
+
+def test_unknown_plan_is_404():
+    with pytest.raises(NotFound):
+        services.subscribe(
+            user=UserFactory(), plan_code="nope", channel="alipay", auto_renew=False, consent=NO_CONSENT
+        )
+
+
+def test_lifetime_plan_cannot_auto_renew_and_never_ends():
+    user, plan = UserFactory(), PlanFactory(period="lifetime", price_fen=29800)
+    with pytest.raises(InvalidInput):
+        services.subscribe(user=user, plan_code=plan.code, channel="alipay", auto_renew=True, consent=CONSENT)
+    membership = join_vip(user, plan)
+    assert membership.status == Membership.Status.ACTIVE and membership.current_period_end is None

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from kameng.membership import views
+
+app_name = "membership"
+urlpatterns = [
+    path("", views.centre, name="centre"),
+    path("plans/", views.plans, name="plans"),
+    path("subscribe/", views.subscribe, name="subscribe"),
+    path("cancel/", views.cancel, name="cancel"),
+]

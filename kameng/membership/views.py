@@ -1,0 +1,76 @@
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from kameng.core.audit import Source
+from kameng.core.errors import DomainError
+from kameng.membership import selectors, services
+from kameng.payments.selectors import channel_names
+
+
+@require_GET
+def plans(request):
+    """The plans, each with its full disclosure for both choices (auto-renew on / off) per channel."""
+    channels = sorted(channel_names())
+    rows = [
+        {
+            "plan": plan,
+            "once": selectors.disclosure(plan=plan, channel=channels[0], auto_renew=False),
+            "renewing": {c: selectors.disclosure(plan=plan, channel=c, auto_renew=True) for c in channels}
+            if plan.renews
+            else {},
+        }
+        for plan in selectors.list_plans()
+    ]
+    return render(
+        request,
+        "membership/plans.html",
+        {"rows": rows, "channels": channels, "current": selectors.live_membership(request.user)},
+    )
+
+
+@login_required
+@require_POST
+def subscribe(request):
+    auto_renew = request.POST.get("auto_renew") == "on"
+    try:
+        made = services.subscribe(
+            user=request.user,
+            plan_code=request.POST.get("plan_code", ""),
+            channel=request.POST.get("channel", ""),
+            auto_renew=auto_renew,
+            # On the page, ticking the box (unticked by default, terms printed beside it) is the consent.
+            consent=services.ConsentContext(
+                given=auto_renew,
+                ip=request.META.get("REMOTE_ADDR"),
+                user_agent=request.headers.get("User-Agent", ""),
+            ),
+            source=Source.WEB,
+        )
+    except DomainError as exc:
+        return render(request, "membership/error.html", {"message": exc.message}, status=exc.status)
+    return redirect("orders:pay", made.order.order_no)
+
+
+@login_required
+@require_GET
+def centre(request):
+    from kameng.orders.selectors import orders_of
+    from kameng.payments.selectors import payments_of
+
+    return render(
+        request,
+        "membership/centre.html",
+        {
+            "centre": selectors.member_centre(user=request.user),
+            "orders": orders_of(request.user)[:20],
+            "payments": payments_of(request.user)[:20],
+        },
+    )
+
+
+@login_required
+@require_GET
+def cancel(request):
+    """退订会员: the entry placed in the member centre (the cancellation itself arrives with the next release)."""
+    return render(request, "membership/cancel.html", {"centre": selectors.member_centre(user=request.user)})

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class NotificationsConfig(AppConfig):
+    name = "kameng.notifications"
+    label = "notifications"
+    verbose_name = "通知 Notifications"
+
+    def ready(self) -> None:
+        from kameng.core import outbox
+        from kameng.notifications import services
+
+        outbox.register(services.EMAIL_TOPIC, services.deliver_email)
+        outbox.register(services.SMS_TOPIC, services.deliver_sms)

@@ -1,0 +1,191 @@
+"""The sandbox gateway's agreements (Alipay 周期扣款 / WeChat Pay 委托代扣): sign requests, the member's signing and
+switching off, and the merchant's charges against a signed agreement."""
+
+import json
+import secrets
+from datetime import date
+from urllib.parse import parse_qsl, urlsplit
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from kameng.core import clock
+from kameng.core.audit import Source, log_action
+from kameng.core.errors import Conflict, InvalidInput, NotFound
+from kameng.core.money import parse_yuan
+from kameng.payments.channels import alipay_protocol
+from kameng.sandbox import keys
+from kameng.sandbox.models import SandboxAgreement, SandboxNotification, SandboxTrade
+from kameng.sandbox.services import open_trade, pay, queue_notification
+
+
+def _agreement_no(channel: str) -> str:
+    if channel == "wechat":
+        return f"2{secrets.randbelow(10**18):018d}"  # contract_id
+    return clock.now().strftime("%Y") + f"{secrets.randbelow(10**16):016d}"  # agreement_no
+
+
+def open_agreement(
+    *,
+    channel: str,
+    external_no: str,
+    account_label: str,
+    plan_label: str,
+    period_months: int,
+    single_amount_fen: int,
+    next_deduct_date: date,
+    notify_url: str,
+    return_url: str,
+) -> SandboxAgreement:
+    """Stores a sign request (status TEMP) for the member to confirm; the same request twice is the same one."""
+    if not external_no.isalnum() or len(external_no) > 32:
+        raise InvalidInput(
+            "external agreement number: at most 32 letters and digits", code="INVALID_PARAMETER"
+        )
+    if period_months not in (1, 3, 12) or single_amount_fen <= 0:
+        raise InvalidInput("bad period rule", code="INVALID_PARAMETER")
+    existing = SandboxAgreement.objects.filter(channel=channel, external_no=external_no).first()
+    if existing is not None:
+        if existing.status == SandboxAgreement.Status.UNSIGN:
+            raise Conflict("this agreement number was used and terminated", code="AGREEMENT_HAS_UNSIGNED")
+        return existing
+    try:
+        with transaction.atomic():
+            return SandboxAgreement.objects.create(
+                channel=channel,
+                external_no=external_no,
+                agreement_no=_agreement_no(channel),
+                account_label=account_label[:64],
+                plan_label=plan_label[:64],
+                period_months=period_months,
+                single_amount_fen=single_amount_fen,
+                next_deduct_date=next_deduct_date,
+                notify_url=notify_url,
+                return_url=return_url,
+                created_at=clock.now(),
+            )
+    except IntegrityError:
+        return SandboxAgreement.objects.get(channel=channel, external_no=external_no)
+
+
+def open_alipay_agreement_sign(params: dict[str, str]) -> SandboxAgreement:
+    """alipay.user.agreement.page.sign as the member's browser brings it."""
+    if params.get("app_id") != keys.ALIPAY_APP_ID:
+        raise InvalidInput("unknown app_id", code="invalid_app_id")
+    if not alipay_protocol.verify_request(params, keys.sandbox_keys()["alipay_app_public"]):
+        raise InvalidInput("invalid signature", code="invalid_signature")
+    try:
+        biz = json.loads(params.get("biz_content", ""))
+        rule = biz["period_rule_params"]
+        if biz["personal_product_code"] != "CYCLE_PAY_AUTH_P" or biz.get("sign_scene") in (
+            None,
+            "DEFAULT|DEFAULT",
+        ):
+            raise ValueError("product or sign scene")
+        if rule["period_type"] != "MONTH" or int(rule["execute_time"][8:10]) > 28:
+            raise ValueError("MONTH periods execute on day 1..28")
+        agreement = dict(
+            external_no=str(biz["external_agreement_no"]),
+            account_label=str(biz.get("external_logon_id", "")),
+            period_months=int(rule["period"]),
+            single_amount_fen=parse_yuan(str(rule["single_amount"])),
+            next_deduct_date=date.fromisoformat(rule["execute_time"]),
+        )
+    except (ValueError, KeyError, TypeError):
+        raise InvalidInput("bad biz_content", code="invalid_parameter") from None
+    return open_agreement(
+        channel="alipay",
+        plan_label="周期扣款",
+        notify_url=params.get("notify_url", ""),
+        return_url=params.get("return_url", ""),
+        **agreement,
+    )
+
+
+def agreement_from_sign_url(sign_url: str) -> SandboxAgreement:
+    """What the member's browser does with the shop's sign link, for scripts and tests without a browser."""
+    parts = urlsplit(sign_url)
+    if parts.path.endswith("/alipay/gateway.do"):
+        return open_alipay_agreement_sign(dict(parse_qsl(parts.query, keep_blank_values=True)))
+    external_no = parts.path.rstrip("/").removesuffix("/sign").rsplit("/", 1)[-1]
+    agreement = SandboxAgreement.objects.filter(channel="wechat", external_no=external_no).first()
+    if agreement is None:
+        raise NotFound("no such sign request", code="unknown_agreement")
+    return agreement
+
+
+@transaction.atomic
+def sign_agreement(*, agreement: SandboxAgreement) -> SandboxAgreement:
+    """The member confirms on the channel's signing page; the sign notification follows once."""
+    agreement = SandboxAgreement.objects.select_for_update().get(pk=agreement.pk)
+    if agreement.status == SandboxAgreement.Status.NORMAL:
+        return agreement
+    if agreement.status == SandboxAgreement.Status.UNSIGN:
+        raise Conflict("this agreement was terminated", code="AGREEMENT_HAS_UNSIGNED")
+    agreement.status, agreement.signed_at = SandboxAgreement.Status.NORMAL, clock.now()
+    agreement.save(update_fields=["status", "signed_at"])
+    queue_notification(event=SandboxNotification.Event.AGREEMENT_SIGNED, agreement=agreement)
+    log_action(action="sandbox.agreement_signed", obj=agreement, source=Source.SANDBOX)
+    return agreement
+
+
+@transaction.atomic
+def unsign_agreement(*, agreement_no: str) -> SandboxAgreement:
+    """The member switches auto-renew off inside the channel's app; the unsign notification follows once."""
+    agreement = SandboxAgreement.objects.select_for_update().filter(agreement_no=agreement_no).first()
+    if agreement is None:
+        raise NotFound("no such agreement", code="unknown_agreement")
+    if agreement.status == SandboxAgreement.Status.UNSIGN:
+        return agreement
+    agreement.status, agreement.unsigned_at = SandboxAgreement.Status.UNSIGN, clock.now()
+    agreement.save(update_fields=["status", "unsigned_at"])
+    queue_notification(event=SandboxNotification.Event.AGREEMENT_UNSIGNED, agreement=agreement)
+    log_action(action="sandbox.agreement_unsigned", obj=agreement, source=Source.SANDBOX)
+    return agreement
+
+
+def charge_agreement(
+    *, channel: str, agreement_no: str, out_trade_no: str, amount_fen: int, subject: str, notify_url: str
+) -> SandboxTrade:
+    """The merchant charges a signed agreement (alipay.trade.pay CYCLE_PAY_AUTH / papay transactions/apply)."""
+    with transaction.atomic():
+        agreement = (
+            SandboxAgreement.objects.select_for_update()
+            .filter(channel=channel, agreement_no=agreement_no)
+            .first()
+        )
+        if agreement is None:
+            raise NotFound("no such agreement", code="AGREEMENT_NOT_EXIST")
+        done = SandboxTrade.objects.filter(channel=channel, out_trade_no=out_trade_no, status="paid").first()
+        if done is not None:
+            return done  # the same charge asked again: answered again, charged once
+        if agreement.status != SandboxAgreement.Status.NORMAL:
+            raise Conflict("the agreement is not in force", code="AGREEMENT_INVALID")
+        if amount_fen > agreement.single_amount_fen:
+            raise Conflict("amount above the signed single_amount", code="EXCEED_SINGLE_AMOUNT")
+        if agreement.balance_short:
+            raise Conflict("余额不足", code="BUYER_BALANCE_NOT_ENOUGH")
+        trade = open_trade(
+            channel=channel,
+            out_trade_no=out_trade_no,
+            amount_fen=amount_fen,
+            subject=subject,
+            notify_url=notify_url,
+            return_url="",
+        )
+        return pay(trade=trade)
+
+
+@transaction.atomic
+def set_balance_short(*, agreement_no: str, short: bool) -> SandboxAgreement:
+    """Test switch: makes the member's charges fail (or succeed again)."""
+    agreement = SandboxAgreement.objects.select_for_update().filter(agreement_no=agreement_no).first()
+    if agreement is None:
+        raise NotFound("no such agreement", code="unknown_agreement")
+    agreement.balance_short = short
+    agreement.save(update_fields=["balance_short"])
+    return agreement
+
+
+def wechat_sign_url(agreement: SandboxAgreement) -> str:
+    return f"{settings.KAMENG_PUBLIC_URL.rstrip('/')}/sandbox/agreements/{agreement.external_no}/sign?channel=wechat"

@@ -1,0 +1,57 @@
+"""Renewal sweeps on PostgreSQL: several workers at once charge each due membership exactly once."""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.db.models import Count
+
+from kameng.core import clock
+from kameng.membership import renewals
+from kameng.membership.models import Charge, Membership, Reminder
+from kameng.payments.models import Payment
+from kameng.sandbox.services import deliver_due_notifications
+from tests.factories import PlanFactory, UserFactory, join_vip
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def test_two_workers_running_the_renewal_sweep_at_once_charge_each_membership_once():
+    plan = PlanFactory()
+    members = [join_vip(UserFactory(), plan, auto_renew=True) for _ in range(20)]
+    # Reminded 7 days before, as the reminder sweep would have done; then the period ends.
+    for m in members:
+        Reminder.objects.create(
+            membership=m,
+            period_index=1,
+            days_before=7,
+            charge_at=m.current_period_end,
+            amount_fen=m.price_fen,
+            sent_at=m.current_period_end - timedelta(days=7),
+        )
+    Membership.objects.update(next_reminder_at=None)
+    clock.advance(seconds=int((members[-1].current_period_end - clock.now()).total_seconds()) + 60)
+    start = threading.Event()
+
+    def sweep():
+        try:
+            start.wait(timeout=10)
+            return renewals.renew_due_memberships()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        futures = [pool.submit(sweep) for _ in range(3)]
+        start.set()
+        attempted = sum(f.result() for f in futures)
+    deliver_due_notifications()
+    assert attempted == 20
+    renewals_paid = Payment.objects.filter(order__membership_attempt__charge__period_index=1)
+    assert renewals_paid.count() == 20
+    assert (
+        not renewals_paid.values("order__membership_attempt__charge").annotate(n=Count("id")).filter(n__gt=1)
+    )
+    assert Charge.objects.filter(period_index=1, status="succeeded").count() == 20
+    assert set(Membership.objects.values_list("period_index", flat=True)) == {1}
