@@ -55,3 +55,35 @@ def test_two_workers_running_the_renewal_sweep_at_once_charge_each_membership_on
     )
     assert Charge.objects.filter(period_index=1, status="succeeded").count() == 20
     assert set(Membership.objects.values_list("period_index", flat=True)) == {1}
+
+
+def test_ten_concurrent_subscriptions_of_one_member_make_one_membership():
+    from kameng.core.errors import DomainError
+    from kameng.membership import services
+
+    user, plan = UserFactory(), PlanFactory()
+    start = threading.Event()
+
+    def subscribe():
+        try:
+            start.wait(timeout=10)
+            services.subscribe(
+                user=user,
+                plan_code=plan.code,
+                channel="alipay",
+                auto_renew=False,
+                consent=services.ConsentContext(given=False, ip=None, user_agent=""),
+            )
+            return "ok"
+        except DomainError as exc:
+            return exc.code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        futures = [pool.submit(subscribe) for _ in range(10)]
+        start.set()
+        outcomes = sorted(f.result() for f in futures)
+    assert outcomes.count("ok") == 1
+    assert set(outcomes) == {"ok", "subscription_pending"}
+    assert Membership.objects.filter(user=user).count() == 1

@@ -171,3 +171,15 @@ def test_the_channel_refuses_a_charge_above_the_signed_cap():
     membership.refresh_from_db()
     assert membership.status == Membership.Status.PAST_DUE
     assert "EXCEED_SINGLE_AMOUNT" in Charge.objects.get(membership=membership, period_index=1).last_error
+
+
+def test_the_reminder_mail_names_date_amount_and_cancel_link(settings):
+    from kameng.notifications.models import Notification
+
+    membership = join_vip(UserFactory(email="m@example.com"), PlanFactory(price_fen=3000), auto_renew=True)
+    play(24)
+    reminder = Notification.objects.get(user=membership.user, kind="membership.reminder")
+    date = clock.local(membership.current_period_end).strftime("%Y-%m-%d")
+    assert date in reminder.subject and "¥30.00" in reminder.subject
+    assert "/member/cancel/" in reminder.body
+    assert reminder.email_status == "sent"
