@@ -30,14 +30,16 @@ def _own_path(url: str) -> str | None:
     return None
 
 
-def post(url: str, *, body: bytes, headers: dict[str, str], timeout: float = 10.0) -> HttpReply:
+def post(
+    url: str, *, body: bytes, headers: dict[str, str], timeout: float = 10.0, method: str = "POST"
+) -> HttpReply:
     path = _own_path(url)
     if path is not None:
         from django.test import Client
 
         extra = {k: v for k, v in headers.items() if k.lower() != "content-type"}
         response = Client().generic(
-            "POST",
+            method,
             path,
             data=body,
             content_type=headers.get("Content-Type", "application/octet-stream"),
@@ -45,7 +47,7 @@ def post(url: str, *, body: bytes, headers: dict[str, str], timeout: float = 10.
         )
         return HttpReply(response.status_code, dict(response.items()), response.content)
     try:
-        response = requests.post(url, data=body, headers=headers, timeout=timeout)
+        response = requests.request(method, url, data=body, headers=headers, timeout=timeout)
     except requests.RequestException as exc:
         raise TransportError(f"{type(exc).__name__}: {exc}") from exc
     return HttpReply(response.status_code, dict(response.headers), response.content)

@@ -2,7 +2,15 @@ from django.contrib import admin
 
 from kameng.accounts.models import Role
 from kameng.core.admin_roles import ReadOnlyRoleAdmin, RoleAdmin
-from kameng.membership.models import Agreement, Charge, ConsentRecord, Membership, Plan, Reminder
+from kameng.membership.models import (
+    Agreement,
+    Cancellation,
+    Charge,
+    ConsentRecord,
+    Membership,
+    Plan,
+    Reminder,
+)
 
 
 @admin.register(Plan)
@@ -61,3 +69,20 @@ class ChargeAdmin(_MemberRecordAdmin):
 @admin.register(Reminder)
 class ReminderAdmin(_MemberRecordAdmin):
     list_display = ["membership", "period_index", "days_before", "charge_at", "amount_fen", "sent_at"]
+
+
+@admin.register(Cancellation)
+class CancellationAdmin(_MemberRecordAdmin):
+    """Receipts, and above the list the cancellation insight: reasons and modes per plan and per week."""
+
+    list_display = ["receipt_no", "membership", "mode", "source", "reason", "received_at", "refund_fen"]
+    list_filter = ["mode", "source", "reason", "membership__plan"]
+    search_fields = ["receipt_no", "membership__user__username"]
+    date_hierarchy = "received_at"
+    change_list_template = "admin/membership/cancellation/change_list.html"
+
+    def changelist_view(self, request, extra_context=None):
+        from kameng.membership.selectors import cancellation_insight
+
+        extra = {**(extra_context or {}), "insight": cancellation_insight()}
+        return super().changelist_view(request, extra_context=extra)

@@ -89,20 +89,10 @@ def _signed(agreement: Agreement, event: ChannelEvent) -> None:
 
 
 def _terminated_at_channel(agreement: Agreement, event: ChannelEvent) -> None:
-    """The member switched auto-renew off inside Alipay / WeChat: no further charge, VIP kept to period end."""
-    if agreement.status == Agreement.Status.TERMINATED:
-        return
-    agreement.status, agreement.terminated_at = Agreement.Status.TERMINATED, clock.now()
-    agreement.termination_source = f"{agreement.channel}_notify"
-    agreement.save(update_fields=["status", "terminated_at", "termination_source"])
-    membership = Membership.objects.select_for_update().get(pk=agreement.membership_id)
-    was = membership.auto_renew
-    if membership.auto_renew:
-        membership.auto_renew, membership.next_charge_at, membership.next_reminder_at = False, None, None
-        membership.save(update_fields=["auto_renew", "next_charge_at", "next_reminder_at"])
-    log_action(
-        action="agreement.terminated",
-        obj=agreement,
-        source=Source.CHANNEL,
-        data={"auto_renew_before": was, "membership": membership.pk, "notify": event.dedupe_key},
+    """The member switched auto-renew off inside Alipay / WeChat (or our own unsign is confirmed)."""
+    from kameng.membership.cancellation import agreement_ended_at_channel
+    from kameng.membership.models import Cancellation
+
+    agreement_ended_at_channel(
+        agreement=agreement, source=Cancellation.Source.CHANNEL, detail=f"notification {event.dedupe_key}"
     )

@@ -6,7 +6,8 @@ from ninja import Field, Router, Schema
 from kameng.core.api import idempotent
 from kameng.core.audit import Source
 from kameng.core.clock import iso
-from kameng.membership import selectors, services
+from kameng.membership import cancellation, selectors, services
+from kameng.membership.models import Cancellation
 from kameng.orders.views import pay_link
 
 router = Router(tags=["membership"])
@@ -151,3 +152,96 @@ def my_membership(request):
         ),
         "pending_order_no": centre.pending_order_no,
     }
+
+
+class QuoteOut(Schema):
+    refund_fen: int
+    paid_fen: int
+    total_days: int
+    used_days: int
+    remaining_days: int
+    prorated_fen: int
+    deducted_fen: int
+    penalty_fen: int
+    rule: str
+    window_ends_at: str | None
+    quoted_at: str
+    quote_id: str
+
+
+class AutoRenewIn(Schema):
+    enabled: Annotated[bool, Field(strict=True)]
+
+
+class AutoRenewOut(Schema):
+    auto_renew: bool
+
+
+class CancelIn(Schema):
+    mode: Annotated[str, Field(max_length=16)]
+    reason: Annotated[str, Field(max_length=32)] = ""
+    comment: Annotated[str, Field(max_length=500)] = ""
+    # The quote the member saw (from refund-quote); the refund is never less than it, within 30 minutes.
+    quote_id: Annotated[str, Field(max_length=500)] = ""
+
+
+class CancelOut(Schema):
+    receipt_no: str
+    mode: str
+    received_at: str
+    effective_at: str
+    refund_fen: int
+    refund_status: str
+    receipt_url: str
+
+
+def receipt_answer(c: Cancellation) -> dict:
+    from django.urls import reverse
+
+    return {
+        "receipt_no": c.receipt_no,
+        "mode": c.mode,
+        "received_at": iso(c.received_at),
+        "effective_at": iso(c.effective_at),
+        "refund_fen": c.refund_fen,
+        "refund_status": c.refund.status if c.refund_id else "none",
+        "receipt_url": reverse("membership:receipt", args=[c.receipt_no]),
+    }
+
+
+@router.get("/membership/refund-quote", response=QuoteOut)
+def refund_quote(request):
+    """What cancelling immediately would refund now, with every number of the formula (DESIGN §4)."""
+    quote, quote_id = cancellation.refund_quote(user=request.user)
+    return {**quote.as_dict(), "quote_id": quote_id}
+
+
+@router.post("/membership/auto-renew", response=AutoRenewOut)
+def auto_renew(request, payload: AutoRenewIn):
+    """`enabled: false` turns auto-renew off (the end-of-period cancellation, with a receipt)."""
+
+    def action():
+        return 200, {"auto_renew": cancellation.set_auto_renew(user=request.user, enabled=payload.enabled)}
+
+    status, body = idempotent(request, action)
+    return JsonResponse(body, status=status)
+
+
+@router.post("/membership/cancel", response=CancelOut)
+def cancel(request, payload: CancelIn):
+    """退订. `mode`: `end_of_period` (no further charge, VIP to the period end) or `immediate` (ends now, refund by
+    the policy). Repeats return the same receipt."""
+
+    def action():
+        made = cancellation.cancel_membership(
+            user=request.user,
+            mode=payload.mode,
+            reason=payload.reason,
+            comment=payload.comment,
+            quote_id=payload.quote_id,
+            source=Cancellation.Source.SELF_SERVICE,
+        )
+        return 200, receipt_answer(made)
+
+    status, body = idempotent(request, action)
+    return JsonResponse(body, status=status)

@@ -8,9 +8,11 @@ class MembershipConfig(AppConfig):
 
     def ready(self) -> None:
         from kameng.core import outbox, sweeps
-        from kameng.membership import renewals
+        from kameng.membership import cancellation, renewals
 
         sweeps.register("membership_reminders", renewals.send_due_reminders)
         sweeps.register("membership_renewals", renewals.renew_due_memberships)
         sweeps.register("membership_expiry", renewals.expire_due_memberships)
+        sweeps.register("agreement_reconcile", cancellation.reconcile_agreements)
         outbox.register(renewals.CHARGE_TOPIC, renewals.execute_charge_message)
+        outbox.register(cancellation.UNSIGN_TOPIC, cancellation.unsign_at_channel)

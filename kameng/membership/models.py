@@ -182,6 +182,7 @@ class Agreement(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", _("待签约")
         ACTIVE = "active", _("已签约")
+        CANCEL_REQUESTED = "cancel_requested", _("解约中")  # we asked the channel; retried until it confirms
         TERMINATED = "terminated", _("已解约")
 
     membership = models.OneToOneField(Membership, on_delete=models.PROTECT, related_name="agreement")
@@ -194,6 +195,7 @@ class Agreement(models.Model):
     signed_at = models.DateTimeField(null=True, blank=True)
     terminated_at = models.DateTimeField(null=True, blank=True)
     termination_source = models.CharField(max_length=32, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)  # last daily reconcile with the channel
 
     class Meta:
         verbose_name = _("代扣协议")
@@ -267,3 +269,53 @@ class Reminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.membership} · #{self.period_index} · -{self.days_before}d"
+
+
+class Cancellation(models.Model):
+    """A cancellation and its receipt (退订回执). One per membership and mode, whatever the clicks and retries."""
+
+    class Mode(models.TextChoices):
+        END_OF_PERIOD = "end_of_period", _("关闭自动续费")
+        IMMEDIATE = "immediate", _("立即退订并退款")
+
+    class Source(models.TextChoices):
+        SELF_SERVICE = "self_service", _("会员自助")
+        SUPPORT = "support", _("客服工单")
+        CHANNEL = "channel", _("支付渠道")
+        RECONCILE = "reconcile", _("渠道对账")
+
+    class Reason(models.TextChoices):
+        TOO_EXPENSIVE = "too_expensive", _("价格太高")
+        NOT_USING = "not_using", _("用得不多")
+        MISTAKEN_PURCHASE = "mistaken_purchase", _("误购")
+        UNWANTED_RENEWAL = "unwanted_renewal", _("不想自动续费")
+        FOUND_ALTERNATIVE = "found_alternative", _("找到了替代")
+        OTHER = "other", _("其他")
+
+    receipt_no = models.CharField(max_length=32, unique=True)
+    membership = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="cancellations")
+    mode = models.CharField(max_length=16, choices=Mode.choices)
+    source = models.CharField(max_length=16, choices=Source.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.CharField(max_length=32, choices=Reason.choices, blank=True)
+    comment = models.CharField(max_length=500, blank=True)
+    received_at = models.DateTimeField()
+    effective_at = models.DateTimeField()  # when the membership ends
+    refund_fen = models.PositiveIntegerField(default=0)
+    quote = models.JSONField(default=dict)  # every number of the refund formula, as computed
+    refund = models.OneToOneField(
+        "payments.Refund", null=True, blank=True, on_delete=models.PROTECT, related_name="cancellation"
+    )
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name = _("退订回执")
+        verbose_name_plural = _("退订回执")
+        constraints = [
+            models.UniqueConstraint(fields=["membership", "mode"], name="one_cancellation_per_mode")
+        ]
+
+    def __str__(self) -> str:
+        return self.receipt_no

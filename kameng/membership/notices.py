@@ -24,6 +24,7 @@ def notify_member(
     charge_at: datetime | None = None,
     days_before: int | None = None,
     retry_at: datetime | None = None,
+    receipt=None,
 ) -> None:
     """Queues one message (once per key) inside the caller's transaction; mail goes out through the outbox."""
     from kameng.notifications.services import notify
@@ -47,11 +48,15 @@ def notify_member(
         "order_no": order_no,
         "cancel_url": _absolute(reverse("membership:cancel")),
         "member_url": member_url,
+        "receipt": receipt,
+        "receipt_url": _absolute(reverse("membership:receipt", args=[receipt.receipt_no])) if receipt else "",
     }
     notify(
         user=membership.user,
         kind=kind,
         context=context,
-        link=reverse("membership:centre"),
+        link=reverse("membership:receipt", args=[receipt.receipt_no])
+        if receipt
+        else reverse("membership:centre"),
         dedupe_key=f"{kind}:{membership.pk}:{key}",
     )

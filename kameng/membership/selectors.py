@@ -253,3 +253,62 @@ def agreement_to_sign(*, order):
         )
         .first()
     )
+
+
+def receipts_of(user) -> list:
+    from kameng.membership.models import Cancellation
+
+    return list(
+        Cancellation.objects.filter(membership__user=user).select_related("membership__plan", "refund")[:20]
+    )
+
+
+def receipt_for(*, user, receipt_no: str):
+    """A receipt for its member (or staff who may see members' records); anybody else gets None (a 404)."""
+    from kameng.accounts.models import Role
+    from kameng.membership.models import Cancellation
+
+    query = Cancellation.objects.select_related("membership__plan", "membership__user", "refund")
+    if not user.has_role(Role.SUPPORT, Role.OPERATOR, Role.FINANCE):
+        query = query.filter(membership__user=user)
+    return query.filter(receipt_no=receipt_no).first()
+
+
+def cancellation_insight(*, weeks: int = 12) -> dict:
+    """Cancellations of the last `weeks` weeks counted by plan × mode × reason, and by week × mode."""
+    from datetime import timedelta
+
+    from django.db.models import Count
+    from django.db.models.functions import TruncWeek
+
+    from kameng.membership.models import Cancellation
+
+    recent = Cancellation.objects.filter(received_at__gte=clock.now() - timedelta(weeks=weeks))
+    by_plan = (
+        recent.values("membership__plan__name", "mode", "reason")
+        .annotate(count=Count("id"))
+        .order_by("membership__plan__name", "mode", "-count")
+    )
+    by_week = (
+        recent.annotate(week=TruncWeek("received_at", tzinfo=clock.SHANGHAI))
+        .values("week", "mode")
+        .annotate(count=Count("id"))
+        .order_by("-week", "mode")
+    )
+    modes = dict(Cancellation.Mode.choices)
+    reasons = dict(Cancellation.Reason.choices)
+    return {
+        "by_plan": [
+            {
+                "plan": row["membership__plan__name"],
+                "mode": modes.get(row["mode"], row["mode"]),
+                "reason": reasons.get(row["reason"], _("未填")),
+                "count": row["count"],
+            }
+            for row in by_plan
+        ],
+        "by_week": [
+            {"week": row["week"], "mode": modes.get(row["mode"], row["mode"]), "count": row["count"]}
+            for row in by_week
+        ],
+    }

@@ -221,6 +221,8 @@ def apply_membership_payment(*, order_no: str, source: str = Source.CHANNEL) -> 
         )
     elif membership.status not in Membership.LIVE:
         usable = False
+    elif charge.is_renewal and (not membership.auto_renew or membership.cancellations.exists()):
+        usable = False  # a renewal that raced a cancellation: the money goes back, the period does not start
     if not usable or charge.status == Charge.Status.SUCCEEDED:
         log_action(
             action="membership.payment_not_needed", obj=membership, source=source, data={"order_no": order_no}

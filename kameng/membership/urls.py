@@ -8,4 +8,5 @@ urlpatterns = [
     path("plans/", views.plans, name="plans"),
     path("subscribe/", views.subscribe, name="subscribe"),
     path("cancel/", views.cancel, name="cancel"),
+    path("receipts/<slug:receipt_no>/", views.receipt, name="receipt"),
 ]

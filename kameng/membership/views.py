@@ -1,10 +1,14 @@
+import contextlib
+
 from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from kameng.core.audit import Source
 from kameng.core.errors import DomainError
-from kameng.membership import selectors, services
+from kameng.membership import cancellation, selectors, services
+from kameng.membership.models import Cancellation
 from kameng.payments.selectors import channel_names
 
 
@@ -70,7 +74,44 @@ def centre(request):
 
 
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def cancel(request):
-    """退订会员: the entry placed in the member centre (the cancellation itself arrives with the next release)."""
-    return render(request, "membership/cancel.html", {"centre": selectors.member_centre(user=request.user)})
+    """退订会员: one page with both modes side by side, the refund quote in full, an optional reason, and the
+    confirm buttons. Click 1 was the 退订会员 button that led here; click 2 is a confirm button."""
+    if request.method == "POST":
+        try:
+            made = cancellation.cancel_membership(
+                user=request.user,
+                mode=request.POST.get("mode", ""),
+                reason=request.POST.get("reason", ""),
+                comment=request.POST.get("comment", ""),
+                quote_id=request.POST.get("quote_id", ""),
+                source=Cancellation.Source.SELF_SERVICE,
+            )
+        except DomainError as exc:
+            return render(request, "membership/error.html", {"message": exc.message}, status=exc.status)
+        return redirect("membership:receipt", made.receipt_no)
+    centre = selectors.member_centre(user=request.user)
+    quote = quote_id = None
+    with contextlib.suppress(DomainError):  # nothing to cancel: the page says so
+        quote, quote_id = cancellation.refund_quote(user=request.user)
+    return render(
+        request,
+        "membership/cancel.html",
+        {
+            "centre": centre,
+            "quote": quote,
+            "quote_id": quote_id,
+            "reasons": Cancellation.Reason.choices,
+            "receipts": selectors.receipts_of(request.user),
+        },
+    )
+
+
+@login_required
+@require_GET
+def receipt(request, receipt_no: str):
+    found = selectors.receipt_for(user=request.user, receipt_no=receipt_no)
+    if found is None:
+        raise Http404
+    return render(request, "membership/receipt.html", {"receipt": found})

@@ -56,6 +56,8 @@ class Refund(models.Model):
     class Reason(models.TextChoices):
         OUT_OF_STOCK = "out_of_stock", _("缺货自动退款")
         DUPLICATE_PAYMENT = "duplicate_payment", _("重复支付")
+        MEMBERSHIP_CANCELLED = "membership_cancelled", _("会员退订退款")
+        RENEWAL_AFTER_CANCEL = "renewal_after_cancel", _("退订后的续费扣款退回")
 
     refund_no = models.CharField(max_length=32, unique=True)
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")

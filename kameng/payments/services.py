@@ -158,7 +158,12 @@ def record_payment(
         )
     elif outcome == orders.PaymentOutcome.REFUND:
         first_payment = not Payment.objects.filter(order=order).exclude(pk=payment.pk).exists()
-        reason = Refund.Reason.OUT_OF_STOCK if first_payment else Refund.Reason.DUPLICATE_PAYMENT
+        if not first_payment:
+            reason = Refund.Reason.DUPLICATE_PAYMENT
+        elif order.kind == Order.Kind.MEMBERSHIP:
+            reason = Refund.Reason.RENEWAL_AFTER_CANCEL
+        else:
+            reason = Refund.Reason.OUT_OF_STOCK
         request_refund(payment=payment, amount_fen=payment.amount_fen, reason=reason)
 
 
@@ -171,8 +176,13 @@ def record_manual_delivery(*, order: Order) -> None:
     )
 
 
-def request_refund(*, payment: Payment, amount_fen: int, reason: str) -> Refund:
-    """Records the refund and queues its execution at the channel; inside the caller's transaction."""
+def request_refund(
+    *, payment: Payment, amount_fen: int, reason: str, from_account: str = ledger.PREPAYMENTS
+) -> Refund:
+    """Records the refund and queues its execution at the channel; inside the caller's transaction.
+
+    `from_account` is what the refund reverses: undelivered prepayments, or revenue already earned."""
+    Payment.objects.select_for_update().filter(pk=payment.pk).first()  # one refund decision at a time
     already = sum(r.amount_fen for r in payment.refunds.all())
     if amount_fen <= 0 or already + amount_fen > payment.amount_fen:
         raise ValueError("a refund never exceeds what was paid")
@@ -186,7 +196,7 @@ def request_refund(*, payment: Payment, amount_fen: int, reason: str) -> Refund:
     ledger.post(
         kind="refund_requested",
         reference=refund.refund_no,
-        lines=[(ledger.PREPAYMENTS, amount_fen), (ledger.REFUNDS_PAYABLE, -amount_fen)],
+        lines=[(from_account, amount_fen), (ledger.REFUNDS_PAYABLE, -amount_fen)],
     )
     log_action(
         action="refund.requested",

@@ -130,18 +130,33 @@ def sign_agreement(*, agreement: SandboxAgreement) -> SandboxAgreement:
 
 
 @transaction.atomic
-def unsign_agreement(*, agreement_no: str) -> SandboxAgreement:
-    """The member switches auto-renew off inside the channel's app; the unsign notification follows once."""
+def unsign_agreement(*, agreement_no: str, by: str = "user", notify: bool = True) -> SandboxAgreement:
+    """Ends an agreement: the member in the channel's app (by="user"), the merchant's unsign API
+    (by="merchant"), or a silent expiry (notify=False: the channels send nothing then). Once."""
     agreement = SandboxAgreement.objects.select_for_update().filter(agreement_no=agreement_no).first()
     if agreement is None:
-        raise NotFound("no such agreement", code="unknown_agreement")
+        raise NotFound("no such agreement", code="USER_AGREEMENT_NOT_EXIST")
     if agreement.status == SandboxAgreement.Status.UNSIGN:
         return agreement
     agreement.status, agreement.unsigned_at = SandboxAgreement.Status.UNSIGN, clock.now()
-    agreement.save(update_fields=["status", "unsigned_at"])
-    queue_notification(event=SandboxNotification.Event.AGREEMENT_UNSIGNED, agreement=agreement)
-    log_action(action="sandbox.agreement_unsigned", obj=agreement, source=Source.SANDBOX)
+    agreement.unsigned_by = by if notify else "expiry"
+    agreement.save(update_fields=["status", "unsigned_at", "unsigned_by"])
+    if notify:
+        queue_notification(event=SandboxNotification.Event.AGREEMENT_UNSIGNED, agreement=agreement)
+    log_action(action="sandbox.agreement_unsigned", obj=agreement, source=Source.SANDBOX, data={"by": by})
     return agreement
+
+
+def find_agreement(*, channel: str, agreement_no: str = "", external_no: str = "") -> SandboxAgreement:
+    query = SandboxAgreement.objects.filter(channel=channel)
+    found = (
+        query.filter(agreement_no=agreement_no).first()
+        if agreement_no
+        else query.filter(external_no=external_no).first()
+    )
+    if found is None:
+        raise NotFound("no such agreement", code="USER_AGREEMENT_NOT_EXIST")
+    return found
 
 
 def charge_agreement(

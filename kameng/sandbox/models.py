@@ -62,6 +62,7 @@ class SandboxAgreement(models.Model):
     created_at = models.DateTimeField()
     signed_at = models.DateTimeField(null=True, blank=True)
     unsigned_at = models.DateTimeField(null=True, blank=True)
+    unsigned_by = models.CharField(max_length=16, blank=True)  # user | merchant | expiry
     # Test switch: the member's balance is short, so every charge is refused (ACQ.BUYER_BALANCE_NOT_ENOUGH).
     balance_short = models.BooleanField(default=False)
 

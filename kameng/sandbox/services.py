@@ -245,8 +245,9 @@ def _wechat_agreement_notification(note: SandboxNotification) -> tuple[dict[str,
         "contract_expired_time": "2115-02-01T00:00:00+08:00",
     }
     if not signed:
+        mode = "MCH_API_TERMINATE" if agreement.unsigned_by == "merchant" else "USER_TERMINATE"
         resource["contract_terminate_info"] = {
-            "contract_termination_mode": "USER_TERMINATE",
+            "contract_termination_mode": mode,
             "contract_terminated_time": clock.local(agreement.unsigned_at).isoformat(timespec="seconds"),
             "contract_termination_remark": "用户在微信支付中关闭自动续费",
         }

@@ -16,6 +16,17 @@ urlpatterns = (
             name="wechat-pre-entrust-sign",
         ),
         path("wechat/v3/papay/pay/transactions/apply", views.wechat_papay_apply, name="wechat-papay-apply"),
+        path(
+            "wechat/v3/papay/sign/contracts/plan-id/<slug:plan_id>/out-contract-code/<slug:out_contract_code>",
+            views.wechat_contract,
+            name="wechat-contract",
+        ),
+        path(
+            "wechat/v3/papay/sign/contracts/plan-id/<slug:plan_id>/out-contract-code/<slug:out_contract_code>/"
+            "<slug:action>",
+            views.wechat_contract,
+            name="wechat-contract-action",
+        ),
         path("agreements/", views.agreement_settings, name="agreement-settings"),
         path("agreements/<slug:external_no>/sign", views.agreement_sign, name="agreement-sign"),
         path("agreements/<slug:agreement_no>/unsign", views.agreement_unsign, name="agreement-unsign"),

@@ -70,6 +70,8 @@ def alipay_gateway(request):
         )
     if method == "alipay.trade.pay":
         return _alipay_agreement_charge(params)
+    if method in ("alipay.user.agreement.unsign", "alipay.user.agreement.query"):
+        return _alipay_agreement_api(method, params)
     if method != "alipay.trade.refund":
         return _alipay_answer(
             method or "error",
@@ -165,6 +167,47 @@ def _alipay_agreement_charge(params: dict[str, str]) -> HttpResponse:
             "out_trade_no": trade.out_trade_no,
             "total_amount": yuan_str(trade.amount_fen),
             "gmt_payment": clock.local(trade.paid_at).strftime("%Y-%m-%d %H:%M:%S"),
+        },
+    )
+
+
+def _alipay_agreement_api(method: str, params: dict[str, str]) -> HttpResponse:
+    try:
+        biz = json.loads(params.get("biz_content", ""))
+        agreement = agreements.find_agreement(
+            channel="alipay",
+            agreement_no=str(biz.get("agreement_no", "")),
+            external_no=str(biz.get("external_agreement_no", "")),
+        )
+        if method == "alipay.user.agreement.unsign":
+            agreements.unsign_agreement(agreement_no=agreement.agreement_no, by="merchant")
+            return _alipay_answer(method, {"code": "10000", "msg": "Success"})
+    except (ValueError, TypeError):
+        return _alipay_answer(
+            method,
+            {
+                "code": "40004",
+                "msg": "Business Failed",
+                "sub_code": "INVALID_PARAMETER",
+                "sub_msg": "参数无效",
+            },
+        )
+    except DomainError as exc:
+        return _alipay_answer(
+            method, {"code": "40004", "msg": "Business Failed", "sub_code": exc.code, "sub_msg": exc.message}
+        )
+    return _alipay_answer(
+        method,
+        {
+            "code": "10000",
+            "msg": "Success",
+            "agreement_no": agreement.agreement_no,
+            "external_agreement_no": agreement.external_no,
+            "status": agreement.status,
+            "sign_time": clock.local(agreement.signed_at).strftime("%Y-%m-%d %H:%M:%S")
+            if agreement.signed_at
+            else "",
+            "personal_product_code": "CYCLE_PAY_AUTH_P",
         },
     )
 
@@ -321,6 +364,46 @@ def wechat_papay_apply(request):
         code = "NOTENOUGH" if exc.code == "BUYER_BALANCE_NOT_ENOUGH" else exc.code
         return _wechat_answer(403, {"code": code, "message": exc.message})
     return _wechat_answer(204, {})
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def wechat_contract(request, plan_id: str, out_contract_code: str, action: str = ""):
+    """GET: query a contract by plan and out_contract_code. POST …/terminate: the merchant terminates it."""
+    payload = _wechat_request(request) if request.method == "POST" else None
+    if isinstance(payload, HttpResponse):
+        return payload
+    if request.method == "GET" and not wechat_protocol.verify_authorization(
+        header=request.headers.get("Authorization", ""),
+        method="GET",
+        url_path=request.get_full_path().removeprefix("/sandbox/wechat"),
+        body="",
+        merchant_public_key_pem=keys.sandbox_keys()["wechat_merchant_public"],
+        now_ts=int(clock.now().timestamp()),
+    ):
+        return _wechat_answer(401, {"code": "SIGN_ERROR", "message": "签名错误"})
+    try:
+        agreement = agreements.find_agreement(channel="wechat", external_no=out_contract_code)
+    except DomainError:
+        return _wechat_answer(404, {"code": "RESOURCE_NOT_FOUND", "message": "协议不存在"})
+    if request.method == "POST":
+        if action != "terminate":
+            return _wechat_answer(404, {"code": "NOT_FOUND", "message": "不支持的操作"})
+        if agreement.status == SandboxAgreement.Status.UNSIGN:
+            return _wechat_answer(400, {"code": "CONTRACT_TERMINATED", "message": "协议已解约"})
+        agreements.unsign_agreement(agreement_no=agreement.agreement_no, by="merchant")
+        return _wechat_answer(204, {})
+    state = {"NORMAL": "SIGNED", "UNSIGN": "TERMINATED"}.get(agreement.status, "UNSIGNED")
+    return _wechat_answer(
+        200,
+        {
+            "mchid": keys.WECHAT_MCHID,
+            "appid": keys.WECHAT_APPID,
+            "out_contract_code": agreement.external_no,
+            "contract_id": agreement.agreement_no,
+            "contract_state": state,
+        },
+    )
 
 
 @require_GET

@@ -208,3 +208,20 @@ class AlipayChannel:
         return ChargeResult(
             "failed", message=f"{answer.get('sub_code', '')} {answer.get('sub_msg', '')}".strip()
         )
+
+    def unsign_agreement(self, *, channel_agreement_no: str, external_no: str, period_months: int) -> bool:
+        answer = self.call(
+            "alipay.user.agreement.unsign",
+            {"agreement_no": channel_agreement_no, "personal_product_code": "CYCLE_PAY_AUTH_P"},
+        )
+        # Already unsigned at the channel counts as done: the member may have switched it off there first.
+        return answer.get("code") == "10000" or answer.get("sub_code") == "USER_AGREEMENT_NOT_EXIST"
+
+    def query_agreement(self, *, channel_agreement_no: str, external_no: str, period_months: int) -> str:
+        answer = self.call(
+            "alipay.user.agreement.query",
+            {"agreement_no": channel_agreement_no, "personal_product_code": "CYCLE_PAY_AUTH_P"},
+        )
+        if answer.get("code") != "10000":
+            return "terminated" if answer.get("sub_code") == "USER_AGREEMENT_NOT_EXIST" else "unknown"
+        return "active" if answer.get("status") == "NORMAL" else "terminated"

@@ -96,3 +96,9 @@ class PaymentChannel(Protocol):
         self, *, channel_agreement_no: str, out_trade_no: str, amount_fen: int, subject: str, notify_url: str
     ) -> ChargeResult:
         """Charges a signed agreement; idempotent at the channel by out_trade_no."""
+
+    def unsign_agreement(self, *, channel_agreement_no: str, external_no: str, period_months: int) -> bool:
+        """Ends the agreement at the channel (merchant-side unsign); True once the channel confirms."""
+
+    def query_agreement(self, *, channel_agreement_no: str, external_no: str, period_months: int) -> str:
+        """The agreement's state at the channel: "active", "terminated" or "unknown"."""

@@ -26,12 +26,12 @@ class WechatChannel:
     def __init__(self, config: WechatConfig):
         self.config = config
 
-    def _call(self, path: str, payload: dict) -> dict:
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    def _call(self, path: str, payload: dict | None, *, method: str = "POST") -> dict:
+        body = "" if payload is None else json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
         authorization = protocol.build_authorization(
             mchid=self.config.mchid,
             serial_no=self.config.merchant_serial,
-            method="POST",
+            method=method,
             url_path=path,
             body=body,
             merchant_private_key_pem=self.config.merchant_private_key_pem,
@@ -39,6 +39,7 @@ class WechatChannel:
         )
         reply = post(
             self.config.api_base + path,
+            method=method,
             body=body.encode(),
             headers={
                 "Content-Type": "application/json",
@@ -197,3 +198,24 @@ class WechatChannel:
         ) as exc:  # a signed business refusal (e.g. NOTENOUGH); other errors: outcome unknown
             return ChargeResult("failed", message=str(exc)[:200])
         return ChargeResult("pending")  # accepted; TRANSACTION.SUCCESS tells the result
+
+    def _contract_path(self, external_no: str, period_months: int) -> str:
+        plan_id = self.config.papay_plan_ids[period_months]
+        return f"/v3/papay/sign/contracts/plan-id/{plan_id}/out-contract-code/{external_no}"
+
+    def unsign_agreement(self, *, channel_agreement_no: str, external_no: str, period_months: int) -> bool:
+        try:
+            self._call(
+                self._contract_path(external_no, period_months) + "/terminate",
+                {"contract_termination_remark": "会员退订"},
+            )
+        except ChannelRefused as exc:
+            return "CONTRACT_TERMINATED" in str(exc)  # already ended at the channel: done
+        return True
+
+    def query_agreement(self, *, channel_agreement_no: str, external_no: str, period_months: int) -> str:
+        try:
+            answer = self._call(self._contract_path(external_no, period_months), None, method="GET")
+        except ChannelRefused as exc:
+            return "terminated" if "NOT_FOUND" in str(exc) else "unknown"
+        return "active" if answer.get("contract_state") == "SIGNED" else "terminated"

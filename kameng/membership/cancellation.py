@@ -1,0 +1,333 @@
+"""退订: cancelling a membership by any path, with one receipt and at most one refund, whatever the clicks.
+
+Paths: self-service (page and API), support (the next issue's tickets call the same function), and the channel (the
+member unsigned inside Alipay / WeChat, told by notification or found by the daily reconcile). Every path ends in
+`Cancellation`, the receipt. The local auto_renew flag is switched off first and is what the renewal sweep obeys;
+the agreement is then unsigned at the channel through the outbox, retried until the channel confirms.
+"""
+
+from datetime import timedelta
+
+from django.core import signing
+from django.db import IntegrityError, transaction
+
+from kameng.core import clock, ids, outbox
+from kameng.core.audit import Source, log_action
+from kameng.core.errors import Conflict, InvalidInput, NotFound
+from kameng.membership.models import Agreement, Cancellation, Charge, Membership, Period
+from kameng.membership.notices import notify_member
+from kameng.membership.refunds import RefundQuote, quote_refund
+
+Mode = Cancellation.Mode
+UNSIGN_TOPIC = "membership.unsign"
+QUOTE_SALT = "kameng.membership.refund-quote"
+QUOTE_MAX_AGE = timedelta(minutes=30)
+_AUDIT_SOURCE = {
+    Cancellation.Source.SELF_SERVICE: Source.WEB,
+    Cancellation.Source.SUPPORT: Source.ADMIN,
+    Cancellation.Source.CHANNEL: Source.CHANNEL,
+    Cancellation.Source.RECONCILE: Source.SYSTEM,
+}
+
+
+def _current_membership(user, *, lock: bool) -> Membership | None:
+    query = Membership.objects.filter(user=user).exclude(
+        status__in=[Membership.Status.PENDING, Membership.Status.ABANDONED]
+    )
+    if lock:
+        query = query.select_for_update(of=("self",))
+    return query.select_related("plan", "user").order_by("-created_at", "-id").first()
+
+
+def refund_quote(*, user) -> tuple[RefundQuote, str]:
+    """The quote for cancelling now, and a signed quote id the cancel may bring back (valid 30 minutes)."""
+    membership = _current_membership(user, lock=False)
+    if membership is None or membership.status not in (Membership.Status.ACTIVE, Membership.Status.PAST_DUE):
+        raise NotFound("you have no membership to cancel", code="no_membership")
+    quote = quote_refund(membership=membership)
+    # The age is measured on our clock (the sandbox test clock moves it), not the signer's wall-clock timestamp.
+    token = signing.dumps(
+        {
+            "m": membership.pk,
+            "p": quote.period_index,
+            "r": quote.refund_fen,
+            "t": int(quote.quoted_at.timestamp()),
+        },
+        salt=QUOTE_SALT,
+        compress=True,
+    )
+    return quote, token
+
+
+def _quoted_refund(token: str, membership: Membership) -> int:
+    """The refund promised by a quote the member saw; a stale or foreign quote is refused with a clear answer."""
+    try:
+        data = signing.loads(token, salt=QUOTE_SALT)
+    except signing.BadSignature:
+        raise InvalidInput("not a refund quote of ours", code="bad_quote") from None
+    if clock.now().timestamp() - int(data.get("t", 0)) > QUOTE_MAX_AGE.total_seconds():
+        raise Conflict("the refund quote is older than 30 minutes; look at the new one", code="stale_quote")
+    if data.get("m") != membership.pk or data.get("p") != membership.period_index:
+        raise Conflict("the refund quote is for another period; look at the new one", code="stale_quote")
+    return int(data.get("r", 0))
+
+
+def cancel_membership(
+    *,
+    user,
+    mode: str,
+    source: str = Cancellation.Source.SELF_SERVICE,
+    actor=None,
+    reason: str = "",
+    comment: str = "",
+    quote_id: str = "",
+) -> Cancellation:
+    """Cancels the member's membership in `mode`; a repeat (double click, retry, second tab) returns the receipt
+    already given. end_of_period: no further charge, VIP to the period end. immediate: ends now, refund by policy
+    (never less than a quote seen in the last 30 minutes)."""
+    if mode not in Mode.values:
+        raise InvalidInput(f"mode must be one of {Mode.values}", code="bad_mode")
+    if reason and reason not in Cancellation.Reason.values:
+        raise InvalidInput(f"reason must be one of {Cancellation.Reason.values}", code="bad_reason")
+    comment = (comment or "").strip()[:500]
+    try:
+        with transaction.atomic():
+            return _cancel(
+                user=user,
+                mode=mode,
+                source=source,
+                actor=actor,
+                reason=reason,
+                comment=comment,
+                quote_id=quote_id,
+            )
+    except IntegrityError:  # the same cancellation raced in: answer with the one that won
+        membership = _current_membership(user, lock=False)
+        return Cancellation.objects.get(membership=membership, mode=mode)
+
+
+def _cancel(*, user, mode, source, actor, reason, comment, quote_id) -> Cancellation:
+    membership = _current_membership(user, lock=True)
+    if membership is None:
+        raise NotFound("you have no membership to cancel", code="no_membership")
+    already = membership.cancellations.filter(mode=mode).first()
+    if already is not None:
+        return already
+    if membership.status not in (Membership.Status.ACTIVE, Membership.Status.PAST_DUE):
+        earlier = membership.cancellations.order_by("-received_at").first()
+        if earlier is not None:
+            return earlier  # e.g. "turn off auto-renew" after an immediate cancel: the membership is already over
+        raise Conflict("this membership has already ended", code="membership_ended")
+    now, plan = clock.now(), membership.plan
+    quote, refund_fen, refund = None, 0, None
+    ends_now = mode == Mode.IMMEDIATE or membership.status == Membership.Status.PAST_DUE
+    if mode == Mode.END_OF_PERIOD and plan.period == Period.LIFETIME:
+        raise Conflict(
+            "a lifetime membership never renews; choose immediate cancellation", code="nothing_to_turn_off"
+        )
+    if mode == Mode.IMMEDIATE:
+        quote = quote_refund(membership=membership, now=now)
+        refund_fen = quote.refund_fen
+        if quote_id:
+            refund_fen = max(refund_fen, _quoted_refund(quote_id, membership))
+        refund_fen = min(refund_fen, quote.paid_fen)  # never more than was paid for this period
+        if refund_fen > 0:
+            refund = _refund_current_period(membership, refund_fen)
+    if ends_now:
+        membership.status, membership.ended_at = Membership.Status.CANCELLED, now
+    membership.auto_renew, membership.next_charge_at, membership.next_reminder_at = False, None, None
+    membership.save()
+    _request_unsign(membership)
+    cancellation = Cancellation.objects.create(
+        receipt_no=ids.public_number("C"),
+        membership=membership,
+        mode=mode,
+        source=source,
+        actor=actor if actor is not None and actor.pk != user.pk else None,
+        reason=reason,
+        comment=comment,
+        received_at=now,
+        effective_at=now if ends_now else (membership.current_period_end or now),
+        refund_fen=refund_fen,
+        quote=quote.as_dict() if quote else {},
+        refund=refund,
+    )
+    log_action(
+        action=f"membership.cancelled.{mode}",
+        obj=membership,
+        actor=actor or user,
+        source=_AUDIT_SOURCE.get(source, Source.SYSTEM),
+        data={
+            "receipt_no": cancellation.receipt_no,
+            "via": source,
+            "refund_fen": refund_fen,
+            "effective_at": clock.iso(cancellation.effective_at),
+            "reason": reason,
+        },
+    )
+    _send_receipt(cancellation)
+    return cancellation
+
+
+def _refund_current_period(membership: Membership, amount_fen: int):
+    from kameng.payments import ledger
+    from kameng.payments import services as payments
+    from kameng.payments.models import Payment, Refund
+
+    charge = Charge.objects.get(
+        membership=membership, period_index=membership.period_index, status=Charge.Status.SUCCEEDED
+    )
+    payment = (
+        Payment.objects.select_related("order")
+        .filter(order__membership_attempt__charge=charge)
+        .order_by("paid_at")
+        .first()
+    )
+    return payments.request_refund(
+        payment=payment,
+        amount_fen=amount_fen,
+        reason=Refund.Reason.MEMBERSHIP_CANCELLED,
+        from_account=ledger.MEMBERSHIP_REVENUE,  # the period was earned as revenue; the refund reverses it
+    )
+
+
+def _request_unsign(membership: Membership) -> None:
+    agreement = Agreement.objects.select_for_update().filter(membership=membership).first()
+    if agreement is None or agreement.status not in (Agreement.Status.ACTIVE, Agreement.Status.PENDING):
+        return
+    agreement.status = Agreement.Status.CANCEL_REQUESTED
+    agreement.save(update_fields=["status"])
+    outbox.enqueue(topic=UNSIGN_TOPIC, payload={"agreement": agreement.pk})
+
+
+def _send_receipt(cancellation: Cancellation) -> None:
+    notify_member(
+        membership=cancellation.membership,
+        kind="membership.cancelled",
+        key=cancellation.receipt_no,
+        amount_fen=cancellation.refund_fen,
+        receipt=cancellation,
+    )
+
+
+def set_auto_renew(*, user, enabled: bool, source: str = Cancellation.Source.SELF_SERVICE) -> bool:
+    """关闭自动续费 is the end-of-period cancellation. Switching it back on needs a new agreement signed."""
+    if not enabled:
+        cancel_membership(user=user, mode=Mode.END_OF_PERIOD, source=source)
+        return False
+    membership = _current_membership(user, lock=False)
+    if membership is not None and membership.auto_renew:
+        return True
+    raise Conflict(
+        "auto-renew can only be switched on by signing a new agreement when you join again",
+        code="resign_required",
+    )
+
+
+# --- the channel's side ---------------------------------------------------------------------------------------------
+
+
+def unsign_at_channel(payload: dict) -> None:
+    """Outbox handler: asks the channel to end the agreement; raises (and is retried) until it confirms."""
+    from kameng.membership.models import PERIOD_MONTHS
+    from kameng.payments.channels.registry import get_channel
+
+    agreement = Agreement.objects.select_related("membership__plan").get(pk=payload["agreement"])
+    if agreement.status == Agreement.Status.TERMINATED:
+        return
+    done = get_channel(agreement.channel).unsign_agreement(
+        channel_agreement_no=agreement.channel_agreement_no,
+        external_no=agreement.external_no,
+        period_months=PERIOD_MONTHS.get(agreement.membership.plan.period, 1),
+    )
+    if not done:
+        raise outbox.RetryLater(f"agreement {agreement.external_no} not unsigned yet")
+    with transaction.atomic():
+        locked = Agreement.objects.select_for_update().get(pk=agreement.pk)
+        if locked.status != Agreement.Status.TERMINATED:
+            locked.status, locked.terminated_at, locked.termination_source = (
+                Agreement.Status.TERMINATED,
+                clock.now(),
+                "merchant_unsign",
+            )
+            locked.save(update_fields=["status", "terminated_at", "termination_source"])
+            log_action(action="agreement.unsigned", obj=locked, source=Source.SYSTEM)
+
+
+def agreement_ended_at_channel(*, agreement: Agreement, source: str, detail: str) -> None:
+    """The channel says the agreement is over (member unsigned there, or it expired): same effect as turning
+    auto-renew off: no further charge, VIP kept to the period end, a receipt. Inside the caller's transaction,
+    with the agreement row locked. Repeats change nothing."""
+    if agreement.status == Agreement.Status.TERMINATED:
+        return
+    ours = agreement.status == Agreement.Status.CANCEL_REQUESTED  # we asked for it: the member has a receipt
+    agreement.status, agreement.terminated_at = Agreement.Status.TERMINATED, clock.now()
+    agreement.termination_source = "merchant_unsign" if ours else f"{agreement.channel}_{source}"
+    agreement.save(update_fields=["status", "terminated_at", "termination_source"])
+    log_action(
+        action="agreement.terminated",
+        obj=agreement,
+        source=Source.CHANNEL if source == Cancellation.Source.CHANNEL else Source.SYSTEM,
+        data={"detail": detail, "requested_by_us": ours},
+    )
+    membership = (
+        Membership.objects.select_for_update().select_related("plan", "user").get(pk=agreement.membership_id)
+    )
+    if ours or membership.status not in (Membership.Status.ACTIVE, Membership.Status.PAST_DUE):
+        return
+    if membership.cancellations.exists():
+        return
+    ends_now = membership.status == Membership.Status.PAST_DUE
+    now = clock.now()
+    if ends_now:
+        membership.status, membership.ended_at = Membership.Status.CANCELLED, now
+    membership.auto_renew, membership.next_charge_at, membership.next_reminder_at = False, None, None
+    membership.save()
+    cancellation = Cancellation.objects.create(
+        receipt_no=ids.public_number("C"),
+        membership=membership,
+        mode=Mode.END_OF_PERIOD,
+        source=source,
+        received_at=now,
+        effective_at=now if ends_now else (membership.current_period_end or now),
+    )
+    log_action(
+        action="membership.cancelled.end_of_period",
+        obj=membership,
+        source=Source.CHANNEL if source == Cancellation.Source.CHANNEL else Source.SYSTEM,
+        data={"receipt_no": cancellation.receipt_no, "via": source},
+    )
+    _send_receipt(cancellation)
+
+
+def reconcile_agreements(*, limit: int = 500) -> int:
+    """Daily: asks the channel about every active agreement not checked for a day, and applies what it says.
+    Catches silent expiries (Alipay sends no notification when an agreement's validity ends)."""
+    from kameng.membership.models import PERIOD_MONTHS
+    from kameng.payments.channels.registry import get_channel
+
+    day_ago = clock.now() - timedelta(days=1)
+    with transaction.atomic():
+        due = list(
+            Agreement.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("membership__plan")
+            .filter(status=Agreement.Status.ACTIVE)
+            .exclude(checked_at__gt=day_ago)
+            .order_by("checked_at", "id")[:limit]
+        )
+        Agreement.objects.filter(pk__in=[a.pk for a in due]).update(checked_at=clock.now())
+    for agreement in due:
+        state = get_channel(agreement.channel).query_agreement(
+            channel_agreement_no=agreement.channel_agreement_no,
+            external_no=agreement.external_no,
+            period_months=PERIOD_MONTHS.get(agreement.membership.plan.period, 1),
+        )
+        if state != "terminated":
+            continue
+        with transaction.atomic():
+            locked = Agreement.objects.select_for_update().get(pk=agreement.pk)
+            if locked.status == Agreement.Status.ACTIVE:
+                agreement_ended_at_channel(
+                    agreement=locked, source=Cancellation.Source.RECONCILE, detail="query: not in force"
+                )
+    return len(due)
