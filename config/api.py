@@ -7,6 +7,7 @@ from kameng.membership.api import router as membership_router
 from kameng.notifications.api import router as notifications_router
 from kameng.orders.api import router as orders_router
 from kameng.sandbox.api import router as sandbox_router
+from kameng.support.api import router as support_router
 
 api = NinjaAPI(
     title="Kameng API",
@@ -25,4 +26,5 @@ api.add_router("/", catalog_router)
 api.add_router("/", orders_router)
 api.add_router("/", membership_router)
 api.add_router("/", notifications_router)
+api.add_router("/", support_router)
 api.add_router("/sandbox", sandbox_router)

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "kameng.sandbox",
     "kameng.membership",
     "kameng.notifications",
+    "kameng.support",
 ]
 
 MIDDLEWARE = [
@@ -121,6 +122,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = INSTANCE_DIR / "staticfiles"
 STATIC_ROOT.mkdir(exist_ok=True)
+# Uploaded files (ticket screenshots) live outside the web root and are served only through permission checks.
+MEDIA_ROOT = Path(os.environ.get("KAMENG_PRIVATE_MEDIA", INSTANCE_DIR / "private"))
+MEDIA_URL = "/_private/"  # never routed: files are served only by views that check permissions
+KAMENG_MAX_ATTACHMENT_BYTES = env_int("KAMENG_MAX_ATTACHMENT_BYTES", 5 * 1024 * 1024)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
 SESSION_COOKIE_HTTPONLY = True

@@ -25,5 +25,6 @@ urlpatterns = [
     path("orders/", include("kameng.orders.urls")),
     path("member/", include("kameng.membership.urls")),
     path("notifications/", include("kameng.notifications.urls")),
+    path("support/", include("kameng.support.urls")),
     path("", include("kameng.catalog.urls")),
 ]

@@ -25,6 +25,7 @@ QUOTE_MAX_AGE = timedelta(minutes=30)
 _AUDIT_SOURCE = {
     Cancellation.Source.SELF_SERVICE: Source.WEB,
     Cancellation.Source.SUPPORT: Source.ADMIN,
+    Cancellation.Source.SUPPORT_OVERDUE: Source.SYSTEM,
     Cancellation.Source.CHANNEL: Source.CHANNEL,
     Cancellation.Source.RECONCILE: Source.SYSTEM,
 }
@@ -81,10 +82,12 @@ def cancel_membership(
     reason: str = "",
     comment: str = "",
     quote_id: str = "",
+    min_refund_fen: int = 0,
 ) -> Cancellation:
     """Cancels the member's membership in `mode`; a repeat (double click, retry, second tab) returns the receipt
     already given. end_of_period: no further charge, VIP to the period end. immediate: ends now, refund by policy
-    (never less than a quote seen in the last 30 minutes)."""
+    (never less than a quote seen in the last 30 minutes, nor than `min_refund_fen`, an amount finance approved
+    above the policy on a support ticket)."""
     if mode not in Mode.values:
         raise InvalidInput(f"mode must be one of {Mode.values}", code="bad_mode")
     if reason and reason not in Cancellation.Reason.values:
@@ -100,13 +103,14 @@ def cancel_membership(
                 reason=reason,
                 comment=comment,
                 quote_id=quote_id,
+                min_refund_fen=min_refund_fen,
             )
     except IntegrityError:  # the same cancellation raced in: answer with the one that won
         membership = _current_membership(user, lock=False)
         return Cancellation.objects.get(membership=membership, mode=mode)
 
 
-def _cancel(*, user, mode, source, actor, reason, comment, quote_id) -> Cancellation:
+def _cancel(*, user, mode, source, actor, reason, comment, quote_id, min_refund_fen) -> Cancellation:
     membership = _current_membership(user, lock=True)
     if membership is None:
         raise NotFound("you have no membership to cancel", code="no_membership")
@@ -130,7 +134,7 @@ def _cancel(*, user, mode, source, actor, reason, comment, quote_id) -> Cancella
         refund_fen = quote.refund_fen
         if quote_id:
             refund_fen = max(refund_fen, _quoted_refund(quote_id, membership))
-        refund_fen = min(refund_fen, quote.paid_fen)  # never more than was paid for this period
+        refund_fen = min(max(refund_fen, min_refund_fen), quote.paid_fen)  # never more than was paid for it
         if refund_fen > 0:
             refund = _refund_current_period(membership, refund_fen)
     if ends_now:

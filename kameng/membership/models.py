@@ -281,6 +281,7 @@ class Cancellation(models.Model):
     class Source(models.TextChoices):
         SELF_SERVICE = "self_service", _("会员自助")
         SUPPORT = "support", _("客服工单")
+        SUPPORT_OVERDUE = "support_overdue", _("客服逾期未处理,自动关闭续费")
         CHANNEL = "channel", _("支付渠道")
         RECONCILE = "reconcile", _("渠道对账")
 

@@ -1,0 +1,50 @@
+from typing import Annotated
+
+from django.http import JsonResponse
+from ninja import Field, Router, Schema
+
+from kameng.core.api import idempotent
+from kameng.core.audit import Source
+from kameng.core.clock import iso
+from kameng.support import services
+
+router = Router(tags=["support"])
+
+
+class TicketIn(Schema):
+    category: Annotated[str, Field(max_length=32)]
+    order_no: Annotated[str, Field(max_length=32)] = ""
+    reason: Annotated[str, Field(max_length=5000)]
+
+
+class TicketOut(Schema):
+    ticket_no: str
+    status: str
+    due_at: str
+    verified: bool
+    priority: bool
+
+
+@router.post("/support/tickets", response={201: TicketOut})
+def file_ticket(request, payload: TicketIn):
+    """Files a ticket (退订会员 / 退款 / 订单问题 / 其他). The order number, if given, must be yours; a membership
+    purchase or renewal marks the ticket verified. Due at the end of the 3rd working day (Chinese holidays count)."""
+
+    def action():
+        ticket = services.file_ticket(
+            user=request.user,
+            category=payload.category,
+            order_no=payload.order_no,
+            reason=payload.reason,
+            source=Source.API,
+        )
+        return 201, {
+            "ticket_no": ticket.ticket_no,
+            "status": ticket.status,
+            "due_at": iso(ticket.due_at),
+            "verified": ticket.proof_verified,
+            "priority": ticket.is_vip,
+        }
+
+    status, body = idempotent(request, action)
+    return JsonResponse(body, status=status)

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class SupportConfig(AppConfig):
+    name = "kameng.support"
+    label = "support"
+    verbose_name = "客服 Support"
+
+    def ready(self) -> None:
+        from kameng.core import sweeps
+        from kameng.support import sla
+
+        sweeps.register("support_sla", sla.escalate_overdue)

@@ -1,0 +1,281 @@
+"""Support writes: filing tickets (with the purchase proof checked on the spot), the thread, approve and reject.
+
+Approving a cancellation ticket runs exactly the self-service cancellation (same policy, same receipt), with the
+agent recorded; a refund above the policy's quote needs the finance role.
+"""
+
+import secrets
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+
+from kameng.accounts.models import Role
+from kameng.core import clock, ids
+from kameng.core.audit import Source, log_action
+from kameng.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from kameng.support.models import Complaint, Ticket, TicketMessage
+from kameng.support.storage import checked_image
+from kameng.support.workdays import add_working_days
+
+SLA_WORKING_DAYS = 3
+MAX_TEXT = 5000
+
+
+def _text(value: str, *, field: str, required: bool = True) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise InvalidInput(f"{field} must not be empty", code="empty_text")
+    if len(value) > MAX_TEXT:
+        raise InvalidInput(f"{field} must be at most {MAX_TEXT} characters", code="text_too_long")
+    return value
+
+
+def _verify_proof(user, order_no: str) -> bool:
+    """True when the order is this member's membership purchase or renewal; an order that is not theirs (or does
+    not exist) is refused outright, so nobody can file against someone else's purchase."""
+    from kameng.orders.models import Order
+
+    if not order_no:
+        return False
+    order = Order.objects.filter(order_no=order_no, user=user).only("kind", "status").first()
+    if order is None:
+        raise NotFound("no order with this number in your account", code="unknown_order")
+    return order.kind == Order.Kind.MEMBERSHIP and order.status == Order.Status.DELIVERED
+
+
+def _attach(message: TicketMessage, upload) -> None:
+    data, content_type, extension = checked_image(upload)
+    message.attachment.save(f"{secrets.token_hex(16)}.{extension}", ContentFile(data), save=False)
+    message.attachment_type = content_type
+    message.save(update_fields=["attachment", "attachment_type"])
+
+
+@transaction.atomic
+def file_ticket(
+    *, user, category: str, order_no: str = "", reason: str, screenshot=None, source=Source.WEB
+) -> Ticket:
+    """Files a ticket. Its deadline is the end of the 3rd working day; VIP members' tickets sort first."""
+    from kameng.membership.selectors import live_membership
+
+    if category not in Ticket.Category.values:
+        raise InvalidInput(f"category must be one of {Ticket.Category.values}", code="bad_category")
+    reason = _text(reason, field="reason")
+    order_no = (order_no or "").strip()[:32]
+    verified = _verify_proof(user, order_no)
+    if screenshot is not None:
+        checked_image(screenshot)  # refuse before anything is stored
+        screenshot.seek(0)
+    now = clock.now()
+    membership = live_membership(user)
+    ticket = Ticket.objects.create(
+        ticket_no=ids.public_number("T"),
+        user=user,
+        category=category,
+        order_no=order_no,
+        proof_verified=verified,
+        reason=reason,
+        is_vip=bool(membership and membership.status == "active" and membership.plan.perk_priority_support),
+        created_at=now,
+        due_at=add_working_days(now, SLA_WORKING_DAYS),
+    )
+    message = TicketMessage.objects.create(ticket=ticket, author=user, body=reason, created_at=now)
+    if screenshot is not None:
+        _attach(message, screenshot)
+    log_action(
+        action="ticket.filed",
+        obj=ticket,
+        actor=user,
+        source=source,
+        data={
+            "category": category,
+            "order_no": order_no,
+            "verified": verified,
+            "due_at": clock.iso(ticket.due_at),
+        },
+    )
+    return ticket
+
+
+def _ticket_for(user, ticket_no: str, *, lock: bool = False) -> Ticket:
+    query = Ticket.objects.select_related("user")
+    if lock:
+        query = query.select_for_update(of=("self",))
+    ticket = query.filter(ticket_no=ticket_no).first()
+    if ticket is None or not (ticket.user_id == user.pk or is_agent(user)):
+        raise NotFound("no such ticket", code="unknown_ticket")
+    return ticket
+
+
+def is_agent(user) -> bool:
+    return bool(getattr(user, "is_authenticated", False) and user.has_role(Role.SUPPORT, Role.FINANCE))
+
+
+@transaction.atomic
+def reply(*, user, ticket_no: str, body: str, attachment=None) -> TicketMessage:
+    ticket = _ticket_for(user, ticket_no, lock=True)
+    if ticket.status not in Ticket.OPEN_STATES:
+        raise Conflict("this ticket is closed; file a new one or a complaint", code="ticket_closed")
+    body = _text(body, field="message")
+    if attachment is not None:
+        checked_image(attachment)
+        attachment.seek(0)
+    from_staff = ticket.user_id != user.pk
+    message = TicketMessage.objects.create(
+        ticket=ticket, author=user, from_staff=from_staff, body=body, created_at=clock.now()
+    )
+    if attachment is not None:
+        _attach(message, attachment)
+    new_status = Ticket.Status.WAITING_MEMBER if from_staff else Ticket.Status.OPEN
+    if ticket.status != new_status:
+        ticket.status = new_status
+        ticket.save(update_fields=["status"])
+    log_action(action="ticket.message", obj=ticket, actor=user, source=Source.WEB, data={"staff": from_staff})
+    if from_staff:
+        _tell_member(ticket, kind="support.reply")
+    return message
+
+
+def _tell_member(ticket: Ticket, *, kind: str) -> None:
+    from django.urls import reverse
+
+    from kameng.notifications.services import notify
+
+    notify(
+        user=ticket.user,
+        kind=kind,
+        context={"ticket": ticket},
+        link=reverse("support:ticket", args=[ticket.ticket_no]),
+        dedupe_key=f"{kind}:{ticket.ticket_no}:{ticket.messages.count()}:{ticket.status}",
+    )
+
+
+def _resolve(ticket: Ticket, *, agent, status: str, resolution: str) -> None:
+    ticket.status, ticket.resolved_at, ticket.resolved_by, ticket.resolution = (
+        status,
+        clock.now(),
+        agent,
+        resolution,
+    )
+    ticket.save(update_fields=["status", "resolved_at", "resolved_by", "resolution", "cancellation"])
+    TicketMessage.objects.create(
+        ticket=ticket, author=agent, from_staff=True, body=resolution, created_at=ticket.resolved_at
+    )
+
+
+def approve(
+    *, agent, ticket_no: str, mode: str = "", refund_fen: int | None = None, note: str = ""
+) -> Ticket:
+    """Approves a ticket. For 退订会员 / 退款 tickets it runs the member's cancellation in `mode` with the agent as
+    its source; `refund_fen` above the policy's quote is for finance only."""
+    from kameng.membership import cancellation
+    from kameng.membership.models import Cancellation
+
+    if not is_agent(agent):
+        raise PermissionDenied("only support staff handle tickets")
+    with transaction.atomic():
+        ticket = _ticket_for(agent, ticket_no, lock=True)
+        if ticket.status not in Ticket.OPEN_STATES:
+            raise Conflict(f"the ticket is already {ticket.status}", code="ticket_closed")
+        made = None
+        if ticket.category in (Ticket.Category.CANCEL_MEMBERSHIP, Ticket.Category.REFUND):
+            mode = mode or ("immediate" if ticket.category == Ticket.Category.REFUND else "end_of_period")
+            if refund_fen is not None:
+                quote, _ = cancellation.refund_quote(user=ticket.user)
+                if refund_fen > quote.refund_fen and not agent.has_role(Role.FINANCE):
+                    raise PermissionDenied("a refund above the policy's quote needs the finance role")
+            made = cancellation.cancel_membership(
+                user=ticket.user,
+                mode=mode,
+                source=Cancellation.Source.SUPPORT,
+                actor=agent,
+                min_refund_fen=refund_fen or 0,
+            )
+            ticket.cancellation = made
+        text = _text(note, field="note", required=False) or (
+            f"已按退订政策处理,回执 {made.receipt_no}。" if made else "已处理。"
+        )
+        _resolve(ticket, agent=agent, status=Ticket.Status.APPROVED, resolution=text)
+        log_action(
+            action="ticket.approved",
+            obj=ticket,
+            actor=agent,
+            source=Source.ADMIN,
+            data={
+                "receipt_no": made.receipt_no if made else "",
+                "refund_fen": made.refund_fen if made else 0,
+            },
+        )
+        _tell_member(ticket, kind="support.resolved")
+    return ticket
+
+
+@transaction.atomic
+def reject(*, agent, ticket_no: str, reason: str) -> Ticket:
+    """Rejects with a written reason the member reads."""
+    if not is_agent(agent):
+        raise PermissionDenied("only support staff handle tickets")
+    ticket = _ticket_for(agent, ticket_no, lock=True)
+    if ticket.status not in Ticket.OPEN_STATES:
+        raise Conflict(f"the ticket is already {ticket.status}", code="ticket_closed")
+    reason = _text(reason, field="reason")
+    _resolve(ticket, agent=agent, status=Ticket.Status.REJECTED, resolution=reason)
+    log_action(
+        action="ticket.rejected", obj=ticket, actor=agent, source=Source.ADMIN, data={"reason": reason[:200]}
+    )
+    _tell_member(ticket, kind="support.resolved")
+    return ticket
+
+
+# --- complaints (投诉) -------------------------------------------------------------------------------------------
+
+
+def _complaint_target_exists(user, about: str, ref: str) -> bool:
+    from kameng.membership.models import Cancellation
+    from kameng.payments.models import Refund
+
+    if about == Complaint.About.TICKET:
+        return Ticket.objects.filter(user=user, ticket_no=ref).exists()
+    if about == Complaint.About.CANCELLATION:
+        return Cancellation.objects.filter(membership__user=user, receipt_no=ref).exists()
+    return Refund.objects.filter(payment__order__user=user, refund_no=ref).exists()
+
+
+@transaction.atomic
+def file_complaint(*, user, about: str, about_ref: str, text: str) -> Complaint:
+    if about not in Complaint.About.values:
+        raise InvalidInput(f"about must be one of {Complaint.About.values}", code="bad_about")
+    text = _text(text, field="complaint")
+    about_ref = (about_ref or "").strip()[:32]
+    if not _complaint_target_exists(user, about, about_ref):
+        raise NotFound("nothing with this number in your account", code="unknown_reference")
+    now = clock.now()
+    complaint = Complaint.objects.create(
+        complaint_no=ids.public_number("P"),
+        user=user,
+        about=about,
+        about_ref=about_ref,
+        text=text,
+        created_at=now,
+        due_at=add_working_days(now, SLA_WORKING_DAYS),
+    )
+    log_action(action="complaint.filed", obj=complaint, actor=user, source=Source.WEB, data={"about": about})
+    return complaint
+
+
+@transaction.atomic
+def answer_complaint(*, agent, complaint_no: str, answer: str) -> Complaint:
+    if not agent.has_role(Role.OPERATOR, Role.SUPPORT):
+        raise PermissionDenied("only staff answer complaints")
+    complaint = Complaint.objects.select_for_update().filter(complaint_no=complaint_no).first()
+    if complaint is None:
+        raise NotFound("no such complaint", code="unknown_complaint")
+    if complaint.answered_at is not None:
+        raise Conflict("this complaint was answered already", code="already_answered")
+    complaint.answer, complaint.answered_at, complaint.answered_by = (
+        _text(answer, field="answer"),
+        clock.now(),
+        agent,
+    )
+    complaint.save(update_fields=["answer", "answered_at", "answered_by"])
+    log_action(action="complaint.answered", obj=complaint, actor=agent, source=Source.ADMIN)
+    return complaint

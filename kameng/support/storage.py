@@ -1,0 +1,39 @@
+"""Ticket attachments: decoded as images before they are kept, stored outside the web root."""
+
+import io
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from PIL import Image, UnidentifiedImageError
+
+from kameng.core.errors import InvalidInput
+
+ALLOWED = {"PNG": ("image/png", "png"), "JPEG": ("image/jpeg", "jpg"), "WEBP": ("image/webp", "webp")}
+
+
+def checked_image(upload: UploadedFile) -> tuple[bytes, str, str]:
+    """(bytes, content type, extension) of a real PNG/JPEG/WebP within the size limit; refuses anything else.
+
+    The type comes from decoding the file, never from its name or the browser's claim."""
+    limit = settings.KAMENG_MAX_ATTACHMENT_BYTES
+    if upload.size is None or upload.size > limit:
+        raise InvalidInput(
+            f"the screenshot must be at most {limit // 1024 // 1024} MB", code="attachment_too_large"
+        )
+    data = upload.read(limit + 1)
+    if len(data) > limit:
+        raise InvalidInput(
+            f"the screenshot must be at most {limit // 1024 // 1024} MB", code="attachment_too_large"
+        )
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            kind = image.format
+            image.verify()
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        raise InvalidInput(
+            "the screenshot must be a PNG, JPEG or WebP image", code="attachment_not_image"
+        ) from None
+    if kind not in ALLOWED:
+        raise InvalidInput("the screenshot must be a PNG, JPEG or WebP image", code="attachment_not_image")
+    content_type, extension = ALLOWED[kind]
+    return data, content_type, extension

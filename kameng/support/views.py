@@ -1,0 +1,194 @@
+import json
+
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from kameng.core import clock
+from kameng.core.errors import DomainError
+from kameng.support import evidence, selectors, services
+from kameng.support.models import Complaint, Ticket
+
+
+def _error(request, exc: DomainError):
+    return render(request, "support/error.html", {"message": exc.message}, status=exc.status)
+
+
+@login_required
+@require_GET
+def my_tickets(request):
+    return render(
+        request,
+        "support/tickets.html",
+        {
+            "tickets": selectors.tickets_of(request.user)[:50],
+            "complaints": selectors.complaints_of(request.user)[:50],
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def new_ticket(request):
+    if request.method == "POST":
+        try:
+            ticket = services.file_ticket(
+                user=request.user,
+                category=request.POST.get("category", ""),
+                order_no=request.POST.get("order_no", ""),
+                reason=request.POST.get("reason", ""),
+                screenshot=request.FILES.get("screenshot"),
+            )
+        except DomainError as exc:
+            return _error(request, exc)
+        return redirect("support:ticket", ticket.ticket_no)
+    return render(
+        request,
+        "support/new_ticket.html",
+        {"categories": Ticket.Category.choices, "category": request.GET.get("category", "cancel_membership")},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def ticket(request, ticket_no: str):
+    found = selectors.ticket_for(viewer=request.user, ticket_no=ticket_no)
+    if found is None:
+        raise Http404
+    if request.method == "POST":
+        try:
+            services.reply(
+                user=request.user,
+                ticket_no=ticket_no,
+                body=request.POST.get("body", ""),
+                attachment=request.FILES.get("attachment"),
+            )
+        except DomainError as exc:
+            return _error(request, exc)
+        return redirect("support:ticket", ticket_no)
+    return render(
+        request,
+        "support/ticket.html",
+        {
+            "ticket": found,
+            "messages_": found.messages.select_related("author"),
+            "agent": services.is_agent(request.user),
+        },
+    )
+
+
+@login_required
+@require_GET
+def attachment(request, message_id: int):
+    message = selectors.attachment_for(viewer=request.user, message_id=message_id)
+    if message is None:
+        raise Http404
+    response = FileResponse(message.attachment.open("rb"), content_type=message.attachment_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Disposition"] = "inline"
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def new_complaint(request):
+    if request.method == "POST":
+        try:
+            services.file_complaint(
+                user=request.user,
+                about=request.POST.get("about", ""),
+                about_ref=request.POST.get("about_ref", ""),
+                text=request.POST.get("text", ""),
+            )
+        except DomainError as exc:
+            return _error(request, exc)
+        return redirect("support:tickets")
+    return render(
+        request,
+        "support/new_complaint.html",
+        {
+            "abouts": Complaint.About.choices,
+            "about": request.GET.get("about", "ticket"),
+            "about_ref": request.GET.get("ref", "")[:32],
+        },
+    )
+
+
+# --- the agents' console ----------------------------------------------------------------------------------------
+
+
+def _agent_only(request) -> None:
+    if not services.is_agent(request.user):
+        raise Http404  # the queue's existence is not advertised to members
+
+
+@login_required
+@require_GET
+def queue(request):
+    _agent_only(request)
+    filters = {
+        "status": request.GET.get("status", ""),
+        "category": request.GET.get("category", ""),
+        "overdue": request.GET.get("overdue") == "1",
+        "vip": request.GET.get("vip") == "1",
+    }
+    from kameng.support.workdays import unknown_years
+
+    today = clock.now().date()
+    return render(
+        request,
+        "support/queue.html",
+        {
+            "tickets": selectors.queue(**filters)[:200],
+            "filters": filters,
+            "statuses": Ticket.Status.choices,
+            "categories": Ticket.Category.choices,
+            "now": clock.now(),
+            "calendar_gaps": unknown_years(today, today.replace(year=today.year + 1)),
+        },
+    )
+
+
+@login_required
+@require_POST
+def decide(request, ticket_no: str):
+    _agent_only(request)
+    try:
+        if request.POST.get("decision") == "approve":
+            raw = request.POST.get("refund_fen", "").strip()
+            services.approve(
+                agent=request.user,
+                ticket_no=ticket_no,
+                mode=request.POST.get("mode", ""),
+                refund_fen=int(raw) if raw.isdigit() else None,
+                note=request.POST.get("note", ""),
+            )
+        else:
+            services.reject(agent=request.user, ticket_no=ticket_no, reason=request.POST.get("reason", ""))
+    except DomainError as exc:
+        return _error(request, exc)
+    return redirect("support:ticket", ticket_no)
+
+
+# --- evidence -----------------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def evidence_json(request):
+    document = evidence.build_bundle(user=request.user)
+    response = HttpResponse(
+        json.dumps(document, ensure_ascii=False, sort_keys=True, indent=1), content_type="application/json"
+    )
+    response["Content-Disposition"] = f'attachment; filename="kameng-evidence-{request.user.pk}.json"'
+    return response
+
+
+@login_required
+@require_GET
+def evidence_pdf(request):
+    document = evidence.build_bundle(user=request.user)
+    response = HttpResponse(evidence.render_pdf(document), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="kameng-evidence-{request.user.pk}.pdf"'
+    return response
