@@ -40,8 +40,14 @@ messages: $(STAMP)
 	$(PY) manage.py makemessages -l en --ignore '.venv/*' --ignore 'instance/*'
 	$(PY) manage.py compilemessages --ignore '.venv/*'
 
+# The page tests drive Debian's Chromium; CJK fonts make their screenshots readable.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "install Chromium at $(CHROMIUM)"; exit 1; }
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei
+
 # Lint, then the suite on SQLite and on PostgreSQL in parallel (see tests/run.sh).
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	bash tests/run.sh

@@ -29,7 +29,20 @@ class StrictJsonParser(Parser):
             raise MalformedJson("the request body is not valid UTF-8 JSON") from None
         if not isinstance(body, dict):
             raise MalformedJson("the request body must be a JSON object")
+        if _contains_nul(body):
+            raise MalformedJson("the request body contains a NUL character")
         return body
+
+
+def _contains_nul(value) -> bool:
+    """NUL cannot be stored in PostgreSQL text: refused at the door rather than failing inside a transaction."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_contains_nul(v) for v in value)
+    return False
 
 
 class BearerToken(HttpBearer):
