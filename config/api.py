@@ -3,6 +3,7 @@ from ninja import NinjaAPI
 from kameng.accounts.api import router as auth_router
 from kameng.catalog.api import router as catalog_router
 from kameng.core.api import BearerToken, StrictJsonParser, install_error_handlers
+from kameng.helpcenter.api import router as help_router
 from kameng.membership.api import router as membership_router
 from kameng.notifications.api import router as notifications_router
 from kameng.orders.api import router as orders_router
@@ -27,4 +28,5 @@ api.add_router("/", orders_router)
 api.add_router("/", membership_router)
 api.add_router("/", notifications_router)
 api.add_router("/", support_router)
+api.add_router("/", help_router)
 api.add_router("/sandbox", sandbox_router)

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "kameng.membership",
     "kameng.notifications",
     "kameng.support",
+    "kameng.helpcenter",
 ]
 
 MIDDLEWARE = [

@@ -26,5 +26,6 @@ urlpatterns = [
     path("member/", include("kameng.membership.urls")),
     path("notifications/", include("kameng.notifications.urls")),
     path("support/", include("kameng.support.urls")),
+    path("help/", include("kameng.helpcenter.urls")),
     path("", include("kameng.catalog.urls")),
 ]

@@ -69,3 +69,16 @@ def test_switching_auto_renew_off_in_the_channel_app_changes_the_member_centre(p
     page.click("text=关闭自动续费")
     page.goto(f"{live_server.url}/member/")
     assert "未开通" in page.locator("#membership").inner_text()
+
+
+def test_search_from_the_header_puts_the_official_cancel_entry_first(page, live_server):
+    from kameng.helpcenter.services import ensure_default_entries
+
+    ensure_default_entries()  # made by a data migration; transactional tests flush it
+    page.goto(f"{live_server.url}/")
+    page.fill("#header-search", "退订")
+    page.press("#header-search", "Enter")
+    first = page.locator("#search-results li").first
+    assert "退订会员" in first.inner_text() and "官方入口" in first.inner_text()
+    first.locator("a").click()
+    page.wait_for_url("**/member/cancel/**")

@@ -73,6 +73,9 @@ class Command(BaseCommand):
                     "lifetime_penalty_percent": None,
                 },
             )
+        from kameng.helpcenter.services import ensure_default_entries
+
+        ensure_default_entries()
         if not User.objects.filter(username="operator").exists():
             password = secrets.token_urlsafe(12)
             accounts.register_user(

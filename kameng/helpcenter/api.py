@@ -1,0 +1,24 @@
+from ninja import Router, Schema
+
+from kameng.helpcenter import selectors
+
+router = Router(tags=["help"])
+
+
+class ResultOut(Schema):
+    title: str
+    url: str
+    kind: str
+    pinned: bool
+
+
+class SearchOut(Schema):
+    results: list[ResultOut]
+
+
+@router.get("/help/search", response=SearchOut, auth=None)
+def search(request, q: str = ""):
+    """Help search: Chinese is segmented; 退订, 取消会员, 自动续费, 退款, unsubscribe, cancel … all put the official
+    退订会员 entry first (`pinned`)."""
+    found = selectors.search_help(q[:10000])
+    return {"results": [{"title": r.title, "url": r.url, "kind": r.kind, "pinned": r.pinned} for r in found]}
