@@ -20,8 +20,8 @@ class ComplaintAdmin(RoleAdmin):
     view_roles = (Role.OPERATOR, Role.SUPPORT)
     change_roles = ()
     allow_add = False
-    list_display = ["complaint_no", "user", "about", "about_ref", "due_at", "answered_at"]
-    list_filter = ["about"]
+    list_display = ["complaint_no", "user", "about", "about_ref", "due_at", "overdue_at", "answered_at"]
+    list_filter = ["about", ("overdue_at", admin.EmptyFieldListFilter)]
     readonly_fields = [
         "complaint_no",
         "user",

@@ -97,6 +97,7 @@ class Complaint(models.Model):
     answered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    overdue_at = models.DateTimeField(null=True, blank=True)  # not answered in time: flagged and escalated
 
     class Meta:
         ordering = ["due_at", "id"]

@@ -6,7 +6,7 @@ from django.db import transaction
 from kameng.core import clock
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
-from kameng.support.models import Ticket
+from kameng.support.models import Complaint, Ticket
 
 
 def escalate_overdue(*, limit: int = 200) -> int:
@@ -31,7 +31,21 @@ def escalate_overdue(*, limit: int = 200) -> int:
     for ticket in overdue:
         if ticket.category == Ticket.Category.CANCEL_MEMBERSHIP:
             _stop_auto_renew(ticket.pk)
-    return handled
+    return handled + _escalate_complaints(limit=limit)
+
+
+def _escalate_complaints(*, limit: int) -> int:
+    with transaction.atomic():
+        late = list(
+            Complaint.objects.select_for_update(skip_locked=True)
+            .filter(answered_at__isnull=True, overdue_at__isnull=True, due_at__lt=clock.now())
+            .order_by("due_at")[:limit]
+        )
+        for complaint in late:
+            complaint.overdue_at = clock.now()
+            complaint.save(update_fields=["overdue_at"])
+            log_action(action="complaint.overdue_escalated", obj=complaint, source=Source.SYSTEM)
+    return len(late)
 
 
 def _stop_auto_renew(ticket_id: int) -> None:

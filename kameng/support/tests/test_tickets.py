@@ -243,3 +243,17 @@ def test_membership_status_is_unchanged_by_filing():
     user, membership, order = member_with_vip()
     services.file_ticket(user=user, category="cancel_membership", order_no=order.order_no, reason="x")
     assert Membership.objects.get(pk=membership.pk).auto_renew is True
+
+
+def test_an_unanswered_complaint_is_flagged_overdue_once():
+    user = UserFactory()
+    ticket = services.file_ticket(user=user, category="other", reason="x")
+    complaint = services.file_complaint(user=user, about="ticket", about_ref=ticket.ticket_no, text="太慢")
+    clock.advance(seconds=int((complaint.due_at - clock.now()).total_seconds()) + 60)
+    sla.escalate_overdue()
+    sla.escalate_overdue()
+    complaint.refresh_from_db()
+    assert complaint.overdue_at is not None
+    from kameng.core.models import AuditLog
+
+    assert AuditLog.objects.filter(action="complaint.overdue_escalated").count() == 1
