@@ -75,6 +75,9 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument(
+        "--threads", type=int, default=1, help="gunicorn threads per worker (gthread: keep-alive)"
+    )
     parser.add_argument("--port", type=int, default=8123)
     args = parser.parse_args()
 
@@ -128,6 +131,8 @@ def main() -> None:
             f"127.0.0.1:{args.port}",
             "--workers",
             str(args.workers),
+            "--threads",
+            str(args.threads),
             "--log-level",
             "warning",
             "--backlog",

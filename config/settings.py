@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "kameng.notifications",
     "kameng.support",
     "kameng.helpcenter",
+    "kameng.console",
 ]
 
 MIDDLEWARE = [

@@ -27,5 +27,6 @@ urlpatterns = [
     path("notifications/", include("kameng.notifications.urls")),
     path("support/", include("kameng.support.urls")),
     path("help/", include("kameng.helpcenter.urls")),
+    path("console/", include("kameng.console.urls")),
     path("", include("kameng.catalog.urls")),
 ]

@@ -1,0 +1,79 @@
+import csv
+from datetime import date, timedelta
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from kameng.accounts.models import Role
+from kameng.console import charts, selectors
+from kameng.membership.models import Plan
+
+MAX_RANGE = timedelta(days=366)
+
+
+def _staff_only(request) -> None:
+    if not request.user.has_role(Role.OPERATOR, Role.FINANCE):
+        raise Http404
+
+
+def _filters(request) -> selectors.Filters:
+    """From the query string; anything malformed or too wide falls back to the last 30 days."""
+    default = selectors.default_filters()
+    try:
+        start = date.fromisoformat(request.GET.get("from", "")) if request.GET.get("from") else default.start
+        end = date.fromisoformat(request.GET.get("to", "")) if request.GET.get("to") else default.end
+    except ValueError:
+        start, end = default.start, default.end
+    if end < start or end - start > MAX_RANGE:
+        start, end = default.start, default.end
+    plan = request.GET.get("plan", "")
+    if plan and not Plan.objects.filter(code=plan).exists():
+        plan = ""
+    return selectors.Filters(start=start, end=end, plan=plan)
+
+
+@login_required
+@require_GET
+def dashboard(request):
+    _staff_only(request)
+    filters = _filters(request)
+    t = {name: build(filters) for name, build in selectors.TABLES.items()}
+    panels = [
+        ("active_members", _("在册会员(按套餐)"), charts.bar(t["active_members"], _("在册会员"))),
+        ("new_vs_cancelled", _("每周新增与退订"), charts.lines(t["new_vs_cancelled"], _("新增 / 退订"))),
+        ("cancellations", _("退订原因与方式"), charts.pie(t["cancellations"], _("退订"))),
+        ("revenue", _("每日收入(分)"), charts.lines(t["revenue"], _("收入"))),
+        ("reminders", _("扣款前提醒合规"), charts.gauge(t["reminders"].rows[0][-1], _("提醒合规"))),
+        ("support_sla", _("客服时限达成"), charts.gauge(t["support_sla"].rows[0][-1], "SLA")),
+    ]
+    return render(
+        request,
+        "console/dashboard.html",
+        {
+            "filters": filters,
+            "plans": Plan.objects.all(),
+            "panels": panels,
+            "tables": t,
+            "query": request.GET.urlencode(),
+        },
+    )
+
+
+@login_required
+@require_GET
+def export(request, table: str):
+    _staff_only(request)
+    build = selectors.TABLES.get(table)
+    if build is None:
+        raise Http404
+    data = build(_filters(request))
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="kameng-{table}.csv"'
+    response.write("\ufeff")  # so spreadsheet programs read the UTF-8 Chinese labels correctly
+    writer = csv.writer(response)
+    writer.writerow(data.header)
+    writer.writerows(data.rows)
+    return response
