@@ -241,3 +241,33 @@ TABLES = {
     "support_sla": support_sla,
     "revenue": revenue_by_day,
 }
+
+
+def member_timeline(*, username: str, limit: int = 500):
+    """Everything that happened to one member, oldest first: their audit trail across orders, payments, refunds,
+    memberships, agreements and tickets. None for an unknown member."""
+    from kameng.accounts.models import User
+    from kameng.core.models import AuditLog
+    from kameng.membership.models import Agreement
+    from kameng.orders.models import Order
+    from kameng.payments.models import Payment, Refund
+    from kameng.support.models import Ticket
+
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        return None
+    owned = {
+        "orders.order": Order.objects.filter(user=user),
+        "payments.payment": Payment.objects.filter(order__user=user),
+        "payments.refund": Refund.objects.filter(payment__order__user=user),
+        "membership.membership": Membership.objects.filter(user=user),
+        "membership.agreement": Agreement.objects.filter(membership__user=user),
+        "support.ticket": Ticket.objects.filter(user=user),
+    }
+    about_them = Q(actor=user)
+    for object_type, rows in owned.items():
+        ids = [str(pk) for pk in rows.values_list("pk", flat=True)]
+        if ids:
+            about_them |= Q(object_type=object_type, object_id__in=ids)
+    events = list(AuditLog.objects.filter(about_them).select_related("actor").order_by("-at", "-id")[:limit])
+    return user, list(reversed(events))

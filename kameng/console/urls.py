@@ -6,4 +6,7 @@ app_name = "console"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("export/<slug:table>.csv", views.export, name="export"),
+    path("members/", views.find_member, name="find-member"),
+    path("members/<str:username>/", views.member, name="member"),
+    path("members/<str:username>/refund/", views.refund_within_policy, name="refund"),
 ]

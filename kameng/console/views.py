@@ -1,14 +1,16 @@
+import contextlib
 import csv
 from datetime import date, timedelta
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from kameng.accounts.models import Role
 from kameng.console import charts, selectors
+from kameng.core.errors import DomainError
 from kameng.membership.models import Plan
 
 MAX_RANGE = timedelta(days=366)
@@ -77,3 +79,57 @@ def export(request, table: str):
     writer.writerow(data.header)
     writer.writerows(data.rows)
     return response
+
+
+@login_required
+@require_GET
+def member(request, username: str):
+    """A member's whole timeline, with the one action an operator takes here: cancel now with the policy refund."""
+    _staff_only(request)
+    found = selectors.member_timeline(username=username)
+    if found is None:
+        raise Http404
+    user, events = found
+    from kameng.membership import cancellation
+    from kameng.membership.selectors import live_membership
+
+    quote = None
+    with contextlib.suppress(DomainError):
+        quote, _quote_id = cancellation.refund_quote(user=user)
+    return render(
+        request,
+        "console/member.html",
+        {"member": user, "events": events, "membership": live_membership(user), "quote": quote},
+    )
+
+
+@login_required
+@require_POST
+def refund_within_policy(request, username: str):
+    """Cancels the member's membership immediately with exactly the policy's refund (never more: that is a
+    finance decision on a support ticket), recorded with the operator as actor."""
+    _staff_only(request)
+    from kameng.accounts.models import User
+    from kameng.membership import cancellation
+    from kameng.membership.models import Cancellation
+
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        raise Http404
+    try:
+        made = cancellation.cancel_membership(
+            user=user, mode="immediate", source=Cancellation.Source.SUPPORT, actor=request.user
+        )
+    except DomainError as exc:
+        return render(request, "membership/error.html", {"message": exc.message}, status=exc.status)
+    return redirect("membership:receipt", made.receipt_no)
+
+
+@login_required
+@require_GET
+def find_member(request):
+    _staff_only(request)
+    name = request.GET.get("q", "").strip()[:150]
+    if name and selectors.member_timeline(username=name, limit=1) is not None:
+        return redirect("console:member", name)
+    return render(request, "console/find.html", {"q": name, "missing": bool(name)})

@@ -91,3 +91,27 @@ def _deliver_one(message: OutboxMessage) -> bool:
         message.last_error = ""
     message.save(update_fields=["last_error", "status", "available_at", "delivered_at"])
     return message.status == OutboxMessage.Status.DELIVERED
+
+
+def retry_dead(*, message_ids: list[int], actor) -> int:
+    """An operator sends dead messages round again (after fixing the cause): pending now, attempts from zero."""
+    from kameng.core.audit import Source, log_action
+
+    retried = 0
+    with transaction.atomic():
+        for message in OutboxMessage.objects.select_for_update().filter(
+            pk__in=message_ids, status=OutboxMessage.Status.DEAD
+        ):
+            message.status, message.attempts, message.available_at = (
+                OutboxMessage.Status.PENDING,
+                0,
+                clock.now(),
+            )
+            message.save(update_fields=["status", "attempts", "available_at"])
+            log_action(action="outbox.retried", obj=message, actor=actor, source=Source.ADMIN)
+            retried += 1
+    if retried:
+        from kameng.core.tasks import deliver_outbox
+
+        transaction.on_commit(deliver_outbox.delay)
+    return retried

@@ -26,6 +26,18 @@ class PlanAdmin(RoleAdmin):
     ]
     list_filter = ["period", "is_active"]
     search_fields = ["name", "code"]
+    readonly_fields = ["disclosure_preview"]
+
+    @admin.display(description="购买页披露预览 / disclosure preview (auto-renew on, saved values)")
+    def disclosure_preview(self, plan: Plan) -> str:
+        from django.utils.html import format_html_join
+
+        from kameng.membership.selectors import disclosure
+
+        if plan.pk is None:
+            return "—"
+        shown = disclosure(plan=plan, channel="alipay", auto_renew=plan.renews)
+        return format_html_join("", "<p><strong>{}</strong></p>", ((line,) for line in shown["text"]))
 
 
 class _MemberRecordAdmin(ReadOnlyRoleAdmin):
