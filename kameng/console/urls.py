@@ -7,6 +7,8 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("export/<slug:table>.csv", views.export, name="export"),
     path("members/", views.find_member, name="find-member"),
+    path("keys/import/", views.import_keys, name="import-keys"),
+    path("keys/import/chunk/", views.import_keys_chunk, name="import-keys-chunk"),
     path("members/<str:username>/", views.member, name="member"),
     path("members/<str:username>/refund/", views.refund_within_policy, name="refund"),
 ]

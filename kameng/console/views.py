@@ -1,16 +1,20 @@
 import contextlib
 import csv
+import json
 from datetime import date, timedelta
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from kameng.accounts.models import Role
+from kameng.catalog.models import Delivery, Product
 from kameng.console import charts, selectors
 from kameng.core.errors import DomainError
+from kameng.inventory.models import ImportBatch
+from kameng.inventory.services import import_card_keys
 from kameng.membership.models import Plan
 
 MAX_RANGE = timedelta(days=366)
@@ -18,6 +22,12 @@ MAX_RANGE = timedelta(days=366)
 
 def _staff_only(request) -> None:
     if not request.user.has_role(Role.OPERATOR, Role.FINANCE):
+        raise Http404
+
+
+def _operator_only(request) -> None:
+    # Stock is the operator's: finance reads the numbers but does not add card keys.
+    if not request.user.has_role(Role.OPERATOR):
         raise Http404
 
 
@@ -133,3 +143,51 @@ def find_member(request):
     if name and selectors.member_timeline(username=name, limit=1) is not None:
         return redirect("console:member", name)
     return render(request, "console/find.html", {"q": name, "missing": bool(name)})
+
+
+CHUNK_LINES = 500  # the page sends a long list in pieces, so its progress bar follows the real import
+
+
+@login_required
+@require_GET
+def import_keys(request):
+    _operator_only(request)
+    products = Product.objects.filter(delivery=Delivery.AUTO, is_active=True)
+    return render(request, "console/import_keys.html", {"products": products, "chunk_lines": CHUNK_LINES})
+
+
+@login_required
+@require_POST
+def import_keys_chunk(request):
+    """One piece of a long import: {product, first_line, lines} → the piece's counts and rejected lines, numbered
+    as in the whole file."""
+    _operator_only(request)
+    try:
+        body = json.loads(request.body)
+        product = Product.objects.get(pk=int(body["product"]))
+        first_line = int(body.get("first_line", 1))
+        lines = str(body["lines"])
+    except (ValueError, KeyError, TypeError, Product.DoesNotExist):
+        return JsonResponse(
+            {"error": {"code": "invalid", "message": "product, first_line and lines"}}, status=400
+        )
+    if lines.count("\n") > CHUNK_LINES or first_line < 1:
+        return JsonResponse(
+            {"error": {"code": "chunk_too_large", "message": f"at most {CHUNK_LINES} lines"}}, status=400
+        )
+    try:
+        batch = import_card_keys(
+            product=product, text=lines, source=ImportBatch.Source.CONSOLE, actor=request.user
+        )
+    except DomainError as exc:
+        return JsonResponse({"error": {"code": exc.code, "message": exc.message}}, status=exc.status)
+    offset = first_line - 1
+    return JsonResponse(
+        {
+            "batch": batch.pk,
+            "imported": batch.imported,
+            "duplicates": batch.duplicates,
+            "malformed": batch.malformed,
+            "rejected": [{**row, "line": row["line"] + offset} for row in batch.rejected_lines()],
+        }
+    )

@@ -1,8 +1,19 @@
 from django.conf import settings
 from django.db import models
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from kameng.catalog.models import Product
+
+SECRET_MAX_CHARS = 512
+
+# Why a line of an import was not imported: the report stores the code, pages show the words.
+REJECT_REASONS = {
+    "duplicate": _("重复(文件内或库存中已有)"),
+    "too_many_columns": _("多于两列"),
+    "too_long": format_lazy(_("超过 {chars} 个字符"), chars=SECRET_MAX_CHARS),
+    "invisible_characters": _("含控制字符或不可见字符"),
+}
 
 
 class ImportBatch(models.Model):
@@ -10,6 +21,7 @@ class ImportBatch(models.Model):
         ADMIN_PASTE = "admin_paste", _("后台粘贴")
         ADMIN_FILE = "admin_file", _("后台上传")
         CLI = "cli", _("命令行")
+        CONSOLE = "console", _("运营看板(分段上传)")
 
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="import_batches")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
@@ -27,6 +39,12 @@ class ImportBatch(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.product.sku} +{self.imported}"
+
+    def rejected_lines(self) -> list[dict]:
+        """The report in the reader's language: {"line", "reason" (code), "message"}."""
+        return [
+            {**row, "message": str(REJECT_REASONS.get(row["reason"], row["reason"]))} for row in self.report
+        ]
 
 
 class CardKey(models.Model):

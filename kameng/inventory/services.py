@@ -13,9 +13,7 @@ from kameng.core import clock
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import Conflict, InvalidInput
 from kameng.inventory.crypto import decrypt_secret, encrypt_secret, secret_digest
-from kameng.inventory.models import CardKey, ImportBatch
-
-SECRET_MAX_CHARS = 512
+from kameng.inventory.models import SECRET_MAX_CHARS, CardKey, ImportBatch
 
 
 class OutOfStock(Conflict):
@@ -25,7 +23,7 @@ class OutOfStock(Conflict):
 @dataclass
 class ParsedImport:
     secrets: list[tuple[int, str]] = field(default_factory=list)  # (line number, secret)
-    rejected: list[dict] = field(default_factory=list)  # {"line", "reason"}
+    rejected: list[dict] = field(default_factory=list)  # {"line", "reason"}: a code of REJECT_REASONS
 
 
 def decode_upload(raw: bytes) -> str:
@@ -42,9 +40,9 @@ def decode_upload(raw: bytes) -> str:
 
 def _problem(secret: str) -> str | None:
     if len(secret) > SECRET_MAX_CHARS:
-        return f"longer than {SECRET_MAX_CHARS} characters"
+        return "too_long"
     if any(unicodedata.category(ch) in {"Cc", "Cf", "Co", "Cs"} for ch in secret):
-        return "contains control or invisible characters"
+        return "invisible_characters"
     return None
 
 
@@ -64,7 +62,7 @@ def parse_lines(text: str, *, csv_format: bool = False) -> ParsedImport:
         if not cells:
             continue
         if len(cells) > 2:
-            parsed.rejected.append({"line": number, "reason": "more than two columns"})
+            parsed.rejected.append({"line": number, "reason": "too_many_columns"})
             continue
         secret = " ".join(cells)
         reason = _problem(secret)

@@ -70,3 +70,36 @@ def test_export_report_writes_csv():
     out = io.StringIO()
     call_command("export_report", "active_members", stdout=out)
     assert out.getvalue().splitlines() == ["plan,active members", "月卡,1"]
+
+
+def test_a_piece_of_a_long_import_reports_rejected_lines_numbered_as_in_the_whole_file():
+    import json
+
+    from tests.factories import stocked_product
+
+    product = stocked_product(keys=0)
+    client = logged_in(UserFactory(role=Role.OPERATOR))
+    body = {
+        "product": product.pk,
+        "first_line": 501,
+        "lines": "KEY-AAAA-0001\nKEY-AAAA-0001\n" + "X" * 600,
+    }
+    answer = client.post(
+        "/console/keys/import/chunk/", json.dumps(body), content_type="application/json"
+    ).json()
+    assert (answer["imported"], answer["duplicates"], answer["malformed"]) == (1, 1, 1)
+    assert sorted(row["line"] for row in answer["rejected"]) == [502, 503]
+    too_long = {"product": product.pk, "first_line": 1, "lines": "\n".join(f"K{i:06d}" for i in range(600))}
+    assert (
+        client.post(
+            "/console/keys/import/chunk/", json.dumps(too_long), content_type="application/json"
+        ).status_code
+        == 400
+    )
+    member = logged_in(UserFactory())
+    assert (
+        member.post(
+            "/console/keys/import/chunk/", json.dumps(body), content_type="application/json"
+        ).status_code
+        == 404
+    )

@@ -47,8 +47,8 @@ def test_import_reports_duplicates_and_malformed_lines_and_imports_the_rest():
     assert batch.report == [
         {"line": 4, "reason": "duplicate"},
         {"line": 5, "reason": "duplicate"},
-        {"line": 6, "reason": "contains control or invisible characters"},
-        {"line": 7, "reason": "longer than 512 characters"},
+        {"line": 6, "reason": "invisible_characters"},
+        {"line": 7, "reason": "too_long"},
     ]
     assert CardKey.objects.filter(product=product).count() == 4
 
@@ -98,7 +98,7 @@ def test_an_operator_imports_pasted_keys_in_the_admin_and_sees_the_report():
     )
     assert response.status_code == 200
     assert CardKey.objects.filter(product=product).count() == 2
-    assert "duplicate" in response.content.decode()
+    assert "重复" in response.content.decode()
     assert AuditLog.objects.filter(action="cardkeys.imported").exists()
 
 

@@ -32,7 +32,7 @@ class Command(BaseCommand):
             )
         except DomainError as exc:
             raise CommandError(exc.message) from None
-        for row in batch.report:
+        for row in batch.report:  # the reason codes: this command speaks English
             self.stderr.write(f"line {row['line']}: {row['reason']}")
         self.stdout.write(
             f"imported {batch.imported}, duplicates {batch.duplicates}, malformed {batch.malformed}"

@@ -1,0 +1,102 @@
+"""The promises the shop's data must keep, checked in the database after a load test, a fault test or a restore.
+
+Each check returns the offending references (empty when the promise holds). The channel-side checks read the sandbox
+gateway's own books, so they prove what the "channel" saw, not only what we recorded.
+"""
+
+from django.conf import settings
+from django.db.models import Count, F, Q, Sum
+
+from kameng.inventory.models import CardKey
+from kameng.membership.models import Charge
+from kameng.orders.models import Order
+from kameng.payments import ledger
+from kameng.payments.models import LedgerEntry, Payment, Refund
+
+LIMIT = 20  # references listed per broken promise; the count is always complete
+
+
+def _refs(queryset, field: str) -> list[str]:
+    return [str(value) for value in queryset.values_list(field, flat=True)[:LIMIT]]
+
+
+def delivered_orders_with_wrong_key_count() -> list[str]:
+    """A delivered goods order holds exactly its quantity of keys (so no key went to two orders)."""
+    orders = (
+        Order.objects.filter(kind=Order.Kind.GOODS, status=Order.Status.DELIVERED, product__delivery="auto")
+        .annotate(keys=Count("card_keys"))
+        .exclude(keys=F("quantity"))
+    )
+    return _refs(orders, "order_no")
+
+
+def sold_keys_outside_delivered_orders() -> list[str]:
+    keys = CardKey.objects.filter(status=CardKey.Status.SOLD).exclude(
+        order__status__in=[Order.Status.DELIVERED, Order.Status.REFUNDED]
+    )
+    return _refs(keys, "pk")
+
+
+def unbalanced_ledger_entries() -> list[str]:
+    entries = LedgerEntry.objects.annotate(total=Sum("lines__amount_fen")).exclude(total=0)
+    found = _refs(entries, "reference")
+    if not found and ledger.total() != 0:
+        found = [f"ledger total {ledger.total()}"]
+    return found
+
+
+def periods_paid_twice() -> list[str]:
+    """One period, one payment kept: payments on a charge's orders, less those refunded in full, are at most one."""
+    kept = Payment.objects.annotate(
+        refunded=Sum("refunds__amount_fen", filter=Q(refunds__status=Refund.Status.SUCCEEDED))
+    ).filter(Q(refunded__isnull=True) | Q(refunded__lt=F("amount_fen")))
+    charges = (
+        Charge.objects.filter(tries__order__payments__in=kept)
+        .annotate(kept=Count("tries__order__payments", distinct=True))
+        .filter(kept__gt=1)
+    )
+    return [f"{c.membership_id}#{c.period_index}" for c in charges[:LIMIT]]
+
+
+def refunds_above_payment() -> list[str]:
+    payments = Payment.objects.annotate(refunded=Sum("refunds__amount_fen")).filter(
+        refunded__gt=F("amount_fen")
+    )
+    return _refs(payments, "channel_trade_no")
+
+
+def channel_payments_not_recorded() -> list[str]:
+    """Money the channel took that the shop does not know about (a lost notification or a charge done twice)."""
+    if not settings.KAMENG_SANDBOX:
+        return []
+    from kameng.sandbox.models import SandboxTrade
+
+    recorded = Payment.objects.values_list("channel_trade_no", flat=True)
+    trades = SandboxTrade.objects.filter(status=SandboxTrade.Status.PAID).exclude(trade_no__in=recorded)
+    return _refs(trades, "out_trade_no")
+
+
+def channel_refunds_paid_twice() -> list[str]:
+    if not settings.KAMENG_SANDBOX:
+        return []
+    from kameng.sandbox.models import SandboxRefund
+
+    twice = SandboxRefund.objects.values("out_refund_no").annotate(n=Count("id")).filter(n__gt=1)
+    return [row["out_refund_no"] for row in twice[:LIMIT]]
+
+
+CHECKS = {
+    "delivered_orders_with_wrong_key_count": delivered_orders_with_wrong_key_count,
+    "sold_keys_outside_delivered_orders": sold_keys_outside_delivered_orders,
+    "unbalanced_ledger_entries": unbalanced_ledger_entries,
+    "periods_paid_twice": periods_paid_twice,
+    "refunds_above_payment": refunds_above_payment,
+    "channel_payments_not_recorded": channel_payments_not_recorded,
+    "channel_refunds_paid_twice": channel_refunds_paid_twice,
+}
+
+
+def find_violations() -> dict[str, list[str]]:
+    """Every broken promise by name; an empty dict when the data is sound."""
+    found = {name: check() for name, check in CHECKS.items()}
+    return {name: refs for name, refs in found.items() if refs}
