@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format migrate demo bench clean messages
+.PHONY: run test lint format migrate demo bench clean messages serve-prod worker beat
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,20 @@ run: demo
 	trap 'kill $$!' EXIT INT TERM; \
 	PORT=$(PORT) $(VENV)/bin/gunicorn config.wsgi --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 \
 	    --access-logfile -
+
+# Production (see README, Deployment): configuration from the environment only; `make migrate` once per release.
+METRICS_DIR ?= $(or $(KAMENG_INSTANCE_DIR),instance)/prometheus
+serve-prod: $(STAMP)
+	KAMENG_ENV=production $(PY) manage.py collectstatic --noinput --verbosity 0
+	rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)
+	KAMENG_ENV=production PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) exec $(VENV)/bin/gunicorn -c config/gunicorn.py config.wsgi
+
+worker: $(STAMP)
+	KAMENG_ENV=production exec $(VENV)/bin/celery -A config worker --loglevel=INFO --concurrency=$${WORKER_CONCURRENCY:-2}
+
+beat: $(STAMP)
+	KAMENG_ENV=production exec $(VENV)/bin/celery -A config beat --loglevel=INFO \
+	    --schedule=$(or $(KAMENG_INSTANCE_DIR),instance)/celerybeat-schedule
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

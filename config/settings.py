@@ -9,6 +9,8 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from config.env import env_bool, env_int, instance_secret
@@ -24,9 +26,12 @@ SECRET_KEY = instance_secret(
     INSTANCE_DIR, "secret_key", production=PRODUCTION, env_name="DJANGO_SECRET_KEY", nbytes=48
 )
 DEBUG = env_bool("DJANGO_DEBUG", False)
-ALLOWED_HOSTS = [
-    h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h
-]
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DJANGO_DEBUG must be off in production: it shows secrets in error pages")
+_default_hosts = "" if PRODUCTION else "127.0.0.1,localhost,testserver"
+ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", _default_hosts).split(",") if h]
+if PRODUCTION and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must name the shop's host names in production")
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 INSTALLED_APPS = [
@@ -36,6 +41,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "ninja",  # serves the API docs page's Swagger UI from our static files, not a CDN
+    "csp",
     "kameng.core",
     "kameng.accounts",
     "kameng.catalog",
@@ -51,8 +58,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "kameng.core.metrics.RequestMetrics",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "kameng.core.middleware.RejectNulCharacters",
+    "kameng.core.middleware.DatabaseUnavailable",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -88,6 +98,8 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'kameng.sqlite3'}",
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+        # A kept connection is checked before a request reuses it: a database restart costs no failed request.
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -134,14 +146,54 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# The same policy in every set-up, so the page tests prove the pages work under it: nothing inline without the
+# request's nonce, nothing from another origin. Forms may end at the payment channels' cashiers (a redirect after
+# POST counts as the form's target).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [
+            SELF,
+            "https://*.alipay.com",
+            "https://*.alipaydev.com",
+            "https://*.tenpay.com",
+            "https://*.weixin.qq.com",
+        ],
+    }
+}
 if PRODUCTION:
+    # TLS ends at the reverse proxy, which says so in X-Forwarded-Proto (and must strip it from clients).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("KAMENG_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [
+        r"^healthz$",
+        r"^readyz$",
+        r"^metrics$",
+    ]  # probes and scrapes come over plain HTTP
+    SECURE_HSTS_SECONDS = env_int("KAMENG_HSTS_SECONDS", 365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("KAMENG_HSTS_INCLUDE_SUBDOMAINS", True)
+    # Preloading is a commitment browsers keep for months: the operator opts in, the deploy check does not nag.
+    SECURE_HSTS_PRELOAD = env_bool("KAMENG_HSTS_PRELOAD", False)
+    SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
     SESSION_COOKIE_SECURE = env_bool("KAMENG_SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 # --- Kameng -----------------------------------------------------------------------------------------------------
 # The sandbox gateway plays Alipay and WeChat Pay; it must never be reachable in production unless asked for.
 KAMENG_SANDBOX = env_bool("KAMENG_SANDBOX", not PRODUCTION)
+# Fault injection at the sandbox gateway (see kameng.sandbox.faults); all off unless asked for.
+KAMENG_SANDBOX_FAULT_RATE = float(os.environ.get("KAMENG_SANDBOX_FAULT_RATE") or 0)
+KAMENG_SANDBOX_FAULT_DELAY = float(os.environ.get("KAMENG_SANDBOX_FAULT_DELAY") or 0)
+KAMENG_SANDBOX_LATENCY_MS = env_int("KAMENG_SANDBOX_LATENCY_MS", 0)
 KAMENG_PUBLIC_URL = os.environ.get("KAMENG_PUBLIC_URL", f"http://127.0.0.1:{os.environ.get('PORT', '8000')}")
 # AES-256-GCM key for card secrets at rest (base64 of 32 bytes).
 KAMENG_CARD_KEY = instance_secret(
@@ -182,11 +234,27 @@ CELERY_BEAT_SCHEDULE = {
     "run-due-sweeps": {"task": "kameng.core.tasks.run_due_sweeps", "schedule": 10.0},
 }
 
+# Metrics: who may scrape /metrics without the token (never through the proxy: see kameng.core.metrics).
+KAMENG_METRICS_ALLOW = [
+    n for n in os.environ.get("KAMENG_METRICS_ALLOW", "127.0.0.1/32,::1/128").split(",") if n
+]
+KAMENG_METRICS_TOKEN = os.environ.get("KAMENG_METRICS_TOKEN", "")
+
+# Logs: one JSON object per line in production (KAMENG_LOG_FORMAT=json|plain), one line per request if asked.
+KAMENG_LOG_REQUESTS = env_bool("KAMENG_LOG_REQUESTS", PRODUCTION)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "kameng.core.logging.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": os.environ.get("KAMENG_LOG_FORMAT", "json" if PRODUCTION else "plain"),
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("KAMENG_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

@@ -1,21 +1,17 @@
 from django.contrib import admin
-from django.http import JsonResponse
 from django.urls import include, path
-from django.views.decorators.http import require_GET
 
 from config.api import api
-
-
-@require_GET
-def healthz(request):
-    return JsonResponse({"status": "ok"})
-
+from kameng.core.health import healthz, readyz
+from kameng.core.metrics import metrics_view
 
 admin.site.site_header = "卡盟 Kameng"
 admin.site.site_title = "卡盟 Kameng"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
     path("accounts/", include("kameng.accounts.urls")),

@@ -67,7 +67,9 @@ def dashboard(request):
         {
             "filters": filters,
             "plans": Plan.objects.all(),
-            "panels": panels,
+            "panels": [
+                (name, title, charts.with_nonce(svg, request.csp_nonce)) for name, title, svg in panels
+            ],
             "tables": t,
             "query": request.GET.urlencode(),
         },

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
+from django.utils import translation
 
 
 @dataclass(frozen=True)
@@ -38,13 +39,15 @@ def post(
         from django.test import Client
 
         extra = {k: v for k, v in headers.items() if k.lower() != "content-type"}
-        response = Client().generic(
-            method,
-            path,
-            data=body,
-            content_type=headers.get("Content-Type", "application/octet-stream"),
-            headers=extra,
-        )
+        # The inner request activates its own language; the caller's must survive the call.
+        with translation.override(translation.get_language()):
+            response = Client().generic(
+                method,
+                path,
+                data=body,
+                content_type=headers.get("Content-Type", "application/octet-stream"),
+                headers=extra,
+            )
         return HttpReply(response.status_code, dict(response.items()), response.content)
     try:
         response = requests.request(method, url, data=body, headers=headers, timeout=timeout)

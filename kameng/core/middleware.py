@@ -1,8 +1,12 @@
 """Request hygiene shared by pages and the API."""
 
+import logging
 from urllib.parse import unquote_to_bytes
 
-from django.http import JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse, JsonResponse
+
+log = logging.getLogger(__name__)
 
 
 class RejectNulCharacters:
@@ -32,3 +36,29 @@ class RejectNulCharacters:
         if request.content_type == "multipart/form-data":
             return any("\x00" in value for values in request.POST.lists() for value in values[1])
         return False
+
+
+class DatabaseUnavailable:
+    """A database that drops the connection or cannot be reached fails the request cleanly: 503 with Retry-After,
+    never a 500. Every write runs in one transaction, so nothing half-done stays behind and the same request (with
+    the same Idempotency-Key) can simply be sent again; Django opens a fresh connection for it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, (OperationalError, InterfaceError)):
+            return None
+        log.warning("database unavailable for %s %s: %s", request.method, request.path, exception)
+        message = "the database did not answer; nothing was changed. Please retry."
+        if request.path.startswith("/api/"):
+            response = JsonResponse(
+                {"error": {"code": "database_unavailable", "message": message}}, status=503
+            )
+        else:
+            response = HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
+        response["Retry-After"] = "1"
+        return response

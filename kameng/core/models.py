@@ -87,3 +87,17 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.topic}#{self.pk} {self.status}"
+
+
+class SweepStat(models.Model):
+    """How each due-time sweep last ran, kept in the database so every web node's /metrics reports the workers'."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    runs = models.PositiveBigIntegerField(default=0)
+    items = models.PositiveBigIntegerField(default=0)
+    last_started_at = models.DateTimeField(null=True)
+    last_duration_ms = models.PositiveIntegerField(default=0)
+    last_items = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return self.name

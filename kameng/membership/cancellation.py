@@ -6,6 +6,7 @@ member unsigned inside Alipay / WeChat, told by notification or found by the dai
 the agreement is then unsigned at the channel through the outbox, retried until the channel confirms.
 """
 
+import logging
 from datetime import timedelta
 
 from django.core import signing
@@ -14,9 +15,13 @@ from django.db import IntegrityError, transaction
 from kameng.core import clock, ids, outbox
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import Conflict, InvalidInput, NotFound
+from kameng.core.http import TransportError
 from kameng.membership.models import Agreement, Cancellation, Charge, Membership, Period
 from kameng.membership.notices import notify_member
 from kameng.membership.refunds import RefundQuote, quote_refund
+from kameng.payments.channels.errors import ChannelProtocolError
+
+log = logging.getLogger(__name__)
 
 Mode = Cancellation.Mode
 UNSIGN_TOPIC = "membership.unsign"
@@ -321,11 +326,17 @@ def reconcile_agreements(*, limit: int = 500) -> int:
         )
         Agreement.objects.filter(pk__in=[a.pk for a in due]).update(checked_at=clock.now())
     for agreement in due:
-        state = get_channel(agreement.channel).query_agreement(
-            channel_agreement_no=agreement.channel_agreement_no,
-            external_no=agreement.external_no,
-            period_months=PERIOD_MONTHS.get(agreement.membership.plan.period, 1),
-        )
+        try:
+            state = get_channel(agreement.channel).query_agreement(
+                channel_agreement_no=agreement.channel_agreement_no,
+                external_no=agreement.external_no,
+                period_months=PERIOD_MONTHS.get(agreement.membership.plan.period, 1),
+            )
+        except (TransportError, ChannelProtocolError) as exc:
+            # The channel did not answer: ask again in an hour rather than a day; never stop the sweep.
+            log.warning("agreement %s not queried: %s", agreement.channel_agreement_no, exc)
+            Agreement.objects.filter(pk=agreement.pk).update(checked_at=clock.now() - timedelta(hours=23))
+            continue
         if state != "terminated":
             continue
         with transaction.atomic():

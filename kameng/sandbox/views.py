@@ -18,6 +18,7 @@ from kameng.core.errors import DomainError, NotFound
 from kameng.core.money import format_yuan, parse_yuan, yuan_str
 from kameng.payments.channels import alipay_protocol, wechat_protocol
 from kameng.sandbox import agreements, keys, services
+from kameng.sandbox.faults import faulty
 from kameng.sandbox.models import SandboxAgreement, SandboxTrade
 
 
@@ -44,6 +45,7 @@ def _alipay_answer(method: str, payload: dict) -> HttpResponse:
 
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
+@faulty
 def alipay_gateway(request):
     """GET: the buyer's browser arriving with a signed page-pay request. POST: the shop's server API calls."""
     params = request.GET.dict() if request.method == "GET" else request.POST.dict()
@@ -256,6 +258,7 @@ def _wechat_request(request) -> dict | HttpResponse:
 
 @csrf_exempt
 @require_POST
+@faulty
 def wechat_h5_prepay(request):
     payload = _wechat_request(request)
     if isinstance(payload, HttpResponse):
@@ -280,6 +283,7 @@ def wechat_h5_prepay(request):
 
 @csrf_exempt
 @require_POST
+@faulty
 def wechat_refund(request):
     payload = _wechat_request(request)
     if isinstance(payload, HttpResponse):
@@ -312,6 +316,7 @@ def wechat_refund(request):
 
 @csrf_exempt
 @require_POST
+@faulty
 def wechat_pre_entrust_sign(request):
     """预约扣费 H5 pre-sign: stores the sign request and answers the page the member signs on."""
     payload = _wechat_request(request)
@@ -342,6 +347,7 @@ def wechat_pre_entrust_sign(request):
 
 @csrf_exempt
 @require_POST
+@faulty
 def wechat_papay_apply(request):
     """委托代扣 charge: accepted with 204, the result follows as TRANSACTION.SUCCESS."""
     payload = _wechat_request(request)
@@ -368,6 +374,7 @@ def wechat_papay_apply(request):
 
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
+@faulty
 def wechat_contract(request, plan_id: str, out_contract_code: str, action: str = ""):
     """GET: query a contract by plan and out_contract_code. POST …/terminate: the merchant terminates it."""
     payload = _wechat_request(request) if request.method == "POST" else None

@@ -54,11 +54,18 @@ def page(browser, live_server, settings, request):
     context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844})  # a phone
     opened = context.new_page()
     opened.set_default_timeout(15000)
+    # Every page must work under the Content-Security-Policy: a blocked script or style fails the test.
+    blocked: list[str] = []
+    opened.on(
+        "console",
+        lambda message: blocked.append(message.text) if "Content Security Policy" in message.text else None,
+    )
     yield opened
     if getattr(request.node, "failed_call", False):
         ARTIFACTS.mkdir(exist_ok=True)
         opened.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
     context.close()
+    assert not blocked, f"the Content-Security-Policy blocked: {blocked}"
     channels.cache_clear()
     config.alipay_config.cache_clear()
     config.wechat_config.cache_clear()

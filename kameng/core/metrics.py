@@ -1,0 +1,176 @@
+"""Prometheus metrics at /metrics.
+
+Two kinds: request counts and latencies, counted in each web process (gunicorn's workers share them through
+PROMETHEUS_MULTIPROC_DIR, set by `make serve-prod`); and the shop's business figures (renewals, refunds, outbox
+backlog, sweeps), read from the database at scrape time, so every web node reports the same truth whichever worker
+did the work.
+"""
+
+import ipaddress
+import logging
+import os
+import time
+
+from django.conf import settings
+from django.db.models import Count, Max, Min, Sum
+from django.http import Http404, HttpResponse
+from django.urls import Resolver404, resolve
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from kameng.core import clock
+
+log = logging.getLogger("kameng.request")
+REQUESTS = Counter("kameng_http_requests", "HTTP requests answered", ["method", "route", "status"])
+LATENCY = Histogram(
+    "kameng_http_request_duration_seconds",
+    "Time to answer an HTTP request",
+    ["route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+
+def _route(path: str) -> str:
+    # The URL pattern, not the path: /orders/<order_no>/ is one series, not one per order.
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return "unmatched"
+    return "/" + match.route if match.route else match.view_name or "unknown"
+
+
+class RequestMetrics:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        response = self.get_response(request)
+        elapsed = time.perf_counter() - started
+        route = _route(request.path_info)
+        LATENCY.labels(route).observe(elapsed)
+        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        if settings.KAMENG_LOG_REQUESTS:
+            log.info(
+                "%s %s %s",
+                request.method,
+                request.path_info,
+                response.status_code,
+                extra={
+                    "route": route,
+                    "status": response.status_code,
+                    "duration_ms": round(elapsed * 1000, 1),
+                },
+            )
+        return response
+
+
+class BusinessCollector:
+    """Figures from the database, read when Prometheus scrapes."""
+
+    def collect(self):
+        from kameng.core.models import OutboxMessage, SweepStat
+        from kameng.membership.models import Charge, Membership
+        from kameng.payments.models import Refund
+
+        renewals = CounterMetricFamily(
+            "kameng_renewal_charges", "Renewal charges by state", labels=["status"]
+        )
+        for row in Charge.objects.filter(is_renewal=True).values("status").annotate(n=Count("id")):
+            renewals.add_metric([row["status"]], row["n"])
+        yield renewals
+        tries = Charge.objects.filter(is_renewal=True).aggregate(n=Sum("attempts"))["n"] or 0
+        yield CounterMetricFamily("kameng_renewal_attempts", "Tries at the channel for renewals", value=tries)
+
+        refunds = CounterMetricFamily(
+            "kameng_refunds", "Refunds by state and reason", labels=["status", "reason"]
+        )
+        refunded = CounterMetricFamily("kameng_refunds_fen", "Refunded money in fen", labels=["status"])
+        for row in Refund.objects.values("status", "reason").annotate(n=Count("id"), fen=Sum("amount_fen")):
+            refunds.add_metric([row["status"], row["reason"]], row["n"])
+        for row in Refund.objects.values("status").annotate(fen=Sum("amount_fen")):
+            refunded.add_metric([row["status"]], row["fen"] or 0)
+        yield refunds
+        yield refunded
+
+        backlog = GaugeMetricFamily(
+            "kameng_outbox_messages", "Outbox messages not delivered", labels=["status"]
+        )
+        counts = dict(
+            OutboxMessage.objects.exclude(status=OutboxMessage.Status.DELIVERED)
+            .values_list("status")
+            .annotate(n=Count("id"))
+        )
+        for status in (OutboxMessage.Status.PENDING, OutboxMessage.Status.DEAD):
+            backlog.add_metric([status], counts.get(status, 0))
+        yield backlog
+        oldest = OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING).aggregate(
+            t=Min("created_at")
+        )
+        age = (clock.now() - oldest["t"]).total_seconds() if oldest["t"] else 0
+        yield GaugeMetricFamily(
+            "kameng_outbox_oldest_pending_seconds", "Age of the oldest undelivered side effect", value=age
+        )
+
+        members = GaugeMetricFamily("kameng_memberships", "Memberships by state", labels=["status"])
+        for row in Membership.objects.values("status").annotate(n=Count("id")):
+            members.add_metric([row["status"]], row["n"])
+        yield members
+
+        runs = CounterMetricFamily("kameng_sweep_runs", "Sweep runs", labels=["sweep"])
+        items = CounterMetricFamily("kameng_sweep_items", "Items handled by sweeps", labels=["sweep"])
+        duration = GaugeMetricFamily(
+            "kameng_sweep_last_duration_seconds", "Last run's duration", labels=["sweep"]
+        )
+        started = GaugeMetricFamily(
+            "kameng_sweep_last_run_timestamp_seconds", "Last run's start", labels=["sweep"]
+        )
+        for stat in SweepStat.objects.all():
+            runs.add_metric([stat.name], stat.runs)
+            items.add_metric([stat.name], stat.items)
+            duration.add_metric([stat.name], stat.last_duration_ms / 1000)
+            if stat.last_started_at:
+                started.add_metric([stat.name], stat.last_started_at.timestamp())
+        yield from (runs, items, duration, started)
+        newest = SweepStat.objects.aggregate(t=Max("last_started_at"))["t"]
+        yield GaugeMetricFamily(
+            "kameng_sweeps_seconds_since_last_run",
+            "Seconds since any sweep last ran: a stopped worker or beat shows here",
+            value=(clock.now() - newest).total_seconds() if newest else -1,
+        )
+
+
+def _allowed(request) -> bool:
+    token = settings.KAMENG_METRICS_TOKEN
+    if token and request.headers.get("Authorization") == f"Bearer {token}":
+        return True
+    if "HTTP_X_FORWARDED_FOR" in request.META:
+        # Came through the reverse proxy, whose own address is loopback: only the token lets it in.
+        return False
+    try:
+        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(net) for net in settings.KAMENG_METRICS_ALLOW)
+
+
+def metrics_view(request):
+    """Scraped by Prometheus from the allowed networks (default: loopback) or with the metrics bearer token."""
+    if not _allowed(request):
+        raise Http404
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        MultiProcessCollector(registry)
+    else:
+        from prometheus_client import REGISTRY
+
+        registry = REGISTRY
+    body = generate_latest(registry) + generate_latest(_business_registry())
+    return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
+
+
+def _business_registry() -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(BusinessCollector())
+    return registry

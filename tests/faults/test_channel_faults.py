@@ -1,0 +1,78 @@
+"""The payment channel (the sandbox gateway) fails 30 % of calls: half before doing anything, half after taking or
+paying the money with the answer lost. Charges and refunds still converge, each exactly once."""
+
+import pytest
+
+from kameng.console.invariants import find_violations
+from kameng.core import clock
+from kameng.membership import cancellation
+from kameng.membership.models import Charge, Membership
+from kameng.payments.models import Payment, Refund
+from kameng.sandbox import faults
+from kameng.sandbox.models import SandboxRefund, SandboxTrade
+from tests.factories import PlanFactory, UserFactory, join_vip, settle
+
+pytestmark = pytest.mark.django_db
+MEMBERS = 12
+
+
+@pytest.fixture
+def flaky_channel(settings):
+    faults.reseed(20261125)
+    faults.injected.clear()
+    yield lambda: setattr(settings, "KAMENG_SANDBOX_FAULT_RATE", 0.3)
+    settings.KAMENG_SANDBOX_FAULT_RATE = 0
+
+
+def play_until(done, *, step_seconds: int, limit: int = 400) -> None:
+    for _ in range(limit):
+        if done():
+            return
+        clock.advance(seconds=step_seconds)
+        settle()
+    raise AssertionError("did not converge")
+
+
+def test_renewal_charges_converge_once_each_when_the_channel_fails_30_percent(flaky_channel):
+    plan = PlanFactory()
+    members = [
+        join_vip(UserFactory(), plan, channel="alipay" if n % 2 else "wechat", auto_renew=True)
+        for n in range(MEMBERS)
+    ]
+    for _ in range(29):  # reminders go out on time, before anything is due
+        clock.advance(seconds=86400)
+        settle()
+    flaky_channel()
+    renewed = Membership.objects.filter(pk__in=[m.pk for m in members], period_index=1)
+    play_until(lambda: renewed.count() == MEMBERS, step_seconds=11 * 60)  # past the 10-minute charge lease
+    for _ in range(20):  # the lost answers' notifications arrive too
+        clock.advance(seconds=600)
+        settle()
+
+    assert faults.injected["before"] > 0 and faults.injected["after"] > 0
+    assert Charge.objects.filter(period_index=1, status=Charge.Status.SUCCEEDED).count() == MEMBERS
+    for membership in members:
+        kept = Payment.objects.filter(order__membership_attempt__charge__membership=membership)
+        assert kept.count() == 2, membership  # the first period and one renewal, never a second
+    paid_at_channel = SandboxTrade.objects.filter(status=SandboxTrade.Status.PAID)
+    assert paid_at_channel.count() == 2 * MEMBERS
+    assert find_violations() == {}
+
+
+def test_refunds_converge_once_each_when_the_channel_fails_30_percent(flaky_channel):
+    plan = PlanFactory(price_fen=3000)
+    users = [UserFactory() for _ in range(MEMBERS)]
+    for n, user in enumerate(users):
+        join_vip(user, plan, channel="alipay" if n % 2 else "wechat")
+    flaky_channel()
+    for user in users:
+        cancellation.cancel_membership(user=user, mode="immediate", reason="mistaken_purchase")
+    refunds = Refund.objects.filter(reason=Refund.Reason.MEMBERSHIP_CANCELLED)
+    play_until(lambda: not refunds.exclude(status=Refund.Status.SUCCEEDED).exists(), step_seconds=10 * 60)
+
+    assert faults.injected["before"] > 0 and faults.injected["after"] > 0
+    assert refunds.count() == MEMBERS
+    for refund in refunds:
+        at_channel = SandboxRefund.objects.filter(out_refund_no=refund.refund_no)
+        assert [r.amount_fen for r in at_channel] == [3000], refund.refund_no
+    assert find_violations() == {}
