@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format migrate demo bench clean messages serve-prod worker beat
+.PHONY: run test lint format migrate demo bench clean messages serve-prod worker beat screenshots
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,10 @@ test: $(STAMP) $(CHROMIUM)
 
 bench: $(STAMP)
 	$(PY) bench/checkout.py
+
+# docs/screenshots/: a fresh demo instance in Debian's Chromium; Chinese and English, phone and desktop widths.
+screenshots: $(STAMP) $(CHROMIUM)
+	$(PY) docs/screenshots.py
 
 clean:
 	rm -rf $(VENV) instance

@@ -1,8 +1,14 @@
 """Takes the README's screenshots: a fresh demo instance served by gunicorn, driven by Debian's Chromium.
 
-.venv/bin/python docs/screenshots.py        # writes docs/screenshots/*.png
+make screenshots        # = .venv/bin/python docs/screenshots.py; writes docs/screenshots/*.png
+
+Besides the README's images it shoots the member centre, the cancel confirmation, the receipt and the console
+dashboard in Chinese and in English, at phone width (390x844) and desktop width (1280x800):
+<page>.<zh|en>.<phone|desktop>.png, e.g. member-centre.zh.phone.png. Every PNG is kept under 300 KB.
 """
 
+import io
+import json
 import os
 import secrets
 import subprocess
@@ -16,11 +22,14 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "screenshots"
 PORT = 8799
 BASE = f"http://127.0.0.1:{PORT}"
+LANGUAGES = {"zh": "zh-CN", "en": "en-US"}  # file-name tag: browser locale (sent as Accept-Language)
+SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
+MAX_BYTES = 300_000
 
 
 def main() -> None:
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},  # always a fresh SQLite demo
         "KAMENG_INSTANCE_DIR": tempfile.mkdtemp(prefix="kameng-shots-"),
         "KAMENG_PUBLIC_URL": BASE,
         "KAMENG_HTTP_INPROCESS": "1",
@@ -59,6 +68,7 @@ def main() -> None:
         shoot(password)
     finally:
         server.terminate()
+        server.wait(timeout=30)
 
 
 def shoot(password: str) -> None:
@@ -74,29 +84,87 @@ def shoot(password: str) -> None:
         )
         page = phone.new_page()
         page.goto(f"{BASE}/")
-        page.screenshot(path=OUT / "shop.png", full_page=True)
+        shot(page, "shop.png")
         login(page, "alice", password)
         page.goto(f"{BASE}/member/plans/")
         page.locator("#auto-renew-vip-month").check()
-        page.screenshot(path=OUT / "plans.png", full_page=True)
+        shot(page, "plans.png")
         page.click("#plan-vip-month button[type=submit]")
         page.click("text=同意并签约")
         page.wait_for_url("**/member/")
+        buy_as_vip("alice", password)  # so the member centre has savings to show
         page.reload()
-        page.screenshot(path=OUT / "member-centre.png", full_page=True)
+        shot(page, "member-centre.png")
+        member_pages = {"member-centre": "/member/", "cancel": "/member/cancel/"}
+        each_language_and_size(browser, "alice", password, member_pages)
         page.goto(f"{BASE}/member/cancel/")
-        page.screenshot(path=OUT / "cancel.png", full_page=True)
+        shot(page, "cancel.png")
         page.click("button[value=end_of_period]")
         page.wait_for_selector("#receipt")
-        page.screenshot(path=OUT / "receipt.png", full_page=True)
+        shot(page, "receipt.png")
+        receipt = page.url.removeprefix(BASE)
+        each_language_and_size(browser, "alice", password, {"receipt": receipt})
         page.goto(f"{BASE}/help/search?q=不想续费")
-        page.screenshot(path=OUT / "help-search.png", full_page=True)
+        shot(page, "help-search.png")
         desktop = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
         page = desktop.new_page()
         login(page, "ops", password)
         page.goto(f"{BASE}/console/")
-        page.screenshot(path=OUT / "console.png", full_page=False)
+        shot(page, "console.png", full_page=False)
+        each_language_and_size(browser, "ops", password, {"console": "/console/"})
         browser.close()
+
+
+def each_language_and_size(browser, name: str, password: str, pages: dict[str, str]) -> None:
+    """<page>.<lang>.<size>.png for each page, in each language, at each width; one login per language."""
+    for lang, locale in LANGUAGES.items():
+        context = browser.new_context(viewport=SIZES["phone"], locale=locale, device_scale_factor=1)
+        page = context.new_page()
+        login(page, name, password)
+        for size, viewport in SIZES.items():
+            page.set_viewport_size(viewport)
+            for title, path in pages.items():
+                page.goto(f"{BASE}{path}")
+                shot(page, f"{title}.{lang}.{size}.png")
+        context.close()
+
+
+def shot(page, file_name: str, *, full_page: bool = True) -> None:
+    """A screenshot, made smaller if need be: a lossless re-encode first, then a 256-colour palette."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(page.screenshot(full_page=full_page)))
+    for attempt in (image, image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)):
+        encoded = io.BytesIO()
+        attempt.save(encoded, format="PNG", optimize=True)
+        if encoded.tell() <= MAX_BYTES:
+            break
+    (OUT / file_name).write_bytes(encoded.getvalue())
+    print(f"{file_name}: {encoded.tell() // 1024} KB")
+
+
+def buy_as_vip(name: str, password: str) -> None:
+    """The member buys a card at the VIP price through the API and the sandbox pays it."""
+    call("POST", "/api/v1/sandbox/run-due")  # the agreement's sign notification and first charge land first
+    token = call("POST", "/api/v1/auth/token", {"username": name, "password": password})["token"]
+    order = call(
+        "POST", "/api/v1/orders", {"sku": "steam-wallet-50", "quantity": 1, "channel": "alipay"}, token=token
+    )
+    call("POST", f"/sandbox/pay/{order['order_no']}")
+    call("POST", "/api/v1/sandbox/run-due")
+
+
+def call(method: str, path: str, body: dict | None = None, *, token: str = "") -> dict:
+    headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {token}"} if token else {})
+    request = urllib.request.Request(
+        f"{BASE}{path}", data=json.dumps(body or {}).encode(), headers=headers, method=method
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        text = answer.read().decode()
+    try:
+        return json.loads(text)
+    except ValueError:
+        return {}
 
 
 def login(page, name: str, password: str) -> None:

@@ -1,6 +1,7 @@
 from django.db import transaction
 from ninja import Router, Schema
 from ninja.responses import Status
+from pydantic import ConfigDict
 
 from kameng.accounts import services
 from kameng.core.audit import Source
@@ -9,22 +10,40 @@ router = Router(tags=["auth"])
 
 
 class RegisterIn(Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"username": "xiaoming", "password": "Correct-Horse-42", "email": "xiaoming@example.com"}
+            ]
+        }
+    )
+
     username: str
     password: str
     email: str
 
 
 class RegisterOut(Schema):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"id": 1024, "username": "xiaoming"}]})
+
     id: int
     username: str
 
 
 class TokenIn(Schema):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"username": "xiaoming", "password": "Correct-Horse-42"}]}
+    )
+
     username: str
     password: str
 
 
 class TokenOut(Schema):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"token": "km_LjnjPgLPvoko5jHsoumeY6tHCEy08I-gmDZiOYB-0vk"}]}
+    )
+
     token: str
 
 

@@ -1,11 +1,38 @@
-from ninja import Router, Schema
+from typing import Annotated
+
+from ninja import Field, Router, Schema
+from pydantic import ConfigDict
 
 from kameng.catalog import selectors
 
 router = Router(tags=["products"])
 
 
+PRODUCT_EXAMPLES = [
+    {
+        "sku": "qq-coins-30",
+        "name": "Q 币 30 个",
+        "category": "recharge",
+        "price_fen": 2880,
+        "vip_price_fen": 2650,
+        "stock": 60,
+        "delivery": "auto",
+    },
+    {
+        "sku": "game-topup-manual",
+        "name": "手游代充(人工发货)",
+        "category": "game-cards",
+        "price_fen": 6800,
+        "vip_price_fen": 6256,
+        "stock": None,
+        "delivery": "manual",
+    },
+]
+
+
 class ProductOut(Schema):
+    model_config = ConfigDict(json_schema_extra={"examples": PRODUCT_EXAMPLES[:1]})
+
     sku: str
     name: str
     category: str
@@ -15,7 +42,11 @@ class ProductOut(Schema):
     delivery: str
 
 
-@router.get("/products", response=list[ProductOut], auth=None)
+@router.get(
+    "/products",
+    response=Annotated[list[ProductOut], Field(examples=[PRODUCT_EXAMPLES])],
+    auth=None,
+)
 def list_products(request):
     return [
         {

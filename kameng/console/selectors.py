@@ -271,3 +271,39 @@ def member_timeline(*, username: str, limit: int = 500):
             about_them |= Q(object_type=object_type, object_id__in=ids)
     events = list(AuditLog.objects.filter(about_them).select_related("actor").order_by("-at", "-id")[:limit])
     return user, list(reversed(events))
+
+
+AGREEMENTS_PER_PAGE = 50
+AGREEMENT_CHANNELS = ("alipay", "wechat")
+
+
+@dataclass(frozen=True)
+class AgreementFilters:
+    status: str = ""  # an Agreement.Status value, or all
+    channel: str = ""  # alipay / wechat, or all
+
+
+def agreement_filters(*, status: str, channel: str) -> AgreementFilters:
+    """From the query string; an unknown status or channel means all."""
+    from kameng.membership.models import Agreement
+
+    return AgreementFilters(
+        status=status if status in Agreement.Status.values else "",
+        channel=channel if channel in AGREEMENT_CHANNELS else "",
+    )
+
+
+def agreements(*, filters: AgreementFilters, page: str | int = 1):
+    """Payment agreements (代扣协议), newest first, one page of them, with member and plan."""
+    from django.core.paginator import Paginator
+
+    from kameng.membership.models import Agreement
+
+    rows = Agreement.objects.select_related("membership__user", "membership__plan").order_by(
+        "-created_at", "-id"
+    )
+    if filters.status:
+        rows = rows.filter(status=filters.status)
+    if filters.channel:
+        rows = rows.filter(channel=filters.channel)
+    return Paginator(rows, AGREEMENTS_PER_PAGE).get_page(page)

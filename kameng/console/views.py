@@ -2,10 +2,13 @@ import contextlib
 import csv
 import json
 from datetime import date, timedelta
+from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -193,3 +196,65 @@ def import_keys_chunk(request):
             "rejected": [{**row, "line": row["line"] + offset} for row in batch.rejected_lines()],
         }
     )
+
+
+def _agreement_filters(params) -> selectors.AgreementFilters:
+    return selectors.agreement_filters(status=params.get("status", ""), channel=params.get("channel", ""))
+
+
+@login_required
+@require_GET
+def agreements(request):
+    """代扣协议: every payment agreement with our status and when it was last checked with the channel."""
+    _staff_only(request)
+    from kameng.membership.models import Agreement
+
+    filters = _agreement_filters(request.GET)
+    return render(
+        request,
+        "console/agreements.html",
+        {
+            "filters": filters,
+            "statuses": Agreement.Status.choices,
+            "channels": selectors.AGREEMENT_CHANNELS,
+            "page": selectors.agreements(filters=filters, page=request.GET.get("page", 1)),
+            "query": urlencode({k: v for k, v in vars(filters).items() if v}),
+        },
+    )
+
+
+@login_required
+@require_POST
+def query_agreement(request, agreement_id: int):
+    """查询渠道状态: asks the channel for the agreement's real state, applies it, and says what it answered."""
+    _staff_only(request)
+    from kameng.membership import cancellation
+    from kameng.membership.models import Agreement
+
+    agreement = Agreement.objects.filter(pk=agreement_id).first()
+    if agreement is None:
+        raise Http404
+    check = cancellation.reconcile_agreement(agreement=agreement, actor=request.user)
+    number = check.agreement.channel_agreement_no or check.agreement.external_no
+    status = check.agreement.get_status_display()
+    if check.channel_state == "unknown":
+        messages.warning(request, _("协议 %(no)s:渠道暂时无法答复,未做任何更改。") % {"no": number})
+    elif check.applied:
+        messages.success(
+            request,
+            _("协议 %(no)s:渠道答复“已解约”。已照此处理:自动续费已关闭,本地状态改为“%(status)s”。")
+            % {"no": number, "status": status},
+        )
+    elif check.channel_state == "terminated":
+        messages.info(
+            request,
+            _("协议 %(no)s:渠道答复“已解约”,本地状态为“%(status)s”,无需更改。")
+            % {"no": number, "status": status},
+        )
+    else:
+        messages.info(
+            request,
+            _("协议 %(no)s:渠道答复“有效”,本地状态为“%(status)s”。") % {"no": number, "status": status},
+        )
+    back = urlencode({k: v for k, v in vars(_agreement_filters(request.POST)).items() if v})
+    return redirect(f"{reverse('console:agreements')}?{back}#agreement-{agreement.pk}")

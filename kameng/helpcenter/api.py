@@ -1,4 +1,5 @@
 from ninja import Router, Schema
+from pydantic import ConfigDict
 
 from kameng.helpcenter import selectors
 
@@ -6,6 +7,12 @@ router = Router(tags=["help"])
 
 
 class ResultOut(Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"title": "退订会员", "url": "/member/cancel/", "kind": "action", "pinned": True}]
+        }
+    )
+
     title: str
     url: str
     kind: str
@@ -13,6 +20,30 @@ class ResultOut(Schema):
 
 
 class SearchOut(Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "results": [
+                        {"title": "退订会员", "url": "/member/cancel/", "kind": "action", "pinned": True},
+                        {
+                            "title": "如何退订会员",
+                            "url": "/help/how-to-cancel/",
+                            "kind": "article",
+                            "pinned": False,
+                        },
+                        {
+                            "title": "自动续费说明",
+                            "url": "/help/auto-renew/",
+                            "kind": "article",
+                            "pinned": False,
+                        },
+                    ]
+                }
+            ]
+        }
+    )
+
     results: list[ResultOut]
 
 

@@ -6,7 +6,7 @@ member unsigned inside Alipay / WeChat, told by notification or found by the dai
 the agreement is then unsigned at the channel through the outbox, retried until the channel confirms.
 """
 
-import logging
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.core import signing
@@ -15,13 +15,9 @@ from django.db import IntegrityError, transaction
 from kameng.core import clock, ids, outbox
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import Conflict, InvalidInput, NotFound
-from kameng.core.http import TransportError
 from kameng.membership.models import Agreement, Cancellation, Charge, Membership, Period
 from kameng.membership.notices import notify_member
 from kameng.membership.refunds import RefundQuote, quote_refund
-from kameng.payments.channels.errors import ChannelProtocolError
-
-log = logging.getLogger(__name__)
 
 Mode = Cancellation.Mode
 UNSIGN_TOPIC = "membership.unsign"
@@ -309,40 +305,73 @@ def agreement_ended_at_channel(*, agreement: Agreement, source: str, detail: str
     _send_receipt(cancellation)
 
 
+@dataclass(frozen=True)
+class AgreementCheck:
+    """What the channel said about one agreement, and whether it changed anything here."""
+
+    agreement: Agreement
+    channel_state: str  # "active", "terminated" or "unknown" (the channel could not or would not say)
+    # True when this answer ended the agreement here (auto-renew off; a receipt unless we unsigned).
+    applied: bool
+    error: str = ""  # why the answer is "unknown", when the call itself failed
+
+
+def reconcile_agreement(*, agreement: Agreement, actor=None) -> AgreementCheck:
+    """Asks the channel for one agreement's real state and applies it: an agreement the channel no longer holds
+    ends auto-renew here exactly as the channel's unsign notification would (VIP kept to the period end, a
+    receipt). Only agreements in force here (or being unsigned by us) are changed; a repeat changes nothing more.
+    The channel is asked outside any transaction; the answer is applied in one. With an `actor` (an operator
+    asking from the console), the question and the answer are audit-logged whatever they are."""
+    from kameng.core.http import TransportError
+    from kameng.membership.models import PERIOD_MONTHS
+    from kameng.payments.channels.errors import ChannelProtocolError
+    from kameng.payments.channels.registry import get_channel
+
+    agreement = Agreement.objects.select_related("membership__plan").get(pk=agreement.pk)
+    error = ""
+    try:
+        state = get_channel(agreement.channel).query_agreement(
+            channel_agreement_no=agreement.channel_agreement_no,
+            external_no=agreement.external_no,
+            period_months=PERIOD_MONTHS.get(agreement.membership.plan.period, 1),
+        )
+    except (TransportError, ChannelProtocolError, LookupError) as exc:
+        state, error = "unknown", f"{type(exc).__name__}: {exc}"[:200]
+    with transaction.atomic():
+        locked = Agreement.objects.select_for_update().get(pk=agreement.pk)
+        applied = state == "terminated" and locked.status in (
+            Agreement.Status.ACTIVE,
+            Agreement.Status.CANCEL_REQUESTED,
+        )
+        if applied:
+            agreement_ended_at_channel(
+                agreement=locked, source=Cancellation.Source.RECONCILE, detail="query: not in force"
+            )
+        locked.checked_at = clock.now()
+        locked.save(update_fields=["checked_at"])
+        if actor is not None:
+            log_action(
+                action="agreement.queried",
+                obj=locked,
+                actor=actor,
+                source=Source.ADMIN,
+                data={"channel_state": state, "applied": applied, "status": locked.status, "error": error},
+            )
+    return AgreementCheck(agreement=locked, channel_state=state, applied=applied, error=error)
+
+
 def reconcile_agreements(*, limit: int = 500) -> int:
     """Daily: asks the channel about every active agreement not checked for a day, and applies what it says.
     Catches silent expiries (Alipay sends no notification when an agreement's validity ends)."""
-    from kameng.membership.models import PERIOD_MONTHS
-    from kameng.payments.channels.registry import get_channel
-
     day_ago = clock.now() - timedelta(days=1)
     with transaction.atomic():
         due = list(
             Agreement.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("membership__plan")
             .filter(status=Agreement.Status.ACTIVE)
             .exclude(checked_at__gt=day_ago)
             .order_by("checked_at", "id")[:limit]
         )
         Agreement.objects.filter(pk__in=[a.pk for a in due]).update(checked_at=clock.now())
     for agreement in due:
-        try:
-            state = get_channel(agreement.channel).query_agreement(
-                channel_agreement_no=agreement.channel_agreement_no,
-                external_no=agreement.external_no,
-                period_months=PERIOD_MONTHS.get(agreement.membership.plan.period, 1),
-            )
-        except (TransportError, ChannelProtocolError) as exc:
-            # The channel did not answer: ask again in an hour rather than a day; never stop the sweep.
-            log.warning("agreement %s not queried: %s", agreement.channel_agreement_no, exc)
-            Agreement.objects.filter(pk=agreement.pk).update(checked_at=clock.now() - timedelta(hours=23))
-            continue
-        if state != "terminated":
-            continue
-        with transaction.atomic():
-            locked = Agreement.objects.select_for_update().get(pk=agreement.pk)
-            if locked.status == Agreement.Status.ACTIVE:
-                agreement_ended_at_channel(
-                    agreement=locked, source=Cancellation.Source.RECONCILE, detail="query: not in force"
-                )
+        reconcile_agreement(agreement=agreement)
     return len(due)

@@ -2,6 +2,7 @@ from typing import Annotated
 
 from django.http import JsonResponse
 from ninja import Field, Router, Schema
+from pydantic import ConfigDict
 
 from kameng.core.api import idempotent
 from kameng.core.audit import Source
@@ -14,12 +15,32 @@ router = Router(tags=["orders"])
 
 
 class OrderIn(Schema):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"sku": "qq-coins-30", "quantity": 1, "channel": "alipay"}]}
+    )
+
     sku: Annotated[str, Field(max_length=64)]
     quantity: Annotated[int, Field(strict=True)]
     channel: Annotated[str, Field(max_length=16)]
 
 
 class OrderCreatedOut(Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "order_no": "K20261125794681503281",
+                    "status": "pending_payment",
+                    "amount_fen": 2650,
+                    "original_amount_fen": 2880,
+                    "discount_fen": 230,
+                    "pay_url": "https://shop.example.com/orders/K20261125794681503281/pay/",
+                    "expires_at": "2026-11-25T20:08:45+08:00",
+                }
+            ]
+        }
+    )
+
     order_no: str
     status: str
     amount_fen: int
@@ -30,10 +51,36 @@ class OrderCreatedOut(Schema):
 
 
 class CardOut(Schema):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"secret": "QQ-81E0-10E4-8EE3-7915"}]})
+
     secret: str
 
 
 class OrderOut(Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "order_no": "K20261125794681503281",
+                    "status": "delivered",
+                    "sku": "qq-coins-30",
+                    "quantity": 1,
+                    "channel": "alipay",
+                    "amount_fen": 2650,
+                    "original_amount_fen": 2880,
+                    "discount_fen": 230,
+                    "created_at": "2026-11-25T19:53:45+08:00",
+                    "expires_at": "2026-11-25T20:08:45+08:00",
+                    "paid_at": "2026-11-25T19:54:12+08:00",
+                    "delivered_at": "2026-11-25T19:54:12+08:00",
+                    "cards": [{"secret": "QQ-81E0-10E4-8EE3-7915"}],
+                    "delivery_note": "",
+                    "pay_url": None,
+                }
+            ]
+        }
+    )
+
     order_no: str
     status: str
     sku: str

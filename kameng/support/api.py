@@ -2,6 +2,7 @@ from typing import Annotated
 
 from django.http import JsonResponse
 from ninja import Field, Router, Schema
+from pydantic import ConfigDict
 
 from kameng.core.api import idempotent
 from kameng.core.audit import Source
@@ -12,12 +13,38 @@ router = Router(tags=["support"])
 
 
 class TicketIn(Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "category": "cancel_membership",
+                    "order_no": "V20261125961774937965",
+                    "reason": "会员中心打不开,请帮我退订月卡并关闭自动续费。",
+                }
+            ]
+        }
+    )
+
     category: Annotated[str, Field(max_length=32)]
     order_no: Annotated[str, Field(max_length=32)] = ""
     reason: Annotated[str, Field(max_length=5000)]
 
 
 class TicketOut(Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "ticket_no": "T20261125403918277160",
+                    "status": "open",
+                    "due_at": "2026-11-30T23:59:59+08:00",
+                    "verified": True,
+                    "priority": True,
+                }
+            ]
+        }
+    )
+
     ticket_no: str
     status: str
     due_at: str
