@@ -25,7 +25,10 @@ from django.db import connection
 from django.test import override_settings
 
 from kameng.accounts.models import User
-from kameng.core import backup
+from kameng.core import backups
+from kameng.core.backups import dump as dump_module
+from kameng.core.backups.dump import sha256_file
+from kameng.core.backups.keys import card_key_fingerprint, read_keys_file
 from kameng.inventory.crypto import decrypt_secret
 from kameng.inventory.models import CardKey
 from kameng.membership.models import Membership
@@ -145,7 +148,7 @@ def test_a_postgres_backup_restores_into_a_fresh_database_that_keeps_its_promise
     sold = CardKey.objects.filter(order=order).order_by("pk").first()
     keys = export_keys(tmp_path)
     folder = make_backup(tmp_path / "dumps")
-    card_key = backup.read_keys_file(keys)["KAMENG_CARD_KEY"]
+    card_key = read_keys_file(keys)["KAMENG_CARD_KEY"]
     url = pg_url(fresh_pg_database)
 
     restored = manage("restore", str(folder), database_url=url, card_key=card_key, tmp_path=tmp_path)
@@ -258,7 +261,7 @@ def test_the_manifest_describes_the_dump_from_the_same_snapshot(tmp_path):
     manifest = json.loads((folder / "manifest.json").read_text())
 
     assert manifest["engine"] == "postgresql" and manifest["dump"]["file"] == "database.pgdump"
-    assert manifest["dump"]["sha256"] == backup.sha256_file(folder / "database.pgdump")
+    assert manifest["dump"]["sha256"] == sha256_file(folder / "database.pgdump")
     assert manifest["counts"]["inventory.CardKey"] == CardKey.objects.count() == 4
     assert manifest["counts"]["membership.Membership"] == 1
     assert "0001_initial" in manifest["migrations"]["inventory"]
@@ -271,7 +274,7 @@ def test_a_row_committed_while_pg_dump_runs_is_in_neither_the_dump_nor_its_manif
     tmp_path, fresh_pg_database, monkeypatch
 ):
     UserFactory()
-    real_run = backup._run
+    real_run = dump_module.run_tool
 
     def commit_a_user():
         try:
@@ -286,7 +289,7 @@ def test_a_row_committed_while_pg_dump_runs_is_in_neither_the_dump_nor_its_manif
             writer.join()
         return real_run(command, env)
 
-    monkeypatch.setattr(backup, "_run", pg_dump_after_a_commit)
+    monkeypatch.setattr(dump_module, "run_tool", pg_dump_after_a_commit)
     folder = make_backup(tmp_path / "dumps")
     users_now = User.objects.count()
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -314,7 +317,7 @@ def test_a_sqlite_backup_round_trips_into_a_fresh_file(tmp_path, sqlite_suite):
     sold = CardKey.objects.filter(order=order).order_by("pk").first()
     keys = export_keys(tmp_path)
     folder = make_backup(tmp_path / "dumps")
-    card_key = backup.read_keys_file(keys)["KAMENG_CARD_KEY"]
+    card_key = read_keys_file(keys)["KAMENG_CARD_KEY"]
     target = tmp_path / "restored" / "kameng.sqlite3"
     target.parent.mkdir()
     url = f"sqlite:///{target}"
@@ -351,23 +354,23 @@ def test_the_keys_file_is_mode_0600_warns_and_holds_the_keys_that_the_dumps_neve
 
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert "APART from the database dumps" in stderr.getvalue()
-    values = backup.read_keys_file(path)
+    values = read_keys_file(path)
     assert values == {"KAMENG_CARD_KEY": settings.KAMENG_CARD_KEY, "DJANGO_SECRET_KEY": settings.SECRET_KEY}
-    assert backup.card_key_fingerprint(settings.KAMENG_CARD_KEY) in path.read_text()
+    assert card_key_fingerprint(settings.KAMENG_CARD_KEY) in path.read_text()
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_backup_folder_holds_a_fingerprint_of_the_card_key_never_the_key(tmp_path):
     folder = make_backup(tmp_path / "dumps")
 
-    assert {p.name for p in folder.iterdir()} == {"manifest.json", backup.DUMP_FILES[connection.vendor]}
+    assert {p.name for p in folder.iterdir()} == {"manifest.json", backups.DUMP_FILES[connection.vendor]}
     raw_key = base64.b64decode(settings.KAMENG_CARD_KEY)
     for path in folder.iterdir():
         content = path.read_bytes()
         assert settings.KAMENG_CARD_KEY.encode() not in content and raw_key not in content
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["card_key_fingerprint"] == backup.card_key_fingerprint(settings.KAMENG_CARD_KEY)
+    assert manifest["card_key_fingerprint"] == card_key_fingerprint(settings.KAMENG_CARD_KEY)
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
 
 
@@ -391,10 +394,10 @@ def test_backups_are_never_written_into_the_instance_folder_that_holds_the_card_
 @pytest.mark.django_db(transaction=True)
 def test_a_dump_altered_together_with_its_manifest_sha256_is_refused_by_the_seal(tmp_path):
     folder = make_backup(tmp_path / "dumps")
-    dump = folder / backup.DUMP_FILES[connection.vendor]
+    dump = folder / backups.DUMP_FILES[connection.vendor]
     flip_a_byte(dump)
     manifest = json.loads((folder / "manifest.json").read_text())
-    manifest["dump"]["sha256"] = backup.sha256_file(dump)
+    manifest["dump"]["sha256"] = sha256_file(dump)
     (folder / "manifest.json").write_text(json.dumps(manifest))
 
     with pytest.raises(CommandError, match="does not match its seal"):

@@ -2,7 +2,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from kameng.core import backup
+from kameng.core.backups import BackupError
+from kameng.core.backups.dump import create_backup
+from kameng.core.backups.keys import export_keys
 
 
 class Command(BaseCommand):
@@ -34,9 +36,9 @@ class Command(BaseCommand):
                 )
         try:
             if keys_to is not None:
-                backup.export_keys(keys_to, log=self.stderr.write)
+                export_keys(keys_to, log=self.stderr.write)
             if out is not None:
-                folder = backup.create_backup(out, log=self.stderr.write)
+                folder = create_backup(out, log=self.stderr.write)
                 self.stdout.write(str(folder))
-        except backup.BackupError as exc:
+        except BackupError as exc:
             raise CommandError(str(exc)) from None

@@ -2,7 +2,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from kameng.core import backup
+from kameng.core.backups import BackupError
+from kameng.core.backups.restore import restore_backup, verify_backup
 
 
 class Command(BaseCommand):
@@ -32,10 +33,10 @@ class Command(BaseCommand):
     def handle(self, *args, backup_dir: Path, force: bool, migrate: bool, verify_only: bool, **options):
         try:
             if verify_only:
-                manifest = backup.verify_backup(backup_dir, log=self.stderr.write)
+                manifest = verify_backup(backup_dir, log=self.stderr.write)
                 self.stdout.write(f"backup of {manifest['created_at']} verified")
                 return
-            report = backup.restore_backup(backup_dir, force=force, migrate=migrate, log=self.stderr.write)
-        except backup.BackupError as exc:
+            report = restore_backup(backup_dir, force=force, migrate=migrate, log=self.stderr.write)
+        except BackupError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"restored the backup of {report.manifest['created_at']}: verified")
