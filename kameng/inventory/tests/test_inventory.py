@@ -123,3 +123,16 @@ def test_members_cannot_reach_the_import_page():
     client = Client()
     client.force_login(UserFactory())
     assert client.get("/admin/inventory/importbatch/import/").status_code == 302
+
+
+def test_the_cli_imports_a_long_file_in_pieces_with_a_progress_bar_and_numbers_lines_as_in_the_file(tmp_path):
+    product = ProductFactory(sku="long-sku")
+    lines = [f"LONG-{n:05d}" for n in range(1200)] + ["LONG-00003"]
+    path = tmp_path / "keys.txt"
+    path.write_text("\n".join(lines))
+    out, err = io.StringIO(), io.StringIO()
+    call_command("import_keys", "--sku", "long-sku", "--progress", str(path), stdout=out, stderr=err)
+    assert "imported 1200, duplicates 1, malformed 0" in out.getvalue()
+    assert "100 %  1201/1201 lines" in err.getvalue() and " 41 %  500/1201 lines" in err.getvalue()
+    assert "line 1201: duplicate" in err.getvalue()
+    assert CardKey.objects.filter(product=product).count() == 1200
