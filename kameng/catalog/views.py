@@ -1,5 +1,5 @@
 from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from kameng.catalog import selectors
 from kameng.catalog.models import Category
@@ -7,7 +7,7 @@ from kameng.core.errors import NotFound
 from kameng.payments import selectors as payments
 
 
-@require_GET
+@require_safe
 def home(request, slug: str | None = None):
     category = get_object_or_404(Category, slug=slug, is_active=True) if slug else None
     return render(
@@ -21,7 +21,7 @@ def home(request, slug: str | None = None):
     )
 
 
-@require_GET
+@require_safe
 def product(request, sku: str):
     try:
         row = selectors.get_product(sku=sku)

@@ -10,7 +10,7 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from kameng.accounts.models import Role
 from kameng.catalog.models import Delivery, Product
@@ -51,7 +51,7 @@ def _filters(request) -> selectors.Filters:
 
 
 @login_required
-@require_GET
+@require_safe
 def dashboard(request):
     _staff_only(request)
     filters = _filters(request)
@@ -80,7 +80,7 @@ def dashboard(request):
 
 
 @login_required
-@require_GET
+@require_safe
 def export(request, table: str):
     _staff_only(request)
     build = selectors.TABLES.get(table)
@@ -97,7 +97,7 @@ def export(request, table: str):
 
 
 @login_required
-@require_GET
+@require_safe
 def member(request, username: str):
     """A member's whole timeline, with the one action an operator takes here: cancel now with the policy refund."""
     _staff_only(request)
@@ -141,7 +141,7 @@ def refund_within_policy(request, username: str):
 
 
 @login_required
-@require_GET
+@require_safe
 def find_member(request):
     _staff_only(request)
     name = request.GET.get("q", "").strip()[:150]
@@ -154,7 +154,7 @@ CHUNK_LINES = 500  # the page sends a long list in pieces, so its progress bar f
 
 
 @login_required
-@require_GET
+@require_safe
 def import_keys(request):
     _operator_only(request)
     products = Product.objects.filter(delivery=Delivery.AUTO, is_active=True)
@@ -203,7 +203,7 @@ def _agreement_filters(params) -> selectors.AgreementFilters:
 
 
 @login_required
-@require_GET
+@require_safe
 def agreements(request):
     """代扣协议: every payment agreement with our status and when it was last checked with the channel."""
     _staff_only(request)

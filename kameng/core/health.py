@@ -6,7 +6,7 @@ from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 _migrated = False  # once true it stays true for this process: new migrations come with a new release
 
@@ -39,13 +39,13 @@ def _broker() -> str:
     return "ok"
 
 
-@require_GET
+@require_safe
 @never_cache
 def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
-@require_GET
+@require_safe
 @never_cache
 def readyz(request):
     checks = {"database": _database(), "broker": _broker()}

@@ -1,18 +1,18 @@
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from kameng.core.errors import NotFound
 from kameng.helpcenter import selectors
 
 
-@require_GET
+@require_safe
 def index(request):
     return render(
         request, "helpcenter/index.html", {"articles": selectors.articles(), "actions": selectors.actions()}
     )
 
 
-@require_GET
+@require_safe
 def article(request, slug: str):
     try:
         found = selectors.get_article(slug=slug)
@@ -21,7 +21,7 @@ def article(request, slug: str):
     return render(request, "helpcenter/article.html", {"article": found})
 
 
-@require_GET
+@require_safe
 def search(request):
     query = request.GET.get("q", "")[:10000]
     return render(

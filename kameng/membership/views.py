@@ -3,7 +3,7 @@ import contextlib
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from kameng.core.audit import Source
 from kameng.core.errors import DomainError
@@ -12,7 +12,7 @@ from kameng.membership.models import Cancellation
 from kameng.payments.selectors import channel_names
 
 
-@require_GET
+@require_safe
 def plans(request):
     """The plans, each with its full disclosure for both choices (auto-renew on / off) per channel."""
     channels = sorted(channel_names())
@@ -57,7 +57,7 @@ def subscribe(request):
 
 
 @login_required
-@require_GET
+@require_safe
 def centre(request):
     from kameng.orders.selectors import orders_of
     from kameng.payments.selectors import payments_of
@@ -109,7 +109,7 @@ def cancel(request):
 
 
 @login_required
-@require_GET
+@require_safe
 def receipt(request, receipt_no: str):
     found = selectors.receipt_for(user=request.user, receipt_no=receipt_no)
     if found is None:

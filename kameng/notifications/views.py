@@ -2,14 +2,14 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from kameng.core.errors import NotFound
 from kameng.notifications import selectors, services
 
 
 @login_required
-@require_GET
+@require_safe
 def inbox(request):
     return render(
         request, "notifications/inbox.html", {"messages_": selectors.inbox(user=request.user)[:100]}

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from kameng.core.audit import Source
 from kameng.core.errors import DomainError, NotFound
@@ -38,7 +38,7 @@ def checkout(request):
 
 
 @login_required
-@require_GET
+@require_safe
 def detail(request, order_no: str):
     try:
         view = selectors.order_view(order_no=order_no, viewer=request.user, source=Source.WEB)
@@ -52,12 +52,12 @@ def detail(request, order_no: str):
 
 
 @login_required
-@require_GET
+@require_safe
 def my_orders(request):
     return render(request, "orders/list.html", {"orders": selectors.orders_of(request.user)[:100]})
 
 
-@require_GET
+@require_safe
 def pay(request, order_no: str):
     """Sends the buyer to the channel's cashier with a freshly signed request for this order."""
     order = Order.objects.select_related("product").filter(order_no=order_no).first()

@@ -11,7 +11,7 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from kameng.core import clock
 from kameng.core.errors import DomainError, NotFound
@@ -413,7 +413,7 @@ def wechat_contract(request, plan_id: str, out_contract_code: str, action: str =
     )
 
 
-@require_GET
+@require_safe
 def wechat_h5_page(request, prepay_id: str):
     trade = SandboxTrade.objects.filter(channel="wechat", trade_no=prepay_id).first()
     if trade is None:
@@ -456,7 +456,7 @@ def agreement_sign(request, external_no: str):
     return redirect("sandbox:agreement-settings")
 
 
-@require_GET
+@require_safe
 def agreement_settings(request):
     """The channel app's 自动续费 settings: every agreement, with a switch to turn it off."""
     listed = SandboxAgreement.objects.exclude(status=SandboxAgreement.Status.TEMP).order_by("-created_at")

@@ -3,7 +3,7 @@ import json
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from kameng.core import clock
 from kameng.core.errors import DomainError
@@ -16,7 +16,7 @@ def _error(request, exc: DomainError):
 
 
 @login_required
-@require_GET
+@require_safe
 def my_tickets(request):
     return render(
         request,
@@ -79,7 +79,7 @@ def ticket(request, ticket_no: str):
 
 
 @login_required
-@require_GET
+@require_safe
 def attachment(request, message_id: int):
     message = selectors.attachment_for(viewer=request.user, message_id=message_id)
     if message is None:
@@ -124,7 +124,7 @@ def _agent_only(request) -> None:
 
 
 @login_required
-@require_GET
+@require_safe
 def queue(request):
     _agent_only(request)
     filters = {
@@ -175,7 +175,7 @@ def decide(request, ticket_no: str):
 
 
 @login_required
-@require_GET
+@require_safe
 def evidence_json(request):
     document = evidence.build_bundle(user=request.user)
     response = HttpResponse(
@@ -186,7 +186,7 @@ def evidence_json(request):
 
 
 @login_required
-@require_GET
+@require_safe
 def evidence_pdf(request):
     document = evidence.build_bundle(user=request.user)
     response = HttpResponse(evidence.render_pdf(document), content_type="application/pdf")

@@ -127,3 +127,9 @@ def test_production_answers_over_https_only_with_hsts_and_secure_cookies():
         "True",
         "200",
     ], result.stderr
+
+
+def test_pages_and_probes_answer_head_as_monitors_send_it():
+    client = Client()
+    assert client.head("/").status_code == 200
+    assert client.head("/healthz").status_code == 200
