@@ -1,5 +1,7 @@
 """Test set-up shared by every app: in-process HTTP between shop and sandbox, eager Celery, balanced ledger."""
 
+import os
+
 import pytest
 from django.db import connection
 
@@ -29,3 +31,32 @@ def _ledger_balances(request):
             "SELECT entry_id FROM payments_ledgerline GROUP BY entry_id HAVING SUM(amount_fen) <> 0"
         )
         assert cursor.fetchall() == [], "an unbalanced ledger entry exists"
+
+
+@pytest.fixture(autouse=True)
+def _require_postgres(request):
+    """Row locks, SKIP LOCKED and pg_dump are only real on PostgreSQL; in CI these tests must run, never skip."""
+    if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must run the PostgreSQL tests: set DATABASE_URL to a PostgreSQL database")
+        pytest.skip("needs PostgreSQL (set DATABASE_URL=postgres://…)")
+
+
+@pytest.fixture
+def redis_broker() -> str:
+    """An emptied Redis database for tests with a real Celery worker (on PostgreSQL, which the worker shares)."""
+    url = os.environ.get("CELERY_BROKER_URL", "")
+    if not url.startswith("redis://") or connection.vendor != "postgresql":
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must run the Celery worker tests on Redis and PostgreSQL")
+        pytest.skip("needs CELERY_BROKER_URL=redis://… and DATABASE_URL=postgres://…")
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
+@pytest.fixture
+def worker_database_url() -> str:
+    """DATABASE_URL naming the test database (pytest-django's own name), for a worker started as a subprocess."""
+    return os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/" + connection.settings_dict["NAME"]

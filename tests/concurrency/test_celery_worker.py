@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from kameng.orders.models import Order
@@ -17,20 +16,9 @@ pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(tra
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def redis_broker():
-    url = os.environ.get("CELERY_BROKER_URL", "")
-    if not url.startswith("redis://") or connection.vendor != "postgresql":
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI must run the Celery worker test on Redis and PostgreSQL")
-        pytest.skip("needs CELERY_BROKER_URL=redis://… and DATABASE_URL=postgres://…")
-    import redis
-
-    redis.Redis.from_url(url).flushdb()
-    return url
-
-
-def test_a_real_worker_on_redis_delivers_the_payment_notification(redis_broker, live_server, settings):
+def test_a_real_worker_on_redis_delivers_the_payment_notification(
+    redis_broker, worker_database_url, live_server, settings
+):
     from config.celery import app
 
     app.conf.task_always_eager = False
@@ -44,11 +32,9 @@ def test_a_real_worker_on_redis_delivers_the_payment_notification(redis_broker, 
         "KAMENG_PUBLIC_URL": live_server.url,
         "KAMENG_HTTP_INPROCESS": "0",
         "CELERY_TASK_ALWAYS_EAGER": "0",
-        "DATABASE_URL": os.environ["DATABASE_URL"],
+        "DATABASE_URL": worker_database_url,
         "KAMENG_INSTANCE_DIR": str(settings.INSTANCE_DIR),
     }
-    # The test database has its own name; the worker must use the same one.
-    env["DATABASE_URL"] = env["DATABASE_URL"].rsplit("/", 1)[0] + "/" + connection.settings_dict["NAME"]
     worker = subprocess.Popen(
         [
             sys.executable,

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from config.celery import app
 from kameng.console.invariants import find_violations
@@ -27,24 +26,15 @@ WORKER = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo
 
 
 @pytest.fixture
-def workers(settings):
+def workers(settings, redis_broker, worker_database_url):
     """Starts real workers on Redis against the test database; the sandbox answers slowly, so a run can be cut."""
-    url = os.environ.get("CELERY_BROKER_URL", "")
-    if not url.startswith("redis://") or connection.vendor != "postgresql":
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI must run the worker fault tests on Redis and PostgreSQL")
-        pytest.skip("needs CELERY_BROKER_URL=redis://… and DATABASE_URL=postgres://…")
-    import redis
-
-    redis.Redis.from_url(url).flushdb()
-    database = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/" + connection.settings_dict["NAME"]
     started: list[subprocess.Popen] = []
 
     def start(*, latency_ms: int) -> subprocess.Popen:
         env = {
             **os.environ,
-            "DATABASE_URL": database,
-            "CELERY_BROKER_URL": url,
+            "DATABASE_URL": worker_database_url,
+            "CELERY_BROKER_URL": redis_broker,
             "CELERY_TASK_ALWAYS_EAGER": "0",
             "KAMENG_HTTP_INPROCESS": "1",
             "KAMENG_SANDBOX": "1",
