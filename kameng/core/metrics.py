@@ -14,7 +14,6 @@ import time
 from django.conf import settings
 from django.db.models import Count, Max, Min, Sum
 from django.http import Http404, HttpResponse
-from django.urls import Resolver404, resolve
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -31,11 +30,10 @@ LATENCY = Histogram(
 )
 
 
-def _route(path: str) -> str:
-    # The URL pattern, not the path: /orders/<order_no>/ is one series, not one per order.
-    try:
-        match = resolve(path)
-    except Resolver404:
+def _route(request) -> str:
+    # The URL pattern the request matched, not its path: /orders/<order_no>/ is one series, not one per order.
+    match = getattr(request, "resolver_match", None)
+    if match is None:
         return "unmatched"
     return "/" + match.route if match.route else match.view_name or "unknown"
 
@@ -48,7 +46,7 @@ class RequestMetrics:
         started = time.perf_counter()
         response = self.get_response(request)
         elapsed = time.perf_counter() - started
-        route = _route(request.path_info)
+        route = _route(request)
         LATENCY.labels(route).observe(elapsed)
         REQUESTS.labels(request.method, route, str(response.status_code)).inc()
         if settings.KAMENG_LOG_REQUESTS:
