@@ -174,11 +174,8 @@ if PRODUCTION:
     # TLS ends at the reverse proxy, which says so in X-Forwarded-Proto (and must strip it from clients).
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("KAMENG_SSL_REDIRECT", True)
-    SECURE_REDIRECT_EXEMPT = [
-        r"^healthz$",
-        r"^readyz$",
-        r"^metrics$",
-    ]  # probes and scrapes come over plain HTTP
+    # Probes and scrapes come over plain HTTP from inside the network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SECURE_HSTS_SECONDS = env_int("KAMENG_HSTS_SECONDS", 365 * 24 * 3600)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("KAMENG_HSTS_INCLUDE_SUBDOMAINS", True)
     # Preloading is a commitment browsers keep for months: the operator opts in, the deploy check does not nag.
