@@ -4,8 +4,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
+LOAD_SECONDS ?= 60
+LOAD_USERS ?= 32
 
-.PHONY: run test lint format migrate demo bench clean messages
+.PHONY: run test lint format migrate demo bench load clean messages
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +57,15 @@ test: $(STAMP) $(CHROMIUM)
 
 bench: $(STAMP)
 	$(PY) bench/checkout.py
+
+# locust is only for the load test: `make test` never installs it.
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+# Mixed traffic (browse, order + pay, member centre, cancel) on gunicorn + PostgreSQL, then check_invariants.
+load: $(BENCH_STAMP)
+	$(PY) bench/load.py --seconds $(LOAD_SECONDS) --users $(LOAD_USERS)
 
 clean:
 	rm -rf $(VENV) instance
