@@ -20,6 +20,7 @@ rate. It exits 1 if any request failed or any invariant is broken. Only 127.0.0.
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -340,8 +341,11 @@ def main() -> None:
         print(
             f"warning: the cancel pool ran out {summary['tasks']['cancel_pool_empty']} times (--cancel-pool)"
         )
-    print("FAILED" if failed else "OK: no error, every invariant holds")
-    sys.exit(1 if failed else 0)
+    if failed:
+        print(f"FAILED (the server's instance folder, with celery.log, is kept: {instance})")
+        sys.exit(1)
+    shutil.rmtree(instance, ignore_errors=True)
+    print("OK: no error, every invariant holds")
 
 
 if __name__ == "__main__":
