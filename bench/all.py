@@ -11,7 +11,8 @@
    the figure is the highest throughput whose p99 is below 100 ms.
 4. Ceiling: the same server, the same steps, GET /healthz: the highest throughput whose p99 is below 100 ms.
 
-Every figure is also given as a ratio to the ceiling. The client, the server and PostgreSQL share the machine's cores.
+Every figure is also given as a ratio to the ceiling. The client, the server and PostgreSQL share the machine's cores;
+the CPU that other work on the machine took during each stage is measured and reported (`foreign_cpu_cores`).
 Writes bench/results/all.json (the two scripts also leave checkout.json and renewals.json). Only 127.0.0.1 is
 contacted.
 """
@@ -30,6 +31,7 @@ from common import (
     PY,
     RESULTS,
     ROOT,
+    ForeignLoad,
     default_workers,
     django_setup,
     fresh_database,
@@ -117,32 +119,37 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
 
-    checkout = run_script(
-        [
-            "checkout.py",
-            "--orders",
-            str(args.orders),
-            "--workers",
-            str(args.workers),
-            "--port",
-            "8811",
-            "--database",
-            "kameng_load_checkout",
-        ],
-        "checkout",
-    )
-    renewals = run_script(
-        [
-            "renewals.py",
-            "--memberships",
-            str(args.renewals),
-            "--workers",
-            "4",
-            "--database",
-            "kameng_load_renewals",
-        ],
-        "renewals",
-    )
+    foreign: dict[str, float] = {}  # other work on the machine during each stage, in cores
+    with ForeignLoad() as stage:
+        checkout = run_script(
+            [
+                "checkout.py",
+                "--orders",
+                str(args.orders),
+                "--workers",
+                str(args.workers),
+                "--port",
+                "8811",
+                "--database",
+                "kameng_load_checkout",
+            ],
+            "checkout",
+        )
+    foreign["checkout"] = stage.cores
+    with ForeignLoad() as stage:
+        renewals = run_script(
+            [
+                "renewals.py",
+                "--memberships",
+                str(args.renewals),
+                "--workers",
+                "4",
+                "--database",
+                "kameng_load_renewals",
+            ],
+            "renewals",
+        )
+    foreign["renewals"] = stage.cores
 
     print("member centre and ceiling: seeding", flush=True)
     port = 8813
@@ -170,11 +177,17 @@ def main() -> None:
             return session.get(f"{base}/healthz", timeout=30).status_code == 200
 
         print("GET /member/ (logged in):", flush=True)
-        centre_rows = steps(
-            member_centre, sessions=sessions, max_clients=args.max_clients, seconds=args.step_seconds
-        )
+        with ForeignLoad() as stage:
+            centre_rows = steps(
+                member_centre, sessions=sessions, max_clients=args.max_clients, seconds=args.step_seconds
+            )
+        foreign["member_centre"] = stage.cores
         print("GET /healthz (ceiling):", flush=True)
-        ceiling_rows = steps(healthz, sessions=None, max_clients=args.max_clients, seconds=args.step_seconds)
+        with ForeignLoad() as stage:
+            ceiling_rows = steps(
+                healthz, sessions=None, max_clients=args.max_clients, seconds=args.step_seconds
+            )
+        foreign["ceiling"] = stage.cores
     finally:
         stop(gunicorn)
 
@@ -213,7 +226,7 @@ def main() -> None:
         "figures": figures,
         "gunicorn_workers": args.workers,
         "cpu_count": os.cpu_count(),
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "foreign_cpu_cores": foreign,  # other work on the machine during each stage, in cores
         "checkout": checkout,
         "renewals": renewals,
         "member_centre_steps": centre_rows,
@@ -228,6 +241,7 @@ def main() -> None:
         print(f"{f['measure']:92} {f['value']:8.1f} {f['ratio_to_ceiling']:9.1%}")
     checkout_rps = figures[0]["requests_per_s"]
     print(f"(checkout in requests/s: {checkout_rps}, {ratio(checkout_rps):.1%} of the ceiling)")
+    print(f"other work on the machine, in cores, during each stage: {foreign}")
     print(f"report: {path.relative_to(ROOT)}  ({report['total_seconds']} s in all)")
     ok = checkout["errors"] == 0 and checkout["keys_sold_twice"] == 0 and renewals["ok"]
     sys.exit(0 if ok else 1)

@@ -227,3 +227,70 @@ def save_report(name: str, report: dict) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     return path
+
+
+class ForeignLoad:
+    """Measures how much CPU other work on the machine took while a benchmark ran (Linux /proc).
+
+    Every second it reads each process's CPU time; processes descending from this one are the benchmark's own,
+    `postgres` processes are the database's (ours or not: it cannot tell), the rest are foreign: another test
+    suite, say. `cores` is the foreign CPU time divided by the wall time: 0.5 means half a core went elsewhere.
+    """
+
+    def __init__(self, interval: float = 1.0) -> None:
+        self.interval = interval
+        self.foreign_ticks = 0
+        self.started = 0.0
+        self.elapsed = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _snapshot() -> dict[int, tuple[int, str, int]]:
+        found = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                raw = (entry / "stat").read_text()
+            except OSError:
+                continue
+            comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+            fields = raw[raw.rindex(")") + 2 :].split()
+            found[int(entry.name)] = (int(fields[1]), comm, int(fields[11]) + int(fields[12]))
+        return found
+
+    def _foreign(self, snap: dict[int, tuple[int, str, int]], pid: int) -> bool:
+        me, seen = os.getpid(), 0
+        if snap[pid][1] == "postgres":
+            return False
+        while pid in snap and seen < 64:
+            if pid == me:
+                return False
+            pid, seen = snap[pid][0], seen + 1
+        return True
+
+    def _run(self) -> None:
+        before = self._snapshot()
+        while not self._stop.wait(self.interval):
+            now = self._snapshot()
+            for pid, (_, _, ticks) in now.items():
+                if pid in before and self._foreign(now, pid):
+                    self.foreign_ticks += max(0, ticks - before[pid][2])
+            before = now
+
+    def __enter__(self) -> "ForeignLoad":
+        self.started = time.perf_counter()
+        if Path("/proc/self/stat").exists():
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self.elapsed = time.perf_counter() - self.started
+
+    @property
+    def cores(self) -> float:
+        return round(self.foreign_ticks / os.sysconf("SC_CLK_TCK") / max(self.elapsed, 1e-9), 2)

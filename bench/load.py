@@ -14,8 +14,9 @@ once (no think time by default: a closed loop, like the other benchmarks). After
 what the run queued (refunds through the sandbox gateway, mail), checks in the database that every paid order was
 delivered, and runs `manage.py check_invariants`.
 
-It prints and saves to bench/results/load.json requests/s, p50/p99 per request type and overall, and the error
-rate. It exits 1 if any request failed or any invariant is broken. Only 127.0.0.1 is contacted.
+It prints and saves to bench/results/load.json requests/s, p50/p99 per request type and overall, the error rate,
+and the CPU that other work on the machine took meanwhile. It exits 1 if any request failed or any invariant is
+broken. Only 127.0.0.1 is contacted.
 """
 
 import argparse
@@ -30,6 +31,7 @@ from pathlib import Path
 from common import (
     PY,
     ROOT,
+    ForeignLoad,
     default_workers,
     django_setup,
     fresh_database,
@@ -254,37 +256,38 @@ def main() -> None:
     try:
         warm_up(f"http://127.0.0.1:{args.port}", args.workers)
         celery = None if args.no_celery else start_celery(env, celery_log)
-        locust = subprocess.run(
-            [
-                str(Path(PY).parent / "locust"),
-                "-f",
-                str(ROOT / "bench" / "locustfile.py"),
-                "--headless",
-                "--users",
-                str(args.users),
-                "--spawn-rate",
-                str(args.users),
-                "--run-time",
-                f"{args.seconds}s",
-                "--stop-timeout",
-                "30",
-                "--host",
-                f"http://127.0.0.1:{args.port}",
-                "--only-summary",
-                "--loglevel",
-                "WARNING",
-            ],
-            cwd=ROOT,
-            env={
-                **env,
-                "KAMENG_LOAD_SEED": str(seed_file),
-                "KAMENG_LOAD_STATS": str(stats_file),
-                "KAMENG_LOAD_THINK": str(args.think),
-            },
-            check=False,
-            capture_output=True,
-            timeout=args.seconds + 300,
-        )
+        with ForeignLoad() as foreign:
+            locust = subprocess.run(
+                [
+                    str(Path(PY).parent / "locust"),
+                    "-f",
+                    str(ROOT / "bench" / "locustfile.py"),
+                    "--headless",
+                    "--users",
+                    str(args.users),
+                    "--spawn-rate",
+                    str(args.users),
+                    "--run-time",
+                    f"{args.seconds}s",
+                    "--stop-timeout",
+                    "30",
+                    "--host",
+                    f"http://127.0.0.1:{args.port}",
+                    "--only-summary",
+                    "--loglevel",
+                    "WARNING",
+                ],
+                cwd=ROOT,
+                env={
+                    **env,
+                    "KAMENG_LOAD_SEED": str(seed_file),
+                    "KAMENG_LOAD_STATS": str(stats_file),
+                    "KAMENG_LOAD_THINK": str(args.think),
+                },
+                check=False,
+                capture_output=True,
+                timeout=args.seconds + 300,
+            )
     finally:
         stop(celery)
         stop(gunicorn)
@@ -317,6 +320,7 @@ def main() -> None:
         "gunicorn_workers": args.workers,
         "celery_worker": not args.no_celery,
         "think_time_max_s": args.think,
+        "foreign_cpu_cores": foreign.cores,  # other work on the machine during the run, in cores (of 2)
         **summary,
         "database": {
             "goods_orders": goods.count(),
@@ -334,6 +338,7 @@ def main() -> None:
     path = save_report(args.report, report)
     print_table(summary)
     print(f"database: {json.dumps(report['database'])}")
+    print(f"other work on the machine during the run: {foreign.cores} cores on average")
     print(f"invariants: {'all hold' if not violations else json.dumps(violations, ensure_ascii=False)}")
     print(f"report: {path.relative_to(ROOT)}")
     failed = summary["failures"] > 0 or violations or undelivered or summary["requests"] == 0
