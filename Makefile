@@ -4,8 +4,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
+LOAD_SECONDS ?= 60
+LOAD_USERS ?= 32
 
-.PHONY: run test lint format migrate demo bench clean messages serve-prod worker beat screenshots
+.PHONY: run test lint format migrate demo bench load bench-all clean messages serve-prod worker beat screenshots
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +75,19 @@ bench: $(STAMP)
 # docs/screenshots/: a fresh demo instance in Debian's Chromium; Chinese and English, phone and desktop widths.
 screenshots: $(STAMP) $(CHROMIUM)
 	$(PY) docs/screenshots.py
+
+# locust is only for the load test: `make test` never installs it.
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+# Mixed traffic (browse, order + pay, member centre, cancel) on gunicorn + PostgreSQL, then check_invariants.
+load: $(BENCH_STAMP)
+	$(PY) bench/load.py --seconds $(LOAD_SECONDS) --users $(LOAD_USERS)
+
+# Checkout, renewals, member centre at p99 < 100 ms and the /healthz ceiling, in one table.
+bench-all: $(STAMP)
+	$(PY) bench/all.py
 
 clean:
 	rm -rf $(VENV) instance

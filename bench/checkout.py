@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/checkout.py [--orders 2000] [--concurrency 32] [--workers 4]
 
-It makes a fresh database `kameng_bench` on the local PostgreSQL (DATABASE_URL's server, default 127.0.0.1:5432),
-imports N card keys, creates 32 buyers with API tokens, starts gunicorn, and then:
+It makes a fresh database `kameng_bench` (`--database`) on the local PostgreSQL (DATABASE_URL's server, default
+127.0.0.1:5432), imports N card keys, creates 32 buyers with API tokens, starts gunicorn, and then:
   A. (timed) N orders through POST /api/v1/orders, `concurrency` at once;
   B. (not timed: this is the channel's work, not the shop's) signs N Alipay `trade_status_sync` notifications with
      the sandbox gateway's key, exactly as the sandbox sends them;
@@ -16,56 +16,24 @@ Only 127.0.0.1 is contacted; every request has a timeout.
 
 import argparse
 import json
-import os
 import secrets
 import statistics
-import subprocess
-import sys
 import tempfile
-import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from urllib.parse import urlencode
 
-import requests
+from common import (
+    alipay_paid_notification,
+    django_setup,
+    fresh_database,
+    manage,
+    percentile,
+    run_parallel,
+    save_report,
+    server_env,
+    start_gunicorn,
+    stop,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
-PY = sys.executable
 SKU = "qq-coins-30"
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))] * 1000
-
-
-def manage(env: dict, *args: str, stdin: bytes | None = None) -> None:
-    subprocess.run([PY, "manage.py", *args], cwd=ROOT, env=env, check=True, input=stdin, capture_output=True)
-
-
-def run_parallel(fn, items, concurrency: int) -> tuple[float, list[float], int]:
-    """Runs fn over items with `concurrency` threads, each with its own keep-alive session."""
-    local = threading.local()
-    latencies: list[float] = []
-    errors = 0
-    lock = threading.Lock()
-
-    def call(item):
-        nonlocal errors
-        session = getattr(local, "session", None) or requests.Session()
-        local.session = session
-        began = time.perf_counter()
-        ok = fn(session, item)
-        spent = time.perf_counter() - began
-        with lock:
-            latencies.append(spent)
-            errors += not ok
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        list(pool.map(call, items))
-    return time.perf_counter() - started, latencies, errors
 
 
 def main() -> None:
@@ -79,43 +47,25 @@ def main() -> None:
         "--threads", type=int, default=1, help="gunicorn threads per worker (gthread: keep-alive)"
     )
     parser.add_argument("--port", type=int, default=8123)
+    parser.add_argument("--database", default="kameng_bench", help="dropped and made anew (kameng_… only)")
     args = parser.parse_args()
 
-    server = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test").rsplit("/", 1)[0]
     base = f"http://127.0.0.1:{args.port}"
-    instance = tempfile.mkdtemp(prefix="kameng-bench-")
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"{server}/kameng_bench",
-        "KAMENG_INSTANCE_DIR": instance,
-        "KAMENG_PUBLIC_URL": base,
-        "KAMENG_LOG_LEVEL": "WARNING",
-        "DATABASE_CONN_MAX_AGE": "600",
-        "KAMENG_HTTP_INPROCESS": "0",
-        "DJANGO_DEBUG": "0",
-    }
-    admin = f"{server}/postgres"
-    subprocess.run(
-        ["psql", admin, "-qc", "DROP DATABASE IF EXISTS kameng_bench"], check=True, capture_output=True
+    env = server_env(
+        database_url=fresh_database(args.database),
+        port=args.port,
+        instance=tempfile.mkdtemp(prefix="kameng-bench-"),
     )
-    subprocess.run(["psql", admin, "-qc", "CREATE DATABASE kameng_bench"], check=True)
     manage(env, "migrate", "--noinput")
     manage(env, "load_demo")
     keys = "\n".join(f"BENCH-{secrets.token_hex(8)}" for _ in range(args.orders)).encode()
     manage(env, "import_keys", "--sku", SKU, "-", stdin=keys)
 
-    os.environ.update(env)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    django_setup(env)
     from kameng.accounts.services import issue_token, register_user
-    from kameng.core.money import yuan_str
     from kameng.inventory.models import CardKey
     from kameng.orders.models import Order
     from kameng.payments import ledger
-    from kameng.payments.channels import alipay_protocol
     from kameng.sandbox import keys as sandbox_keys
 
     password = secrets.token_urlsafe(12)  # throw-away bench accounts
@@ -123,31 +73,8 @@ def main() -> None:
         issue_token(user=register_user(username=f"bench{i}", password=password, email=f"b{i}@example.com"))
         for i in range(args.concurrency)
     ]
-    gunicorn = subprocess.Popen(
-        [
-            str(Path(PY).parent / "gunicorn"),
-            "config.wsgi",
-            "--bind",
-            f"127.0.0.1:{args.port}",
-            "--workers",
-            str(args.workers),
-            "--threads",
-            str(args.threads),
-            "--log-level",
-            "warning",
-            "--backlog",
-            "2048",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    gunicorn = start_gunicorn(env, port=args.port, workers=args.workers, threads=args.threads)
     try:
-        for _ in range(100):
-            try:
-                if requests.get(f"{base}/healthz", timeout=5).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.2)
         placed: list[tuple[str, int]] = []
 
         def order(session, i):
@@ -168,24 +95,7 @@ def main() -> None:
 
         private = sandbox_keys.sandbox_keys()["alipay_private"]
         bodies = [
-            urlencode(
-                alipay_protocol.sign_notification(
-                    {
-                        "notify_id": f"N{no}",
-                        "notify_type": "trade_status_sync",
-                        "notify_time": "2026-11-24 12:00:00",
-                        "charset": "utf-8",
-                        "version": "1.0",
-                        "app_id": sandbox_keys.ALIPAY_APP_ID,
-                        "trade_no": f"T{no}",
-                        "out_trade_no": no,
-                        "trade_status": "TRADE_SUCCESS",
-                        "total_amount": yuan_str(amount),
-                    },
-                    private,
-                )
-            )
-            for no, amount in placed
+            alipay_paid_notification(no, amount, private, sandbox_keys.ALIPAY_APP_ID) for no, amount in placed
         ]
 
         def notify(session, body):
@@ -205,8 +115,7 @@ def main() -> None:
             args.concurrency,
         )
     finally:
-        gunicorn.terminate()
-        gunicorn.wait(timeout=30)
+        stop(gunicorn)
 
     delivered = Order.objects.filter(status=Order.Status.DELIVERED).count()
     sold = CardKey.objects.filter(status=CardKey.Status.SOLD)
@@ -234,9 +143,7 @@ def main() -> None:
         "median_request_ms_all": round(statistics.median(lat_a + lat_c) * 1000, 1),
     }
     print(json.dumps(report, indent=2))
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "checkout.json").write_text(json.dumps(report, indent=2))
+    save_report("checkout", report)
 
 
 if __name__ == "__main__":

@@ -1,27 +1,26 @@
 """Renewal throughput on PostgreSQL: N due auto-renewing memberships charged by the renewal sweep.
 
-    .venv/bin/python bench/renewals.py [--memberships 100000] [--workers 4]
+    .venv/bin/python bench/renewals.py [--memberships 100000] [--workers 4] [--database kameng_bench_renewals]
 
-It makes a fresh database `kameng_bench_renewals` on the local PostgreSQL (DATABASE_URL's server, default
-127.0.0.1:5432), creates N members whose monthly period has just ended, each with a signed Alipay 周期扣款 agreement
-(at the shop and at the sandbox gateway) and the 7-day reminder already sent, then (timed) runs the renewal sweep in
-`--workers` processes at once. Every charge goes through the real protocol, in process: the shop signs
+It makes a fresh database `kameng_bench_renewals` (`--database`) on the local PostgreSQL (DATABASE_URL's server,
+default 127.0.0.1:5432), creates N members whose monthly period has just ended, each with a signed Alipay 周期扣款
+agreement (at the shop and at the sandbox gateway) and the 7-day reminder already sent, then (timed) runs the renewal
+sweep in `--workers` processes at once. Every charge goes through the real protocol, in process: the shop signs
 alipay.trade.pay with RSA2, the sandbox gateway verifies it, takes the money, signs its answer, the shop verifies it
-and records payment, ledger, order, period and receipt in one transaction. It prints renewals per second and checks
-in the database that each membership was charged exactly once and the ledger sums to zero.
+and records payment, ledger, order, period and receipt in one transaction. It prints renewals per second, checks in
+the database that each membership was charged exactly once and the ledger sums to zero, and saves the figures
+to bench/results/renewals.json.
 """
 
 import argparse
 import multiprocessing
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from common import ROOT, fresh_database, manage, save_report
 
 
 def configure(env: dict) -> None:
@@ -134,11 +133,13 @@ def main() -> None:
     )
     parser.add_argument("--memberships", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument(
+        "--database", default="kameng_bench_renewals", help="dropped and made anew (kameng_… only)"
+    )
     args = parser.parse_args()
 
-    server = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test").rsplit("/", 1)[0]
     env = {
-        "DATABASE_URL": f"{server}/kameng_bench_renewals",
+        "DATABASE_URL": fresh_database(args.database),
         "KAMENG_INSTANCE_DIR": tempfile.mkdtemp(prefix="kameng-bench-"),
         "KAMENG_PUBLIC_URL": "http://127.0.0.1:8000",
         "KAMENG_SANDBOX": "1",
@@ -147,12 +148,7 @@ def main() -> None:
         "CELERY_BROKER_URL": "memory://",  # receipts wait in the outbox for the mail worker; not timed here
         "DJANGO_DEBUG": "0",
     }
-    admin = f"{server}/postgres"
-    subprocess.run(["psql", admin, "-qc", "DROP DATABASE IF EXISTS kameng_bench_renewals"], check=True)
-    subprocess.run(["psql", admin, "-qc", "CREATE DATABASE kameng_bench_renewals"], check=True)
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env={**os.environ, **env}, check=True
-    )
+    manage({**os.environ, **env}, "migrate", "--noinput")
     configure(env)
     began = time.perf_counter()
     seed(args.memberships)
@@ -194,6 +190,21 @@ def main() -> None:
     print(f"sandbox trades per order > 1: {trades_twice}; ledger sum: {ledger.total()}")
     ok = succeeded == renewed == paid.count() == args.memberships and twice == 0 and ledger.total() == 0
     print("OK: every membership charged exactly once" if ok else "FAILED invariant checks")
+    save_report(
+        "renewals",
+        {
+            "memberships": args.memberships,
+            "workers": args.workers,
+            "seconds": round(elapsed, 1),
+            "renewals_per_s": round(succeeded / elapsed, 1),
+            "renewed": renewed,
+            "payments": paid.count(),
+            "charged_twice": twice,
+            "sandbox_trades_twice": trades_twice,
+            "ledger_sum_fen": ledger.total(),
+            "ok": ok,
+        },
+    )
     sys.exit(0 if ok else 1)
 
 
