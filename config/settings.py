@@ -208,6 +208,10 @@ KAMENG_HTTP_INPROCESS = env_bool("KAMENG_HTTP_INPROCESS", False)
 
 # --- Celery -----------------------------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
+if PRODUCTION and not CELERY_BROKER_URL:
+    raise ImproperlyConfigured(
+        "CELERY_BROKER_URL must name the broker every node shares (redis://…) in production"
+    )
 if not CELERY_BROKER_URL:
     # Embedded: a real worker over a folder-backed queue, so `make run` needs no broker service.
     _queue = INSTANCE_DIR / "celery-queue"

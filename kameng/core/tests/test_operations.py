@@ -87,6 +87,7 @@ def _production(*args: str, **env: str) -> subprocess.CompletedProcess:
         "DJANGO_SECRET_KEY": "production-test-only-" + "x" * 50,
         "KAMENG_CARD_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
         "DJANGO_ALLOWED_HOSTS": "shop.example.com",
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/15",
         "KAMENG_LOG_LEVEL": "ERROR",
         **env,
     }
@@ -103,6 +104,11 @@ def test_the_production_profile_passes_djangos_deployment_checks():
 def test_the_production_profile_refuses_to_start_without_its_secrets():
     result = _production("check", DJANGO_SECRET_KEY="")
     assert result.returncode != 0 and "DJANGO_SECRET_KEY must be set in production" in result.stderr
+
+
+def test_the_production_profile_refuses_a_broker_only_one_machine_can_see():
+    result = _production("check", CELERY_BROKER_URL="")
+    assert result.returncode != 0 and "CELERY_BROKER_URL must name the broker" in result.stderr
 
 
 def test_the_production_profile_refuses_debug():
