@@ -205,6 +205,8 @@ KAMENG_IMPORT_MAX_LINES = env_int("KAMENG_IMPORT_MAX_LINES", 20_000)
 # Calls between the shop and the sandbox gateway go through the WSGI handler in-process instead of a socket; tests
 # use this because no server listens while they run.
 KAMENG_HTTP_INPROCESS = env_bool("KAMENG_HTTP_INPROCESS", False)
+# Seconds the shop waits for a channel (and the sandbox for the shop) before the outcome counts as unknown.
+KAMENG_HTTP_TIMEOUT = float(os.environ.get("KAMENG_HTTP_TIMEOUT") or 10)
 
 # --- Celery -----------------------------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")

@@ -32,7 +32,7 @@ def _own_path(url: str) -> str | None:
 
 
 def post(
-    url: str, *, body: bytes, headers: dict[str, str], timeout: float = 10.0, method: str = "POST"
+    url: str, *, body: bytes, headers: dict[str, str], timeout: float | None = None, method: str = "POST"
 ) -> HttpReply:
     path = _own_path(url)
     if path is not None:
@@ -50,7 +50,9 @@ def post(
             )
         return HttpReply(response.status_code, dict(response.items()), response.content)
     try:
-        response = requests.request(method, url, data=body, headers=headers, timeout=timeout)
+        response = requests.request(
+            method, url, data=body, headers=headers, timeout=timeout or settings.KAMENG_HTTP_TIMEOUT
+        )
     except requests.RequestException as exc:
         raise TransportError(f"{type(exc).__name__}: {exc}") from exc
     return HttpReply(response.status_code, dict(response.headers), response.content)

@@ -1,6 +1,8 @@
 """The payment channel (the sandbox gateway) fails 30 % of calls: half before doing anything, half after taking or
 paying the money with the answer lost. Charges and refunds still converge, each exactly once."""
 
+import time
+
 import pytest
 
 from kameng.console.invariants import find_violations
@@ -72,6 +74,43 @@ def test_refunds_converge_once_each_when_the_channel_fails_30_percent(flaky_chan
 
     assert faults.injected["before"] > 0 and faults.injected["after"] > 0
     assert refunds.count() == MEMBERS
+    for refund in refunds:
+        at_channel = SandboxRefund.objects.filter(out_refund_no=refund.refund_no)
+        assert [r.amount_fen for r in at_channel] == [3000], refund.refund_no
+    assert find_violations() == {}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_refunds_converge_once_each_when_the_channel_answers_after_the_shop_stopped_waiting(
+    live_server, settings
+):
+    """Over real HTTP: the gateway does the refund, then answers after the shop's timeout has passed."""
+    from kameng.payments.channels import config
+    from kameng.payments.channels.registry import channels
+
+    settings.KAMENG_PUBLIC_URL, settings.KAMENG_HTTP_INPROCESS = live_server.url, False
+    settings.KAMENG_HTTP_TIMEOUT, settings.KAMENG_SANDBOX_FAULT_DELAY = 0.5, 1.5
+    for cache in (config.alipay_config, config.wechat_config, channels):
+        cache.cache_clear()
+    plan = PlanFactory(price_fen=3000)
+    users = [UserFactory() for _ in range(4)]
+    for user in users:
+        join_vip(user, plan)
+    faults.reseed(7)
+    faults.injected.clear()
+    settings.KAMENG_SANDBOX_FAULT_RATE = 0.6
+    try:
+        for user in users:
+            cancellation.cancel_membership(user=user, mode="immediate", reason="mistaken_purchase")
+        refunds = Refund.objects.filter(reason=Refund.Reason.MEMBERSHIP_CANCELLED)
+        play_until(lambda: not refunds.exclude(status=Refund.Status.SUCCEEDED).exists(), step_seconds=600)
+    finally:
+        settings.KAMENG_SANDBOX_FAULT_RATE = 0
+        time.sleep(2)  # the gateway's late answers finish before the database is flushed
+        for cache in (config.alipay_config, config.wechat_config, channels):
+            cache.cache_clear()
+
+    assert faults.injected["after"] > 0
     for refund in refunds:
         at_channel = SandboxRefund.objects.filter(out_refund_no=refund.refund_no)
         assert [r.amount_fen for r in at_channel] == [3000], refund.refund_no
