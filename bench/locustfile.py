@@ -28,7 +28,7 @@ from locust import FastHttpUser, between, constant, events, task
 from locust.contrib.fasthttp import FastHttpSession
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from kameng.payments.channels import alipay_protocol
+from bench.common import alipay_paid_notification
 
 SEED = (
     json.loads(Path(os.environ["KAMENG_LOAD_SEED"]).read_text()) if "KAMENG_LOAD_SEED" in os.environ else {}
@@ -38,33 +38,6 @@ LEAVERS = list(SEED.get("leavers", []))
 TASKS = {"browse": 0, "order": 0, "member_centre": 0, "cancel": 0, "cancel_pool_empty": 0}
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 THINK = float(os.environ.get("KAMENG_LOAD_THINK", "0"))
-
-
-def _yuan(fen: int) -> str:
-    yuan, rest = divmod(fen, 100)
-    return f"{yuan}.{rest:02d}"
-
-
-def paid_notification(order_no: str, amount_fen: int) -> str:
-    from urllib.parse import urlencode
-
-    return urlencode(
-        alipay_protocol.sign_notification(
-            {
-                "notify_id": f"N{order_no}",
-                "notify_type": "trade_status_sync",
-                "notify_time": time.strftime("%Y-%m-%d %H:%M:%S"),
-                "charset": "utf-8",
-                "version": "1.0",
-                "app_id": SEED["alipay_app_id"],
-                "trade_no": f"T{order_no}",
-                "out_trade_no": order_no,
-                "trade_status": "TRADE_SUCCESS",
-                "total_amount": _yuan(amount_fen),
-            },
-            SEED["alipay_private_key"],
-        )
-    )
 
 
 class Member(FastHttpUser):
@@ -134,7 +107,9 @@ class Member(FastHttpUser):
             body = placed.json()
         with self.channel.post(
             "/payments/notify/alipay/",
-            data=paid_notification(body["order_no"], body["amount_fen"]),
+            data=alipay_paid_notification(
+                body["order_no"], body["amount_fen"], SEED["alipay_private_key"], SEED["alipay_app_id"]
+            ),
             headers={"Content-Type": "application/x-www-form-urlencoded"},
             name="POST /payments/notify/alipay/",
             catch_response=True,
