@@ -21,6 +21,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from kameng.core import clock
 
 log = logging.getLogger("kameng.request")
+KNOWN_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 REQUESTS = Counter("kameng_http_requests", "HTTP requests answered", ["method", "route", "status"])
 LATENCY = Histogram(
     "kameng_http_request_duration_seconds",
@@ -48,7 +49,8 @@ class RequestMetrics:
         elapsed = time.perf_counter() - started
         route = _route(request)
         LATENCY.labels(route).observe(elapsed)
-        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        method = request.method if request.method in KNOWN_METHODS else "other"  # clients choose it: bound it
+        REQUESTS.labels(method, route, str(response.status_code)).inc()
         if settings.KAMENG_LOG_REQUESTS:
             log.info(
                 "%s %s %s",
