@@ -64,7 +64,7 @@ $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei
 
 # Lint, then the suite on SQLite and on PostgreSQL in parallel (see tests/run.sh).
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(BENCH_STAMP) $(CHROMIUM)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	bash tests/run.sh
@@ -76,7 +76,7 @@ bench: $(STAMP)
 screenshots: $(STAMP) $(CHROMIUM)
 	$(PY) docs/screenshots.py
 
-# locust is only for the load test: `make test` never installs it.
+# locust runs the load test (a short one in `make test`, a full one in `make load`).
 $(BENCH_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
 	touch $(BENCH_STAMP)

@@ -1,7 +1,7 @@
 """bench/load.py end to end for a few seconds: mixed traffic on gunicorn + PostgreSQL, no error, invariants hold.
 
-Runs only where locust is installed (`make load` installs the `bench` extra; `make test` does not) and PostgreSQL
-is reachable (DATABASE_URL's server); its database is kameng_load_pytest, its port 8819.
+Runs where locust is installed (`make test` and `make load` install the `bench` extra) and PostgreSQL is reachable
+(DATABASE_URL's server); its database is kameng_load_pytest, its port 8819. Required in CI.
 """
 
 import importlib.util
@@ -20,6 +20,8 @@ pytestmark = pytest.mark.postgres
 def test_ten_seconds_of_mixed_traffic_have_no_error_and_break_no_invariant():
     # Looked up, never imported: importing locust monkey-patches the whole test process with gevent.
     if importlib.util.find_spec("locust") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must run the load test: `make test` installs locust (the `bench` extra)")
         pytest.skip("locust is not installed: `make load` installs it (the `bench` extra of pyproject.toml)")
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         if os.environ.get("CI") == "true":
