@@ -62,7 +62,6 @@ def seed(*, shoppers: int, leavers: int, keys_per_sku: int, password: str) -> di
     from kameng.accounts.models import User
     from kameng.accounts.services import issue_token
     from kameng.catalog.models import Category, Product
-    from kameng.core import sweeps
     from kameng.inventory import services as inventory
     from kameng.inventory.models import ImportBatch
     from kameng.membership import services as membership
@@ -100,9 +99,7 @@ def seed(*, shoppers: int, leavers: int, keys_per_sku: int, password: str) -> di
         # The member pays at the sandbox cashier; the signed notification reaches the shop in process (eager).
         trade = sandbox.trade_from_pay_url(pay_redirect_url(order=made.order, client_ip="127.0.0.1"))
         sandbox.pay(trade=trade)
-    for _ in range(10):
-        if not any(sweeps.run_due_sweeps().values()):
-            break
+    settle()
     print(f"{len(users)} members joined and paid in {time.perf_counter() - began:.0f} s", flush=True)
     active = Membership.objects.filter(status=Membership.Status.ACTIVE).count()
     if active != len(users):
