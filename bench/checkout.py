@@ -9,8 +9,8 @@ It makes a fresh database `kameng_bench` (`--database`) on the local PostgreSQL 
      the sandbox gateway's key, exactly as the sandbox sends them;
   C. (timed) posts them to /payments/notify/alipay/, `concurrency` at once.
 It prints paid-and-delivered orders per second over A + C (both requests counted), p50/p99 of each request, errors,
-delivered orders, and the shop's invariants (`check_invariants`: keys sold once, ledger balanced, ...). Also a ceiling: 100 × concurrency
-GET /healthz requests, the same server's throughput on a trivial endpoint.
+delivered orders and the shop's invariants (`check_invariants`: keys sold once, ledger balanced, ...). Also a
+ceiling: 100 × concurrency GET /healthz requests, the same server's throughput on a trivial endpoint.
 Only 127.0.0.1 is contacted; every request has a timeout.
 """
 

@@ -182,18 +182,21 @@ def import_keys_chunk(request):
         )
     try:
         batch = import_card_keys(
-            product=product, text=lines, source=ImportBatch.Source.CONSOLE, actor=request.user
+            product=product,
+            text=lines,
+            source=ImportBatch.Source.CONSOLE,
+            actor=request.user,
+            first_line=first_line,
         )
     except DomainError as exc:
         return JsonResponse({"error": {"code": exc.code, "message": exc.message}}, status=exc.status)
-    offset = first_line - 1
     return JsonResponse(
         {
             "batch": batch.pk,
             "imported": batch.imported,
             "duplicates": batch.duplicates,
             "malformed": batch.malformed,
-            "rejected": [{**row, "line": row["line"] + offset} for row in batch.rejected_lines()],
+            "rejected": batch.rejected_lines(),
         }
     )
 

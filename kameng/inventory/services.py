@@ -75,9 +75,10 @@ def parse_lines(text: str, *, csv_format: bool = False) -> ParsedImport:
 
 @transaction.atomic
 def import_card_keys(
-    *, product: Product, text: str, source: str, actor=None, csv_format: bool = False
+    *, product: Product, text: str, source: str, actor=None, csv_format: bool = False, first_line: int = 1
 ) -> ImportBatch:
-    """Imports valid, new keys; duplicates (in the file or in stock) and malformed lines are reported, not imported."""
+    """Imports valid, new keys; duplicates (in the file or in stock) and malformed lines are reported, not imported.
+    `text` may be one piece of a longer file starting at `first_line`: the report numbers lines as in the file."""
     if product.delivery != Delivery.AUTO:
         raise InvalidInput("manual-fulfilment products have no card keys", code="manual_product")
     parsed = parse_lines(text, csv_format=csv_format)
@@ -112,7 +113,10 @@ def import_card_keys(
     batch.imported = CardKey.objects.filter(batch=batch).count()
     batch.duplicates = len(duplicates) + (len(fresh) - batch.imported)
     batch.malformed = len(parsed.rejected)
-    batch.report = sorted(parsed.rejected + duplicates, key=lambda row: row["line"])
+    batch.report = sorted(
+        ({**row, "line": row["line"] + first_line - 1} for row in parsed.rejected + duplicates),
+        key=lambda row: row["line"],
+    )
     batch.save(update_fields=["imported", "duplicates", "malformed", "report"])
     log_action(
         action="cardkeys.imported",

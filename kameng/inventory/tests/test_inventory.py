@@ -136,3 +136,10 @@ def test_the_cli_imports_a_long_file_in_pieces_with_a_progress_bar_and_numbers_l
     assert "100 %  1201/1201 lines" in err.getvalue() and " 41 %  500/1201 lines" in err.getvalue()
     assert "line 1201: duplicate" in err.getvalue()
     assert CardKey.objects.filter(product=product).count() == 1200
+
+
+def test_a_piece_of_a_longer_file_reports_lines_numbered_as_in_the_file():
+    product = ProductFactory()
+    _import(product, "OLD-1")
+    batch = _import(product, "NEW-1\nOLD-1", first_line=501)
+    assert batch.report == [{"line": 502, "reason": "duplicate"}]

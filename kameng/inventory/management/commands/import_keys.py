@@ -37,26 +37,31 @@ class Command(BaseCommand):
         except DomainError as exc:
             raise CommandError(exc.message) from None
         bar = ProgressBar(self.stderr, total=len(lines), unit="lines", force=progress)
-        totals, rejected = {"imported": 0, "duplicates": 0, "malformed": 0}, []
+        batches = []
         for start in range(0, len(lines), PIECE_LINES):
             try:
-                batch = services.import_card_keys(
-                    product=product,
-                    text="\n".join(lines[start : start + PIECE_LINES]),
-                    source=ImportBatch.Source.CLI,
-                    csv_format=file.lower().endswith(".csv"),
+                batches.append(
+                    services.import_card_keys(
+                        product=product,
+                        text="\n".join(lines[start : start + PIECE_LINES]),
+                        source=ImportBatch.Source.CLI,
+                        csv_format=file.lower().endswith(".csv"),
+                        first_line=start + 1,
+                    )
                 )
             except DomainError as exc:
                 bar.finish()
                 raise CommandError(
                     f"{exc.message} (from line {start + 1}; earlier lines are imported)"
                 ) from None
-            for name in totals:
-                totals[name] += getattr(batch, name)
-            rejected += [{**row, "line": row["line"] + start} for row in batch.report]
             bar.update(min(start + PIECE_LINES, len(lines)))
         bar.finish()
-        for row in rejected:  # the reason codes: this command speaks English
+        totals = {
+            name: sum(getattr(b, name) for b in batches) for name in ("imported", "duplicates", "malformed")
+        }
+        for row in (
+            row for batch in batches for row in batch.report
+        ):  # reason codes: this command speaks English
             self.stderr.write(f"line {row['line']}: {row['reason']}")
         self.stdout.write(
             f"imported {totals['imported']}, duplicates {totals['duplicates']}, malformed {totals['malformed']}"
