@@ -87,10 +87,12 @@ class BusinessCollector:
             "kameng_refunds", "Refunds by state and reason", labels=["status", "reason"]
         )
         refunded = CounterMetricFamily("kameng_refunds_fen", "Refunded money in fen", labels=["status"])
+        fen_by_status: dict[str, int] = {}
         for row in Refund.objects.values("status", "reason").annotate(n=Count("id"), fen=Sum("amount_fen")):
             refunds.add_metric([row["status"], row["reason"]], row["n"])
-        for row in Refund.objects.values("status").annotate(fen=Sum("amount_fen")):
-            refunded.add_metric([row["status"]], row["fen"] or 0)
+            fen_by_status[row["status"]] = fen_by_status.get(row["status"], 0) + row["fen"]
+        for status, fen in fen_by_status.items():
+            refunded.add_metric([status], fen)
         yield refunds
         yield refunded
 

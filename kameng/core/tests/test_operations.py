@@ -3,6 +3,7 @@
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,10 +11,12 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
+from kameng.accounts.models import Role
 from kameng.core import sweeps
 from kameng.core.logging import JsonFormatter
 from kameng.core.models import SweepStat
 from kameng.core.outbox import enqueue
+from kameng.membership import cancellation
 from kameng.notifications.services import EMAIL_TOPIC
 from tests.factories import PlanFactory, UserFactory, join_vip, settle
 
@@ -36,14 +39,20 @@ def test_readiness_fails_with_503_when_the_broker_is_unreachable(settings):
 
 
 def test_metrics_report_requests_and_the_shop_from_the_database():
-    join_vip(UserFactory(), PlanFactory(code="month"))
+    plan = PlanFactory(code="month", price_fen=3000)
+    join_vip(UserFactory(), plan)
+    leaver = UserFactory()
+    join_vip(leaver, plan)
+    cancellation.cancel_membership(user=leaver, mode="immediate", reason="mistaken_purchase")
     settle()
     enqueue(topic=EMAIL_TOPIC, payload={}, delay_seconds=3600)  # waits an hour: still in the backlog
     client = Client()
     client.get("/healthz")
     body = client.get("/metrics").content.decode()
-    assert 'kameng_http_requests_total{method="GET",route="/healthz",status="200"}' in body
+    assert 'kameng_http_requests_total{method="GET",route="/healthz",status="200"} 1.0' in body
     assert 'kameng_memberships{status="active"} 1.0' in body
+    assert 'kameng_refunds_total{reason="membership_cancelled",status="succeeded"} 1.0' in body
+    assert 'kameng_refunds_fen_total{status="succeeded"} 3000.0' in body
     assert 'kameng_outbox_messages{status="pending"} 1.0' in body
     assert 'kameng_sweep_runs_total{sweep="outbox"}' in body
 
@@ -72,10 +81,19 @@ def test_json_log_lines_carry_the_extra_fields():
     assert line["time"].endswith("+00:00")
 
 
-def test_pages_carry_a_content_security_policy_with_a_nonce_for_the_dashboard_charts():
+def test_pages_carry_a_content_security_policy_without_unsafe_inline():
     header = Client().get("/").headers["Content-Security-Policy"]
     assert "default-src 'self'" in header and "object-src 'none'" in header
     assert "unsafe-inline" not in header
+
+
+def test_the_dashboard_charts_styles_carry_the_nonce_the_policy_names():
+    client = Client()
+    client.force_login(UserFactory(role=Role.OPERATOR))
+    page = client.get("/console/")
+    nonce = re.search(r"'nonce-([^']+)'", page.headers["Content-Security-Policy"]).group(1)
+    styles = re.findall(r"<style[^>]*>", page.content.decode())
+    assert styles and all(f'nonce="{nonce}"' in tag for tag in styles)
 
 
 def _production(*args: str, **env: str) -> subprocess.CompletedProcess:
