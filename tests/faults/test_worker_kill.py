@@ -13,6 +13,7 @@ import pytest
 from config.celery import app
 from kameng.console.invariants import find_violations
 from kameng.core import clock
+from kameng.core.models import SweepStat
 from kameng.membership import cancellation, renewals
 from kameng.membership.models import Charge, Membership
 from kameng.payments.models import Payment, Refund
@@ -69,6 +70,17 @@ def wait_for(condition, *, seconds: float = 90) -> None:
     raise AssertionError("timed out")
 
 
+def another_round(sweep: str) -> None:
+    """One more run of the sweeps on the surviving worker, waited for (not slept on) until `sweep` has run."""
+
+    def runs() -> int:
+        return SweepStat.objects.filter(name=sweep).values_list("runs", flat=True).first() or 0
+
+    before = runs()
+    app.send_task("kameng.core.tasks.run_due_sweeps")
+    wait_for(lambda: runs() > before)
+
+
 def kill_when(worker: subprocess.Popen, condition) -> None:
     wait_for(condition)
     os.kill(worker.pid, signal.SIGKILL)
@@ -94,8 +106,7 @@ def test_a_worker_killed_mid_renewal_sweep_leaves_no_membership_charged_twice_or
     workers(latency_ms=0)
     app.send_task("kameng.core.tasks.run_due_sweeps")  # what beat sends every 10 seconds
     wait_for(lambda: renewed.count() == MEMBERS)
-    app.send_task("kameng.core.tasks.run_due_sweeps")
-    time.sleep(1)  # one more round finds nothing left to charge
+    another_round("membership_renewals")  # finds nothing left to charge
 
     for membership in members:
         assert Payment.objects.filter(order__membership_attempt__charge__membership=membership).count() == 2
@@ -121,8 +132,7 @@ def test_a_worker_killed_mid_refund_run_pays_every_refund_exactly_once(workers):
     workers(latency_ms=0)
     app.send_task("kameng.core.tasks.run_due_sweeps")
     wait_for(lambda: paid.count() == MEMBERS)
-    app.send_task("kameng.core.tasks.run_due_sweeps")
-    time.sleep(1)  # one more round finds nothing left to pay
+    another_round("outbox")  # finds nothing left to pay
 
     for refund in Refund.objects.all():
         assert [r.amount_fen for r in SandboxRefund.objects.filter(out_refund_no=refund.refund_no)] == [3000]
