@@ -92,6 +92,18 @@ def manage(*args: str, database_url: str, card_key: str, tmp_path: Path, secret_
     )
 
 
+def restore_into(database: str, folder: Path, tmp_path: Path, *options: str, card_key: str = ""):
+    """`manage.py restore FOLDER` into a PostgreSQL database, with the shop's card key unless told another."""
+    return manage(
+        "restore",
+        str(folder),
+        *options,
+        database_url=pg_url(database),
+        card_key=card_key or settings.KAMENG_CARD_KEY,
+        tmp_path=tmp_path,
+    )
+
+
 def _pg_params(dbname: str) -> dict:
     db = connection.settings_dict
     params = {"dbname": dbname, "host": db["HOST"], "port": db["PORT"], "user": db["USER"]}
@@ -183,9 +195,7 @@ def test_a_restore_with_another_card_key_is_refused_before_the_database_is_touch
     folder = make_backup(tmp_path / "dumps")
     other_key = base64.b64encode(secrets.token_bytes(32)).decode()
 
-    refused = manage(
-        "restore", str(folder), database_url=pg_url(fresh_pg_database), card_key=other_key, tmp_path=tmp_path
-    )
+    refused = restore_into(fresh_pg_database, folder, tmp_path, card_key=other_key)
 
     assert refused.returncode == 1
     assert "wrong card key" in refused.stderr
@@ -198,13 +208,7 @@ def test_a_tampered_dump_is_refused_by_its_sha256(tmp_path, fresh_pg_database):
     folder = make_backup(tmp_path / "dumps")
     flip_a_byte(folder / "database.pgdump")
 
-    refused = manage(
-        "restore",
-        str(folder),
-        database_url=pg_url(fresh_pg_database),
-        card_key=settings.KAMENG_CARD_KEY,
-        tmp_path=tmp_path,
-    )
+    refused = restore_into(fresh_pg_database, folder, tmp_path)
 
     assert refused.returncode == 1
     assert "SHA-256 mismatch" in refused.stderr
@@ -218,13 +222,7 @@ def test_a_restore_into_a_database_that_has_tables_is_refused(tmp_path, fresh_pg
     with psycopg.connect(**_pg_params(fresh_pg_database), autocommit=True) as conn:
         conn.execute("CREATE TABLE someone_elses (id int)")
 
-    refused = manage(
-        "restore",
-        str(folder),
-        database_url=pg_url(fresh_pg_database),
-        card_key=settings.KAMENG_CARD_KEY,
-        tmp_path=tmp_path,
-    )
+    refused = restore_into(fresh_pg_database, folder, tmp_path)
 
     assert refused.returncode == 1
     assert "not empty" in refused.stderr
@@ -238,14 +236,7 @@ def test_force_replaces_what_a_non_empty_database_held(tmp_path, fresh_pg_databa
     with psycopg.connect(**_pg_params(fresh_pg_database), autocommit=True) as conn:
         conn.execute("CREATE TABLE someone_elses (id int GENERATED ALWAYS AS IDENTITY)")
 
-    restored = manage(
-        "restore",
-        str(folder),
-        "--force",
-        database_url=pg_url(fresh_pg_database),
-        card_key=settings.KAMENG_CARD_KEY,
-        tmp_path=tmp_path,
-    )
+    restored = restore_into(fresh_pg_database, folder, tmp_path, "--force")
 
     assert restored.returncode == 0, restored.stderr
     tables = pg_tables(fresh_pg_database)
@@ -295,13 +286,7 @@ def test_a_row_committed_while_pg_dump_runs_is_in_neither_the_dump_nor_its_manif
     manifest = json.loads((folder / "manifest.json").read_text())
 
     assert manifest["counts"]["accounts.User"] == users_now - 1
-    restored = manage(
-        "restore",
-        str(folder),
-        database_url=pg_url(fresh_pg_database),
-        card_key=settings.KAMENG_CARD_KEY,
-        tmp_path=tmp_path,
-    )
+    restored = restore_into(fresh_pg_database, folder, tmp_path)
     assert restored.returncode == 0, (
         restored.stderr
     )  # the restore compares its row counts with the manifest's
