@@ -13,10 +13,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from kameng.accounts.models import Role
-from kameng.catalog.models import Delivery, Product
+from kameng.catalog.models import Product
 from kameng.console import charts, selectors
 from kameng.core.errors import DomainError
 from kameng.inventory.models import ImportBatch
+from kameng.inventory.selectors import products_taking_card_keys
 from kameng.inventory.services import import_card_keys
 from kameng.membership.models import Plan
 
@@ -157,7 +158,7 @@ CHUNK_LINES = 500  # the page sends a long list in pieces, so its progress bar f
 @require_safe
 def import_keys(request):
     _operator_only(request)
-    products = Product.objects.filter(delivery=Delivery.AUTO, is_active=True)
+    products = products_taking_card_keys()
     return render(request, "console/import_keys.html", {"products": products, "chunk_lines": CHUNK_LINES})
 
 

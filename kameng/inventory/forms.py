@@ -1,11 +1,11 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from kameng.catalog.models import Delivery, Product
+from kameng.inventory.selectors import products_taking_card_keys
 
 
 class ImportForm(forms.Form):
-    product = forms.ModelChoiceField(label=_("商品"), queryset=Product.objects.filter(delivery=Delivery.AUTO))
+    product = forms.ModelChoiceField(label=_("商品"), queryset=products_taking_card_keys())
     lines = forms.CharField(
         label=_("粘贴卡密(每行一个)"), widget=forms.Textarea(attrs={"rows": 12}), required=False
     )
