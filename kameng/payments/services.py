@@ -122,14 +122,21 @@ def record_payment(
         raise Rejected("no channel trade number")
     if Payment.objects.filter(channel=channel, channel_trade_no=channel_trade_no).exists():
         return  # the same trade told again under a new notify id (e.g. TRADE_FINISHED after TRADE_SUCCESS)
-    payment = Payment.objects.create(
-        order=order,
-        channel=channel,
-        channel_trade_no=channel_trade_no,
-        amount_fen=amount_fen,
-        paid_at=clock.now(),
-        notification=notification,
-    )
+    try:
+        with (
+            transaction.atomic()
+        ):  # a savepoint: losing the race below leaves the caller's transaction usable
+            payment = Payment.objects.create(
+                order=order,
+                channel=channel,
+                channel_trade_no=channel_trade_no,
+                amount_fen=amount_fen,
+                paid_at=clock.now(),
+                notification=notification,
+            )
+    except IntegrityError:
+        # The charge's answer and the channel's notification arrived at once; the unique index let one in.
+        return
     ledger.post(
         kind="payment",
         reference=out_trade_no,

@@ -1,6 +1,7 @@
 """Races on PostgreSQL with real threads and separate connections: what DESIGN.md §6 promises under load."""
 
 import threading
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode
@@ -112,3 +113,49 @@ def test_two_sweepers_expiring_at_once_release_each_order_once():
         counts = list(pool.map(sweep, range(2)))
     assert sum(counts) == 40
     assert CardKey.objects.filter(status=CardKey.Status.AVAILABLE, order=None).count() == 40
+
+
+def _wait_until_a_session_waits_on_a_lock() -> None:
+    for _ in range(200):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+            if cursor.fetchone()[0]:
+                return
+        time.sleep(0.05)
+    raise AssertionError("no session ever waited on a lock")
+
+
+def test_a_charge_answer_and_its_notification_recorded_at_the_same_moment_count_once():
+    """Both see no payment yet; the unique index makes the second wait, then it stands aside instead of failing."""
+    from django.db import transaction
+
+    from kameng.payments import services as payments
+
+    order = orders.create_order(
+        user=UserFactory(), sku=stocked_product(keys=1).sku, quantity=1, channel="alipay"
+    )
+    first_inserted, commit_first = threading.Event(), threading.Event()
+
+    def record(hold: bool) -> None:
+        with transaction.atomic():
+            payments.record_payment(
+                channel="alipay",
+                out_trade_no=order.order_no,
+                channel_trade_no="T-SAME",
+                amount_fen=order.amount_fen,
+            )
+            if hold:
+                first_inserted.set()
+                commit_first.wait(10)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(_in_thread(record), True)
+        assert first_inserted.wait(10)
+        second = pool.submit(_in_thread(record), False)
+        _wait_until_a_session_waits_on_a_lock()  # the second insert, on the first's index entry
+        commit_first.set()
+        first.result(timeout=20)
+        second.result(timeout=20)  # no IntegrityError
+    assert Payment.objects.filter(channel_trade_no="T-SAME").count() == 1
