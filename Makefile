@@ -31,7 +31,7 @@ run: demo
 	PORT=$(PORT) $(VENV)/bin/gunicorn config.wsgi --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 \
 	    --access-logfile -
 
-# Production (see README, Deployment): configuration from the environment only; `make migrate` once per release.
+# Production (see docs/deployment.md): configuration from the environment only; `make migrate` once per release.
 METRICS_DIR ?= $(or $(KAMENG_INSTANCE_DIR),instance)/prometheus
 serve-prod: $(STAMP)
 	KAMENG_ENV=production $(PY) manage.py collectstatic --noinput --verbosity 0

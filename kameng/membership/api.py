@@ -381,7 +381,7 @@ def receipt_answer(c: Cancellation) -> dict:
 
 @router.get("/membership/refund-quote", response=QuoteOut)
 def refund_quote(request):
-    """What cancelling immediately would refund now, with every number of the formula (DESIGN §4)."""
+    """What cancelling immediately would refund now, each number shown (docs/rules.md#5-cancellation)."""
     quote, quote_id = cancellation.refund_quote(user=request.user)
     return {**quote.as_dict(), "quote_id": quote_id}
 

@@ -1,6 +1,6 @@
 """退订: cancelling a membership by any path, with one receipt and at most one refund, whatever the clicks.
 
-Paths: self-service (page and API), support (the next issue's tickets call the same function), and the channel (the
+Paths: self-service (page and API), support (an approved ticket calls the same function), and the channel (the
 member unsigned inside Alipay / WeChat, told by notification or found by the daily reconcile). Every path ends in
 `Cancellation`, the receipt. The local auto_renew flag is switched off first and is what the renewal sweep obeys;
 the agreement is then unsigned at the channel through the outbox, retried until the channel confirms.

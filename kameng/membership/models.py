@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-MIN_FIRST_REMINDER_DAYS = 5  # the law (网交办法 §18 as read in the reference): first notice ≥ 5 days before
+MIN_FIRST_REMINDER_DAYS = 5  # first notice ≥ 5 days before a charge (docs/rules.md#4-membership)
 
 
 def parse_reminder_days(text: str) -> list[int]:
@@ -41,7 +41,7 @@ class Plan(models.Model):
     perk_vip_price = models.BooleanField(default=True)
     perk_priority_fulfilment = models.BooleanField(default=True)
     perk_priority_support = models.BooleanField(default=True)
-    # Refund policy (DESIGN §4 Cancellation); used by the cancellation flow, shown at purchase.
+    # Refund policy (docs/rules.md#5-cancellation); used by the cancellation flow, shown at purchase.
     refund_window_hours = models.PositiveSmallIntegerField(default=48)
     deduct_savings = models.BooleanField(default=True)
     lifetime_penalty_percent = models.PositiveSmallIntegerField(
@@ -94,8 +94,9 @@ class Membership(models.Model):
     """One member's VIP contract, from purchase to its end. At most one live membership per member.
 
     pending ─paid→ active ─charge fails→ past_due ─retry ok→ active
+    pending ─never paid→ abandoned
                    active ─period ends without auto-renew→ expired;  past_due ─retries exhausted→ expired
-    (cancelled comes with the cancellation flow.)
+    active ─immediate cancel→ cancelled;  past_due ─any cancel→ cancelled
     """
 
     class Status(models.TextChoices):

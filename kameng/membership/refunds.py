@@ -1,4 +1,4 @@
-"""The refund policy of DESIGN §4, as one pure computation anyone can redo by hand.
+"""The refund policy (docs/rules.md#5-cancellation), as one pure computation anyone can redo by hand.
 
 period plans, cancelled immediately:
     total_days     = days in the current paid period

@@ -31,7 +31,7 @@ ABANDON_AFTER = timedelta(hours=24)  # a first payment that never came frees the
 
 
 class ConsentRequired(DomainError):
-    """Auto-renew asked for without the explicit consent (a 400, as the compliance checklist §E.1 says)."""
+    """Auto-renew asked for without the explicit consent: a 400 (docs/rules.md#4-membership)."""
 
     status = 400
     code = "consent_required"

@@ -1,4 +1,4 @@
-"""Races on PostgreSQL with real threads and separate connections: what DESIGN.md §6 promises under load."""
+"""Races on PostgreSQL with real threads and separate connections: docs/rules.md's promises under load."""
 
 import threading
 import time

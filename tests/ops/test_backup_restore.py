@@ -67,7 +67,7 @@ def make_backup(out: Path) -> Path:
 
 
 def export_keys(tmp_path: Path) -> Path:
-    vault = tmp_path / "vault"  # somewhere else than the dumps, as the README asks
+    vault = tmp_path / "vault"  # somewhere else than the dumps, as docs/backups.md asks
     vault.mkdir()
     call_command("backup", keys_to=vault / "kameng-keys.env", stderr=StringIO())
     return vault / "kameng-keys.env"

@@ -1,4 +1,4 @@
-"""The refund formula of DESIGN §4, case by case: each row can be recomputed by hand."""
+"""The refund formula (docs/rules.md#5-cancellation), case by case: each row can be recomputed by hand."""
 
 from datetime import datetime, timedelta
 
