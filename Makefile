@@ -26,7 +26,7 @@ demo: migrate
 run: demo
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	PORT=$(PORT) $(VENV)/bin/celery -A config worker --beat --pool=solo --loglevel=WARNING \
-	    --schedule=instance/celerybeat-schedule & \
+	    --schedule=$(or $(KAMENG_INSTANCE_DIR),instance)/celerybeat-schedule & \
 	trap 'kill $$!' EXIT INT TERM; \
 	PORT=$(PORT) $(VENV)/bin/gunicorn config.wsgi --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 \
 	    --access-logfile -

@@ -1,8 +1,12 @@
-"""Test set-up shared by every app: in-process HTTP between shop and sandbox, eager Celery, balanced ledger."""
+"""Test set-up shared by every app: eager Celery, a balanced ledger, PostgreSQL and Redis where required.
+
+What a test run configures (in-process HTTP, the sandbox, eager tasks, fixed secrets) is in config/settings/test.py.
+"""
 
 import os
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from config.celery import app as celery_app
@@ -10,11 +14,11 @@ from kameng.core import clock
 
 
 @pytest.fixture(autouse=True)
-def _in_process(settings):
-    settings.KAMENG_HTTP_INPROCESS = True
-    settings.KAMENG_SANDBOX = True
-    celery_app.conf.task_always_eager = True
-    celery_app.conf.task_eager_propagates = True
+def _fresh_process_state():
+    # Celery's configuration outlives a test that points tasks at a real worker; the settings fixture does not
+    # restore it.
+    celery_app.conf.task_always_eager = settings.CELERY_TASK_ALWAYS_EAGER
+    celery_app.conf.task_eager_propagates = settings.CELERY_TASK_EAGER_PROPAGATES
     clock.forget_cached_offset()  # each test's database starts with the clock at zero offset
 
 
@@ -60,3 +64,16 @@ def redis_broker() -> str:
 def worker_database_url() -> str:
     """DATABASE_URL naming the test database (pytest-django's own name), for a worker started as a subprocess."""
     return os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/" + connection.settings_dict["NAME"]
+
+
+@pytest.fixture
+def kameng_process_env(settings) -> dict[str, str]:
+    """The environment of a Kameng process a test starts (a Celery worker, manage.py): the deployed settings, not the
+    test settings, with this run's secrets and instance folder, as every process of one installation shares them."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
+        "KAMENG_CARD_KEY": settings.KAMENG_CARD_KEY,
+        "KAMENG_INSTANCE_DIR": str(settings.INSTANCE_DIR),
+    }

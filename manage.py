@@ -2,8 +2,11 @@
 import os
 import sys
 
+from config import instance
+
 if __name__ == "__main__":
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    instance.prepare()  # the instance folder is ready before any command reads the settings
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

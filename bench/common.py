@@ -70,6 +70,7 @@ def server_env(*, database_url: str, port: int, instance: str) -> dict:
     production settings a benchmark turns off."""
     return {
         **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",  # also when the load test runs under pytest
         "KAMENG_ENV": "production",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(48),
         "KAMENG_CARD_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),

@@ -1,17 +1,18 @@
-"""Reading configuration from the environment, with instance-folder secrets for the embedded set-up.
+"""Reading the environment: the only module that looks at os.environ for the shop's settings.
 
-The embedded set-up (the default) must run on a fresh machine with no configuration at all, so missing secrets are
-generated once into the instance folder. Production (KAMENG_ENV=production) refuses to start without them.
+Every reader only reads. What the embedded set-up generates for itself (secrets, folders) is written by
+config.instance.prepare, which each entry point runs before Django reads its settings.
 """
 
-import base64
 import os
-import secrets
 from pathlib import Path
 
-from django.core.exceptions import ImproperlyConfigured
-
 TRUE_WORDS = {"1", "true", "yes", "on"}
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -24,19 +25,29 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value.strip() else default
 
 
-def instance_secret(
-    instance_dir: Path, filename: str, *, production: bool, env_name: str, nbytes: int
-) -> str:
-    """A secret from the environment, else from (or generated into) the instance folder."""
-    value = os.environ.get(env_name, "").strip()
-    if value:
-        return value
-    if production:
-        raise ImproperlyConfigured(f"{env_name} must be set in production")
-    path = instance_dir / filename
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(base64.b64encode(secrets.token_bytes(nbytes)).decode())
-    return path.read_text().strip()
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name, "")
+    return float(value) if value.strip() else default
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    """A comma-separated list; empty items are dropped."""
+    return [item for item in os.environ.get(name, default).split(",") if item]
+
+
+def env_secret(name: str) -> str:
+    """NAME, or the contents of the file named by NAME_FILE (keys mounted as files, e.g. PEM keys)."""
+    value = os.environ.get(name, "")
+    file_name = os.environ.get(f"{name}_FILE", "")
+    if not value and file_name:
+        value = Path(file_name).read_text()
+    return value
+
+
+def is_production() -> bool:
+    return os.environ.get("KAMENG_ENV", "embedded") == "production"
+
+
+def instance_dir() -> Path:
+    """The folder of this installation's state: SQLite database, generated secrets, static files, mail."""
+    return Path(os.environ.get("KAMENG_INSTANCE_DIR", BASE_DIR / "instance")).resolve()

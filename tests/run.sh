@@ -4,7 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
-export KAMENG_HTTP_INPROCESS=1 CELERY_TASK_ALWAYS_EAGER=1
+# How tests run (in-process HTTP, eager tasks, fixed secrets) is in config/settings/test.py; this picks the services.
 : "${TEST_DATABASE_URL:=postgres://postgres@127.0.0.1:5432/test}"
 logs=$(mktemp -d)
 

@@ -1,6 +1,5 @@
 """A real Celery worker on Redis delivers the sandbox notification and the shop delivers the keys."""
 
-import os
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_real_worker_on_redis_delivers_the_payment_notification(
-    redis_broker, worker_database_url, live_server, settings
+    redis_broker, worker_database_url, kameng_process_env, live_server, settings
 ):
     from config.celery import app
 
@@ -27,13 +26,12 @@ def test_a_real_worker_on_redis_delivers_the_payment_notification(
     product = stocked_product(keys=1)
     order = place_order(UserFactory(), product)
     env = {
-        **os.environ,
+        **kameng_process_env,
         "CELERY_BROKER_URL": redis_broker,
         "KAMENG_PUBLIC_URL": live_server.url,
         "KAMENG_HTTP_INPROCESS": "0",
         "CELERY_TASK_ALWAYS_EAGER": "0",
         "DATABASE_URL": worker_database_url,
-        "KAMENG_INSTANCE_DIR": str(settings.INSTANCE_DIR),
     }
     worker = subprocess.Popen(
         [

@@ -27,20 +27,19 @@ WORKER = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo
 
 
 @pytest.fixture
-def workers(settings, redis_broker, worker_database_url):
+def workers(redis_broker, worker_database_url, kameng_process_env):
     """Starts real workers on Redis against the test database; the sandbox answers slowly, so a run can be cut."""
     started: list[subprocess.Popen] = []
 
     def start(*, latency_ms: int) -> subprocess.Popen:
         env = {
-            **os.environ,
+            **kameng_process_env,
             "DATABASE_URL": worker_database_url,
             "CELERY_BROKER_URL": redis_broker,
             "CELERY_TASK_ALWAYS_EAGER": "0",
             "KAMENG_HTTP_INPROCESS": "1",
             "KAMENG_SANDBOX": "1",
             "KAMENG_SANDBOX_LATENCY_MS": str(latency_ms),
-            "KAMENG_INSTANCE_DIR": str(settings.INSTANCE_DIR),
         }
         worker = subprocess.Popen(  # noqa: S603 (our own worker)
             [*WORKER, "--without-heartbeat", "--without-mingle", "--without-gossip"],

@@ -76,6 +76,7 @@ def export_keys(tmp_path: Path) -> Path:
 def manage(*args: str, database_url: str, card_key: str, tmp_path: Path, secret_key: str = "s" * 50):
     env = {
         **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",  # an operator's manage.py, not the test settings
         "DATABASE_URL": database_url,
         "KAMENG_CARD_KEY": card_key,
         "DJANGO_SECRET_KEY": secret_key,

@@ -105,6 +105,7 @@ def _production(*args: str, **env: str) -> subprocess.CompletedProcess:
     inherited = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     environment = {
         **inherited,
+        "DJANGO_SETTINGS_MODULE": "config.settings",  # the deployed settings, not the test run's
         "KAMENG_ENV": "production",
         "DJANGO_SECRET_KEY": "production-test-only-" + "x" * 50,
         "KAMENG_CARD_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
