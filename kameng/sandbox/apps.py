@@ -7,7 +7,12 @@ class SandboxConfig(AppConfig):
     verbose_name = "沙箱支付网关 Sandbox gateway"
 
     def ready(self) -> None:
+        from django.conf import settings
+
         from kameng.core import sweeps
-        from kameng.sandbox import services
+        from kameng.sandbox import keys, services
 
         sweeps.register("sandbox_notifications", services.deliver_due_notifications)
+        if settings.KAMENG_SANDBOX:
+            # The one place the sandbox's keys are made: before the shop or the gateway signs anything.
+            keys.issue_keys()

@@ -44,13 +44,6 @@ def browser():
 @pytest.fixture
 def page(browser, live_server, settings, request):
     settings.KAMENG_PUBLIC_URL = live_server.url
-    from kameng.payments.channels import config
-
-    config.alipay_config.cache_clear()
-    config.wechat_config.cache_clear()
-    from kameng.payments.channels.registry import channels
-
-    channels.cache_clear()
     context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844})  # a phone
     opened = context.new_page()
     opened.set_default_timeout(15000)
@@ -66,9 +59,6 @@ def page(browser, live_server, settings, request):
         opened.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
     context.close()
     assert not blocked, f"the Content-Security-Policy blocked: {blocked}"
-    channels.cache_clear()
-    config.alipay_config.cache_clear()
-    config.wechat_config.cache_clear()
 
 
 def log_in(page, base: str, username: str, password: str) -> None:

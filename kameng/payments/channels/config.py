@@ -1,14 +1,16 @@
-"""Channel credentials from the environment; in the sandbox, the sandbox gateway's generated merchant keys.
+"""Channel credentials as typed values, from settings: KAMENG_CHANNELS (real credentials, read from the environment
+in config/settings/channels.py) or, with the sandbox on, the merchant keys the sandbox gateway issued into
+KAMENG_SANDBOX_KEYS_FILE (kameng.sandbox.keys writes that file; this module only reads it).
 
 A channel with no credentials is simply not offered.
 """
 
-import os
+import json
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 
 @dataclass(frozen=True)
@@ -32,71 +34,33 @@ class WechatConfig:
     papay_plan_ids: dict[int, str] = field(default_factory=lambda: {1: "10001", 3: "10003", 12: "10012"})
 
 
-def _secret(name: str) -> str:
-    """VAR, or the contents of the file named by VAR_FILE (for PEM keys mounted as files)."""
-    value = os.environ.get(name, "")
-    file_name = os.environ.get(f"{name}_FILE", "")
-    if not value and file_name:
-        value = Path(file_name).read_text()
-    return value
+def _sandbox_merchant(channel: str) -> dict:
+    path = Path(settings.KAMENG_SANDBOX_KEYS_FILE)
+    try:
+        return json.loads(path.read_text())["merchant"][channel]
+    except (FileNotFoundError, KeyError):
+        raise ImproperlyConfigured(
+            f"the sandbox's merchant keys are not in {path}: the sandbox app issues them when Django starts "
+            "with KAMENG_SANDBOX on"
+        ) from None
 
 
 def _sandbox_base() -> str:
+    # The sandbox answers on this shop's own public URL, which tests and benchmarks point at their server.
     return settings.KAMENG_PUBLIC_URL.rstrip("/") + "/sandbox"
 
 
-@lru_cache(maxsize=1)
 def alipay_config() -> AlipayConfig | None:
-    if os.environ.get("KAMENG_ALIPAY_APP_ID"):
-        return AlipayConfig(
-            app_id=os.environ["KAMENG_ALIPAY_APP_ID"],
-            app_private_key_pem=_secret("KAMENG_ALIPAY_APP_PRIVATE_KEY"),
-            alipay_public_key_pem=_secret("KAMENG_ALIPAY_PUBLIC_KEY"),
-            gateway_url=os.environ.get("KAMENG_ALIPAY_GATEWAY", "https://openapi.alipay.com/gateway.do"),
-        )
+    if "alipay" in settings.KAMENG_CHANNELS:
+        return AlipayConfig(**settings.KAMENG_CHANNELS["alipay"])
     if not settings.KAMENG_SANDBOX:
         return None
-    from kameng.sandbox import keys
-
-    k = keys.sandbox_keys()
-    return AlipayConfig(
-        app_id=keys.ALIPAY_APP_ID,
-        app_private_key_pem=k["alipay_app_private"],
-        alipay_public_key_pem=k["alipay_public"],
-        gateway_url=_sandbox_base() + "/alipay/gateway.do",
-    )
+    return AlipayConfig(**_sandbox_merchant("alipay"), gateway_url=_sandbox_base() + "/alipay/gateway.do")
 
 
-@lru_cache(maxsize=1)
 def wechat_config() -> WechatConfig | None:
-    if os.environ.get("KAMENG_WECHAT_MCHID"):
-        return WechatConfig(
-            mchid=os.environ["KAMENG_WECHAT_MCHID"],
-            appid=os.environ.get("KAMENG_WECHAT_APPID", ""),
-            merchant_serial=os.environ.get("KAMENG_WECHAT_MERCHANT_SERIAL", ""),
-            merchant_private_key_pem=_secret("KAMENG_WECHAT_MERCHANT_PRIVATE_KEY"),
-            platform_public_keys={
-                os.environ.get("KAMENG_WECHAT_PLATFORM_SERIAL", ""): _secret(
-                    "KAMENG_WECHAT_PLATFORM_PUBLIC_KEY"
-                )
-            },
-            apiv3_key=_secret("KAMENG_WECHAT_APIV3_KEY"),
-            api_base=os.environ.get("KAMENG_WECHAT_API_BASE", "https://api.mch.weixin.qq.com"),
-            papay_plan_ids={
-                months: os.environ.get(f"KAMENG_WECHAT_PAPAY_PLAN_{months}M", "") for months in (1, 3, 12)
-            },
-        )
+    if "wechat" in settings.KAMENG_CHANNELS:
+        return WechatConfig(**settings.KAMENG_CHANNELS["wechat"])
     if not settings.KAMENG_SANDBOX:
         return None
-    from kameng.sandbox import keys
-
-    k = keys.sandbox_keys()
-    return WechatConfig(
-        mchid=keys.WECHAT_MCHID,
-        appid=keys.WECHAT_APPID,
-        merchant_serial=keys.WECHAT_MERCHANT_SERIAL,
-        merchant_private_key_pem=k["wechat_merchant_private"],
-        platform_public_keys={keys.WECHAT_PLATFORM_SERIAL: k["wechat_platform_public"]},
-        apiv3_key=k["wechat_apiv3_key"],
-        api_base=_sandbox_base() + "/wechat",
-    )
+    return WechatConfig(**_sandbox_merchant("wechat"), api_base=_sandbox_base() + "/wechat")
