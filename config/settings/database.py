@@ -21,3 +21,5 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+# Where backup and restore find pg_dump / pg_restore; unset: the newest of Debian's postgresql-client, else PATH.
+KAMENG_PG_BINDIR = env_str("KAMENG_PG_BINDIR").strip()

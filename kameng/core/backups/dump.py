@@ -125,7 +125,7 @@ def pg_tool(name: str) -> str:
     """pg_dump / pg_restore: KAMENG_PG_BINDIR if set, else the newest of Debian's postgresql-client
     (/usr/lib/postgresql/<major>/bin, since pg_dump must be at least the server's major version and /usr/bin holds
     only pg_wrapper), else the PATH."""
-    bindir = os.environ.get("KAMENG_PG_BINDIR", "").strip()
+    bindir = settings.KAMENG_PG_BINDIR
     if bindir:
         candidate = Path(bindir) / name
         if not os.access(candidate, os.X_OK):
