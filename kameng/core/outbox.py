@@ -10,8 +10,9 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 
-from kameng.core import clock
+from kameng.core import clock, sweeps
 from kameng.core.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -58,21 +59,22 @@ def deliver_due(*, limit: int = 100) -> int:
     to another system. A worker that dies mid-handler leaves the message to be retried when the lease ends.
     """
     delivered = 0
-    for _ in range(limit):
-        with transaction.atomic():
-            message = (
-                OutboxMessage.objects.select_for_update(skip_locked=True)
-                .filter(status=OutboxMessage.Status.PENDING, available_at__lte=clock.now())
-                .order_by("available_at", "id")
-                .first()
-            )
-            if message is None:
-                break
-            message.attempts += 1
-            message.available_at = clock.now() + timedelta(seconds=LEASE_SECONDS)
-            message.save(update_fields=["attempts", "available_at"])
+    for message in sweeps.lease_due(due=_due, lease=_lease, limit=limit):
         delivered += _deliver_one(message)
     return delivered
+
+
+def _due() -> QuerySet[OutboxMessage]:
+    return OutboxMessage.objects.filter(
+        status=OutboxMessage.Status.PENDING, available_at__lte=clock.now()
+    ).order_by("available_at", "id")
+
+
+def _lease(message: OutboxMessage) -> OutboxMessage:
+    message.attempts += 1
+    message.available_at = clock.now() + timedelta(seconds=LEASE_SECONDS)
+    message.save(update_fields=["attempts", "available_at"])
+    return message
 
 
 def _deliver_one(message: OutboxMessage) -> bool:

@@ -1,10 +1,12 @@
 """Due-time work as named, idempotent sweeps. Apps register theirs in AppConfig.ready(); Celery beat, the CLI and
-the sandbox's run-due endpoint all call `run_due_sweeps`."""
+the sandbox's run-due endpoint all call `run_due_sweeps`. `lease_due` is how a sweep claims its rows."""
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
+from django.db import models, transaction
 from django.db.models import F
 
 from kameng.core import clock
@@ -12,6 +14,8 @@ from kameng.core.models import SweepStat
 
 log = logging.getLogger(__name__)
 _sweeps: dict[str, Callable[[], int]] = {}
+Row = TypeVar("Row", bound=models.Model)
+Leased = TypeVar("Leased")
 
 
 def register(name: str, sweep: Callable[[], int]) -> None:
@@ -48,3 +52,31 @@ def _timed(name: str, sweep: Callable[[], int]) -> int:
         last_items=handled,
     )
     return handled
+
+
+def lease_due(
+    *,
+    due: Callable[[], models.QuerySet[Row]],
+    lease: Callable[[Row], Leased | None],
+    limit: int,
+    batch: int = 1,
+) -> Iterator[Leased]:
+    """Claims due rows `batch` at a time and yields what `lease` made of each, until `limit` are leased or none is.
+
+    Each claim is one short transaction: `due()` (built afresh, so it sees the current time) is locked with
+    SELECT … FOR UPDATE SKIP LOCKED, so workers running the same sweep take different rows instead of queueing, and
+    `lease(row)` runs on each row under its lock. `lease` must move the row out of `due()` — push its due time past
+    a lease, or do the whole of a database-only piece of work — or return None to leave it (then it does not count).
+    What it returns is yielded after the transaction has committed: the caller does its slow work, such as calling
+    another system, with no transaction and no lock held, and a worker that dies there leaves the row to the next
+    sweep once its lease runs out.
+    """
+    leased = 0
+    while leased < limit:
+        with transaction.atomic():
+            rows = list(due().select_for_update(skip_locked=True, of=("self",))[: min(batch, limit - leased)])
+            claimed = [item for item in map(lease, rows) if item is not None]
+        if not claimed:
+            return
+        leased += len(claimed)
+        yield from claimed

@@ -11,8 +11,9 @@ from datetime import timedelta
 
 from django.core import signing
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
-from kameng.core import clock, ids, outbox
+from kameng.core import clock, ids, outbox, sweeps
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import Conflict, InvalidInput, NotFound
 from kameng.membership.models import Agreement, Cancellation, Charge, Membership, Period
@@ -363,15 +364,25 @@ def reconcile_agreement(*, agreement: Agreement, actor=None) -> AgreementCheck:
 def reconcile_agreements(*, limit: int = 500) -> int:
     """Daily: asks the channel about every active agreement not checked for a day, and applies what it says.
     Catches silent expiries (Alipay sends no notification when an agreement's validity ends)."""
-    day_ago = clock.now() - timedelta(days=1)
-    with transaction.atomic():
-        due = list(
-            Agreement.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(status=Agreement.Status.ACTIVE)
-            .exclude(checked_at__gt=day_ago)
-            .order_by("checked_at", "id")[:limit]
-        )
-        Agreement.objects.filter(pk__in=[a.pk for a in due]).update(checked_at=clock.now())
-    for agreement in due:
+    reconciled = 0
+    for agreement in sweeps.lease_due(
+        due=_unchecked_agreements, lease=_lease_check, limit=limit, batch=limit
+    ):
         reconcile_agreement(agreement=agreement)
-    return len(due)
+        reconciled += 1
+    return reconciled
+
+
+def _unchecked_agreements() -> QuerySet[Agreement]:
+    day_ago = clock.now() - timedelta(days=1)
+    return (
+        Agreement.objects.filter(status=Agreement.Status.ACTIVE)
+        .exclude(checked_at__gt=day_ago)
+        .order_by("checked_at", "id")
+    )
+
+
+def _lease_check(agreement: Agreement) -> Agreement:
+    """Marked checked now, so a second worker does not ask too; reconcile_agreement marks it again when done."""
+    Agreement.objects.filter(pk=agreement.pk).update(checked_at=clock.now())
+    return agreement

@@ -7,11 +7,13 @@ pending attempt that the next sweep retries with the same order number, so a per
 """
 
 import logging
+from collections.abc import Iterator
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import QuerySet
 
-from kameng.core import clock
+from kameng.core import clock, sweeps
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import NotFound
 from kameng.core.http import TransportError
@@ -41,24 +43,21 @@ RETRY_AFTER = [timedelta(days=1), timedelta(days=3)]  # after the first failure;
 
 def send_due_reminders(*, limit: int = 5000) -> int:
     """Sends each due renewal reminder once: on the plan's days before the charge (by default 7 and 3)."""
-    sent = 0
-    while sent < limit:
-        with transaction.atomic():
-            batch = list(
-                Membership.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("plan", "user")
-                .filter(status=Status.ACTIVE, auto_renew=True, next_reminder_at__lte=clock.now())
-                .order_by("next_reminder_at")[:BATCH]
-            )
-            for membership in batch:
-                sent += _remind(membership)
-        if not batch:
-            break
-    return sent
+    # Reminders are database writes (the mail goes through the outbox), so each is sent in its claim transaction.
+    return sum(sweeps.lease_due(due=_due_reminders, lease=_remind, limit=limit, batch=BATCH))
+
+
+def _due_reminders() -> QuerySet[Membership]:
+    return (
+        Membership.objects.select_related("plan", "user")
+        .filter(status=Status.ACTIVE, auto_renew=True, next_reminder_at__lte=clock.now())
+        .order_by("next_reminder_at")
+    )
 
 
 def _remind(membership: Membership) -> int:
-    """Sends the latest reminder now due for the coming charge (earlier missed ones are not sent late)."""
+    """Sends the latest reminder now due for the coming charge (earlier missed ones are not sent late); it moves
+    next_reminder_at past now either way."""
     now, charge_at = clock.now(), membership.current_period_end
     schedule = membership.plan.reminder_schedule()
     due = [d for d in schedule if charge_at - timedelta(days=d) <= now]
@@ -130,36 +129,28 @@ def _postpone(membership: Membership, cycle: int) -> None:
 def renew_due_memberships(*, limit: int = 5000) -> int:
     """Charges every due auto-renewing membership once for its next period; returns how many were attempted."""
     attempted = 0
-    while attempted < limit:
-        claimed = _claim_due(min(BATCH, limit - attempted))
-        if not claimed:
-            break
-        for order_no in claimed:
-            execute_charge(order_no=order_no)
-        attempted += len(claimed)
+    for order_no in _claim_due(limit):
+        execute_charge(order_no=order_no)
+        attempted += 1
     return attempted
 
 
-def _claim_due(size: int) -> list[str]:
-    """One transaction: picks due memberships nobody else holds and readies one charge attempt for each."""
-    claimed: list[str] = []
-    with transaction.atomic():
-        due = list(
-            Membership.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("plan", "user", "agreement")
-            .filter(
-                status__in=[Status.ACTIVE, Status.PAST_DUE], auto_renew=True, next_charge_at__lte=clock.now()
-            )
-            .order_by("next_charge_at")[:size]
-        )
-        for membership in due:
-            order_no = _ready_attempt(membership)
-            if order_no:
-                claimed.append(order_no)
-    return claimed
+def _claim_due(limit: int) -> Iterator[str]:
+    """Due memberships nobody else holds, each with one charge attempt readied and leased in the claim."""
+    return sweeps.lease_due(due=_due_renewals, lease=_ready_attempt, limit=limit, batch=BATCH)
+
+
+def _due_renewals() -> QuerySet[Membership]:
+    return (
+        Membership.objects.select_related("plan", "user", "agreement")
+        .filter(status__in=[Status.ACTIVE, Status.PAST_DUE], auto_renew=True, next_charge_at__lte=clock.now())
+        .order_by("next_charge_at")
+    )
 
 
 def _ready_attempt(membership: Membership) -> str | None:
+    """In the claim transaction: readies one charge attempt and leases it; its order number, or None if there is
+    nothing to charge now."""
     cycle = membership.period_index + 1
     agreement = getattr(membership, "agreement", None)
     if agreement is None or agreement.status != Agreement.Status.ACTIVE:
@@ -336,27 +327,30 @@ def _end(membership: Membership, *, reason: str) -> None:
 def expire_due_memberships(*, limit: int = 5000) -> int:
     """Memberships without auto-renew end at their period end; lifetime plans never do. Stale first orders are
     abandoned so the member can choose again."""
-    ended = 0
-    while ended < limit:
-        with transaction.atomic():
-            batch = list(
-                Membership.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("plan", "user")
-                .filter(status=Status.ACTIVE, auto_renew=False, current_period_end__lte=clock.now())
-                .order_by("current_period_end")[:BATCH]
-            )
-            for membership in batch:
-                _end(membership, reason="period_end")
-        ended += len(batch)
-        if not batch:
-            break
-    with transaction.atomic():
-        stale = Membership.objects.filter(
-            status=Status.PENDING, created_at__lte=clock.now() - timedelta(hours=24)
-        )
-        for membership in stale.select_for_update(skip_locked=True)[:BATCH]:
-            membership.status, membership.ended_at = Status.ABANDONED, clock.now()
-            membership.save(update_fields=["status", "ended_at"])
-            log_action(action="membership.abandoned", obj=membership, source=Source.SYSTEM)
-            ended += 1
-    return ended
+    ended = list(sweeps.lease_due(due=_due_ends, lease=_end_at_period_end, limit=limit, batch=BATCH))
+    abandoned = list(sweeps.lease_due(due=_stale_first_orders, lease=_abandon, limit=BATCH, batch=BATCH))
+    return len(ended) + len(abandoned)
+
+
+def _due_ends() -> QuerySet[Membership]:
+    return (
+        Membership.objects.select_related("plan", "user")
+        .filter(status=Status.ACTIVE, auto_renew=False, current_period_end__lte=clock.now())
+        .order_by("current_period_end")
+    )
+
+
+def _end_at_period_end(membership: Membership) -> Membership:
+    _end(membership, reason="period_end")
+    return membership
+
+
+def _stale_first_orders() -> QuerySet[Membership]:
+    return Membership.objects.filter(status=Status.PENDING, created_at__lte=clock.now() - timedelta(hours=24))
+
+
+def _abandon(membership: Membership) -> Membership:
+    membership.status, membership.ended_at = Status.ABANDONED, clock.now()
+    membership.save(update_fields=["status", "ended_at"])
+    log_action(action="membership.abandoned", obj=membership, source=Source.SYSTEM)
+    return membership

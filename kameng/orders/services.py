@@ -10,10 +10,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 
 from kameng.catalog.models import Delivery, Product
-from kameng.core import clock, ids
+from kameng.core import clock, ids, sweeps
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import Conflict, InvalidInput, NotFound
 from kameng.inventory import services as inventory
@@ -122,24 +122,23 @@ def create_order(*, user, sku: str, quantity: int, channel: str, source: str = S
 
 def expire_due_orders(*, limit: int = EXPIRY_BATCH) -> int:
     """Sweep: unpaid orders past their deadline expire and release their stock. Safe for many workers at once."""
-    expired = 0
-    while expired < limit:
-        with transaction.atomic():
-            batch = list(
-                Order.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("product")
-                .filter(status=Status.PENDING_PAYMENT, expires_at__lte=clock.now())
-                .order_by("expires_at")[: min(50, limit - expired)]
-            )
-            for order in batch:
-                _return_stock(order)
-                order.status = Status.EXPIRED
-                order.save(update_fields=["status"])
-                log_action(action="order.expired", obj=order, source=Source.SYSTEM)
-        expired += len(batch)
-        if not batch:
-            break
-    return expired
+    return len(list(sweeps.lease_due(due=_overdue_orders, lease=_expire, limit=limit, batch=50)))
+
+
+def _overdue_orders() -> QuerySet[Order]:
+    return (
+        Order.objects.select_related("product")
+        .filter(status=Status.PENDING_PAYMENT, expires_at__lte=clock.now())
+        .order_by("expires_at")
+    )
+
+
+def _expire(order: Order) -> Order:
+    _return_stock(order)
+    order.status = Status.EXPIRED
+    order.save(update_fields=["status"])
+    log_action(action="order.expired", obj=order, source=Source.SYSTEM)
+    return order
 
 
 def apply_payment(*, order_no: str, source: str = Source.CHANNEL) -> PaymentOutcome:

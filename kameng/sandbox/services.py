@@ -11,8 +11,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
-from kameng.core import clock, http
+from kameng.core import clock, http, sweeps
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import Conflict, InvalidInput, NotFound
 from kameng.core.money import parse_yuan, yuan_str
@@ -275,22 +276,24 @@ def _accepted(channel: str, reply: http.HttpReply) -> bool:
 def deliver_due_notifications(*, limit: int = 200) -> int:
     """Sends every due notification (signed afresh each time, as the channels do); returns how many were accepted."""
     accepted = 0
-    for _ in range(limit):
-        with transaction.atomic():
-            note = (
-                SandboxNotification.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("trade", "agreement")
-                .filter(next_attempt_at__lte=clock.now())
-                .order_by("next_attempt_at", "id")
-                .first()
-            )
-            if note is None:
-                break
-            note.attempts += 1
-            note.next_attempt_at = clock.now() + timedelta(seconds=LEASE_SECONDS)
-            note.save(update_fields=["attempts", "next_attempt_at"])
+    for note in sweeps.lease_due(due=_due_notifications, lease=_lease_notification, limit=limit):
         accepted += _send(note)
     return accepted
+
+
+def _due_notifications() -> QuerySet[SandboxNotification]:
+    return (
+        SandboxNotification.objects.select_related("trade", "agreement")
+        .filter(next_attempt_at__lte=clock.now())
+        .order_by("next_attempt_at", "id")
+    )
+
+
+def _lease_notification(note: SandboxNotification) -> SandboxNotification:
+    note.attempts += 1
+    note.next_attempt_at = clock.now() + timedelta(seconds=LEASE_SECONDS)
+    note.save(update_fields=["attempts", "next_attempt_at"])
+    return note
 
 
 def _send(note: SandboxNotification) -> bool:

@@ -2,8 +2,9 @@
 its deadline turns auto-renew off by itself, so slow support never costs the member a charge."""
 
 from django.db import transaction
+from django.db.models import QuerySet
 
-from kameng.core import clock
+from kameng.core import clock, sweeps
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
 from kameng.support.models import Complaint, Ticket
@@ -11,41 +12,45 @@ from kameng.support.models import Complaint, Ticket
 
 def escalate_overdue(*, limit: int = 200) -> int:
     handled = 0
-    with transaction.atomic():
-        overdue = list(
-            Ticket.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("user")
-            .filter(status__in=Ticket.OPEN_STATES, due_at__lt=clock.now(), overdue_at__isnull=True)
-            .order_by("due_at")[:limit]
-        )
-        for ticket in overdue:
-            ticket.overdue_at = clock.now()
-            ticket.save(update_fields=["overdue_at"])
-            log_action(
-                action="ticket.overdue_escalated",
-                obj=ticket,
-                source=Source.SYSTEM,
-                data={"due_at": clock.iso(ticket.due_at), "category": ticket.category},
-            )
-            handled += 1
-    for ticket in overdue:
+    for ticket in sweeps.lease_due(due=_overdue_tickets, lease=_flag_ticket, limit=limit, batch=limit):
         if ticket.category == Ticket.Category.CANCEL_MEMBERSHIP:
-            _stop_auto_renew(ticket.pk)
-    return handled + _escalate_complaints(limit=limit)
+            _stop_auto_renew(ticket.pk)  # in a transaction of its own: it takes the membership's locks
+        handled += 1
+    late = sweeps.lease_due(due=_late_complaints, lease=_flag_complaint, limit=limit, batch=limit)
+    return handled + len(list(late))
 
 
-def _escalate_complaints(*, limit: int) -> int:
-    with transaction.atomic():
-        late = list(
-            Complaint.objects.select_for_update(skip_locked=True)
-            .filter(answered_at__isnull=True, overdue_at__isnull=True, due_at__lt=clock.now())
-            .order_by("due_at")[:limit]
-        )
-        for complaint in late:
-            complaint.overdue_at = clock.now()
-            complaint.save(update_fields=["overdue_at"])
-            log_action(action="complaint.overdue_escalated", obj=complaint, source=Source.SYSTEM)
-    return len(late)
+def _overdue_tickets() -> QuerySet[Ticket]:
+    return (
+        Ticket.objects.select_related("user")
+        .filter(status__in=Ticket.OPEN_STATES, due_at__lt=clock.now(), overdue_at__isnull=True)
+        .order_by("due_at")
+    )
+
+
+def _flag_ticket(ticket: Ticket) -> Ticket:
+    ticket.overdue_at = clock.now()
+    ticket.save(update_fields=["overdue_at"])
+    log_action(
+        action="ticket.overdue_escalated",
+        obj=ticket,
+        source=Source.SYSTEM,
+        data={"due_at": clock.iso(ticket.due_at), "category": ticket.category},
+    )
+    return ticket
+
+
+def _late_complaints() -> QuerySet[Complaint]:
+    return Complaint.objects.filter(
+        answered_at__isnull=True, overdue_at__isnull=True, due_at__lt=clock.now()
+    ).order_by("due_at")
+
+
+def _flag_complaint(complaint: Complaint) -> Complaint:
+    complaint.overdue_at = clock.now()
+    complaint.save(update_fields=["overdue_at"])
+    log_action(action="complaint.overdue_escalated", obj=complaint, source=Source.SYSTEM)
+    return complaint
 
 
 def _stop_auto_renew(ticket_id: int) -> None:

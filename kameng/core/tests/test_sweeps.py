@@ -1,0 +1,78 @@
+"""lease_due: rows claimed in short transactions, worked on with none open, each row to one worker."""
+
+import threading
+
+import pytest
+from django.db import connection, transaction
+
+from kameng.core import clock, sweeps
+from kameng.core.models import OutboxMessage
+
+
+def _message(topic: str = "test.lease") -> OutboxMessage:
+    moment = clock.now()
+    return OutboxMessage.objects.create(topic=topic, payload={}, created_at=moment, available_at=moment)
+
+
+def _pending():
+    return OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING).order_by("id")
+
+
+def _deliver(message: OutboxMessage) -> OutboxMessage:
+    message.status = OutboxMessage.Status.DELIVERED
+    message.save(update_fields=["status"])
+    return message
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_leased_row_is_handed_over_after_its_claim_committed():
+    _message(), _message()
+    seen = []
+    for message in sweeps.lease_due(due=_pending, lease=_deliver, limit=10):
+        # No transaction is open while the caller works: a slow channel call holds no lock.
+        seen.append((message.pk, connection.in_atomic_block))
+    assert [open_ for _, open_ in seen] == [False, False]
+    assert not _pending().exists()
+
+
+@pytest.mark.django_db
+def test_claims_stop_at_the_limit_in_batches():
+    for _ in range(5):
+        _message()
+    leased = list(sweeps.lease_due(due=_pending, lease=_deliver, limit=3, batch=2))
+    assert len(leased) == 3
+    assert _pending().count() == 2
+
+
+@pytest.mark.django_db
+def test_rows_left_as_they_were_end_the_sweep_instead_of_being_claimed_forever():
+    _message(), _message()
+    assert list(sweeps.lease_due(due=_pending, lease=lambda message: None, limit=1000, batch=1)) == []
+    assert _pending().count() == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_row_another_worker_holds_is_skipped_not_waited_for():
+    held, free = _message(), _message()
+    locked, done = threading.Event(), threading.Event()
+
+    def other_worker():
+        try:
+            with transaction.atomic():
+                OutboxMessage.objects.select_for_update().get(pk=held.pk)
+                locked.set()
+                done.wait(10)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=other_worker)
+    worker.start()
+    try:
+        assert locked.wait(10)
+        leased = list(sweeps.lease_due(due=_pending, lease=_deliver, limit=10))
+    finally:
+        done.set()
+        worker.join()
+    assert [message.pk for message in leased] == [free.pk]
+    assert list(_pending().values_list("pk", flat=True)) == [held.pk]
