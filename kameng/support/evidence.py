@@ -10,9 +10,14 @@ import io
 import json
 
 from django.conf import settings
+from django.db.models import Prefetch
 from django.utils.crypto import salted_hmac
 
 from kameng.core import clock
+from kameng.membership.models import Cancellation, Charge, ChargeAttempt, ConsentRecord, Membership, Reminder
+from kameng.notifications.models import Notification
+from kameng.payments.models import Payment, Refund
+from kameng.support.models import Complaint, Ticket
 
 SALT = "kameng.support.evidence"
 
@@ -31,143 +36,168 @@ def _hmac(payload: bytes) -> str:
 
 def history(*, user) -> dict:
     """Everything the member may need to show: purchase, consent, disclosure, reminders, cancellations, receipts,
-    ticket messages, refunds; each with its time."""
-    from kameng.membership.models import Membership
-    from kameng.notifications.models import Notification
-    from kameng.payments.models import Payment, Refund
-    from kameng.support.models import Complaint, Ticket
-
-    memberships = []
-    for m in Membership.objects.filter(user=user).select_related("plan").order_by("created_at"):
-        consent = getattr(m, "consent", None)
-        memberships.append(
-            {
-                "plan": {"code": m.plan.code, "name": m.plan.name, "period": m.plan.period},
-                "status": m.status,
-                "price_fen": m.price_fen,
-                "auto_renew": m.auto_renew,
-                "channel": m.channel,
-                "created_at": _iso(m.created_at),
-                "current_period_start": _iso(m.current_period_start),
-                "current_period_end": _iso(m.current_period_end),
-                "ended_at": _iso(m.ended_at),
-                "consent": (
-                    {
-                        "given_at": _iso(consent.given_at),
-                        "ip": consent.ip,
-                        "user_agent": consent.user_agent,
-                        "terms_version": consent.terms_version,
-                        "price_fen": consent.price_fen,
-                        "channel": consent.channel,
-                        "external_agreement_no": consent.external_agreement_no,
-                        "disclosure_shown": consent.disclosure,
-                    }
-                    if consent
-                    else None
-                ),
-                "charges": [
-                    {
-                        "period": c.period_index,
-                        "amount_fen": c.amount_fen,
-                        "status": c.status,
-                        "succeeded_at": _iso(c.succeeded_at),
-                        "orders": [t.order.order_no for t in c.tries.select_related("order")],
-                    }
-                    for c in m.charges.order_by("period_index")
-                ],
-                "reminders": [
-                    {
-                        "for_period": r.period_index,
-                        "days_before": r.days_before,
-                        "charge_at": _iso(r.charge_at),
-                        "amount_fen": r.amount_fen,
-                        "sent_at": _iso(r.sent_at),
-                    }
-                    for r in m.reminders.order_by("sent_at")
-                ],
-                "cancellations": [
-                    {
-                        "receipt_no": c.receipt_no,
-                        "mode": c.mode,
-                        "via": c.source,
-                        "received_at": _iso(c.received_at),
-                        "effective_at": _iso(c.effective_at),
-                        "refund_fen": c.refund_fen,
-                        "refund_status": c.refund.status if c.refund_id else "none",
-                        "quote": c.quote,
-                    }
-                    for c in m.cancellations.select_related("refund").order_by("received_at")
-                ],
-            }
-        )
-    payments = Payment.objects.filter(order__user=user).select_related("order").order_by("paid_at")
-    refunds = (
-        Refund.objects.filter(payment__order__user=user)
-        .select_related("payment__order")
-        .order_by("created_at")
-    )
+    ticket messages, refunds; each with its time. One query per kind of row, however long the history."""
     return {
         "member": user.username,
         "generated_at": _iso(clock.now()),
         "site": settings.KAMENG_PUBLIC_URL,
-        "memberships": memberships,
-        "payments": [
-            {
-                "order_no": p.order.order_no,
-                "what": p.order.subject,
-                "channel": p.channel,
-                "amount_fen": p.amount_fen,
-                "paid_at": _iso(p.paid_at),
-            }
-            for p in payments
-        ],
-        "refunds": [
-            {
-                "refund_no": r.refund_no,
-                "order_no": r.payment.order.order_no,
-                "amount_fen": r.amount_fen,
-                "reason": r.reason,
-                "status": r.status,
-                "requested_at": _iso(r.created_at),
-                "succeeded_at": _iso(r.succeeded_at),
-            }
-            for r in refunds
-        ],
+        "memberships": [_membership(m) for m in _memberships(user)],
+        "payments": [_payment(p) for p in _payments(user)],
+        "refunds": [_refund(r) for r in _refunds(user)],
         "tickets": [
-            {
-                "ticket_no": t.ticket_no,
-                "category": t.category,
-                "status": t.status,
-                "order_no": t.order_no,
-                "proof_verified": t.proof_verified,
-                "filed_at": _iso(t.created_at),
-                "due_at": _iso(t.due_at),
-                "resolution": t.resolution,
-                "messages": [
-                    {"at": _iso(msg.created_at), "from_staff": msg.from_staff, "text": msg.body}
-                    for msg in t.messages.all()
-                ],
-            }
-            for t in Ticket.objects.filter(user=user).order_by("created_at")
+            _ticket(t)
+            for t in Ticket.objects.filter(user=user).prefetch_related("messages").order_by("created_at")
         ],
-        "complaints": [
-            {
-                "complaint_no": c.complaint_no,
-                "about": c.about,
-                "about_ref": c.about_ref,
-                "text": c.text,
-                "filed_at": _iso(c.created_at),
-                "answer": c.answer,
-                "answered_at": _iso(c.answered_at),
-            }
-            for c in Complaint.objects.filter(user=user).order_by("created_at")
-        ],
+        "complaints": [_complaint(c) for c in Complaint.objects.filter(user=user).order_by("created_at")],
         "notices_sent": [
             {"kind": n.kind, "subject": n.subject, "at": _iso(n.created_at), "email": n.email_status}
             for n in Notification.objects.filter(user=user, kind__startswith="membership.").order_by(
                 "created_at"
             )
         ],
+    }
+
+
+def _memberships(user):
+    tries = Prefetch("tries", queryset=ChargeAttempt.objects.select_related("order").order_by("id"))
+    return (
+        Membership.objects.filter(user=user)
+        .select_related("plan", "consent")
+        .prefetch_related(
+            Prefetch("charges", queryset=Charge.objects.prefetch_related(tries).order_by("period_index")),
+            Prefetch("reminders", queryset=Reminder.objects.order_by("sent_at")),
+            Prefetch(
+                "cancellations",
+                queryset=Cancellation.objects.select_related("refund").order_by("received_at"),
+            ),
+        )
+        .order_by("created_at")
+    )
+
+
+def _membership(m: Membership) -> dict:
+    consent = getattr(m, "consent", None)
+    return {
+        "plan": {"code": m.plan.code, "name": m.plan.name, "period": m.plan.period},
+        "status": m.status,
+        "price_fen": m.price_fen,
+        "auto_renew": m.auto_renew,
+        "channel": m.channel,
+        "created_at": _iso(m.created_at),
+        "current_period_start": _iso(m.current_period_start),
+        "current_period_end": _iso(m.current_period_end),
+        "ended_at": _iso(m.ended_at),
+        "consent": _consent(consent) if consent else None,
+        "charges": [
+            {
+                "period": c.period_index,
+                "amount_fen": c.amount_fen,
+                "status": c.status,
+                "succeeded_at": _iso(c.succeeded_at),
+                "orders": [t.order.order_no for t in c.tries.all()],
+            }
+            for c in m.charges.all()
+        ],
+        "reminders": [
+            {
+                "for_period": r.period_index,
+                "days_before": r.days_before,
+                "charge_at": _iso(r.charge_at),
+                "amount_fen": r.amount_fen,
+                "sent_at": _iso(r.sent_at),
+            }
+            for r in m.reminders.all()
+        ],
+        "cancellations": [_cancellation(c) for c in m.cancellations.all()],
+    }
+
+
+def _consent(consent: ConsentRecord) -> dict:
+    return {
+        "given_at": _iso(consent.given_at),
+        "ip": consent.ip,
+        "user_agent": consent.user_agent,
+        "terms_version": consent.terms_version,
+        "price_fen": consent.price_fen,
+        "channel": consent.channel,
+        "external_agreement_no": consent.external_agreement_no,
+        "disclosure_shown": consent.disclosure,
+    }
+
+
+def _cancellation(c: Cancellation) -> dict:
+    return {
+        "receipt_no": c.receipt_no,
+        "mode": c.mode,
+        "via": c.source,
+        "received_at": _iso(c.received_at),
+        "effective_at": _iso(c.effective_at),
+        "refund_fen": c.refund_fen,
+        "refund_status": c.refund.status if c.refund_id else "none",
+        "quote": c.quote,
+    }
+
+
+def _payments(user):
+    return Payment.objects.filter(order__user=user).select_related("order").order_by("paid_at")
+
+
+def _payment(p: Payment) -> dict:
+    return {
+        "order_no": p.order.order_no,
+        "what": p.order.subject,
+        "channel": p.channel,
+        "amount_fen": p.amount_fen,
+        "paid_at": _iso(p.paid_at),
+    }
+
+
+def _refunds(user):
+    return (
+        Refund.objects.filter(payment__order__user=user)
+        .select_related("payment__order")
+        .order_by("created_at")
+    )
+
+
+def _refund(r: Refund) -> dict:
+    return {
+        "refund_no": r.refund_no,
+        "order_no": r.payment.order.order_no,
+        "amount_fen": r.amount_fen,
+        "reason": r.reason,
+        "status": r.status,
+        "requested_at": _iso(r.created_at),
+        "succeeded_at": _iso(r.succeeded_at),
+    }
+
+
+def _ticket(t: Ticket) -> dict:
+    return {
+        "ticket_no": t.ticket_no,
+        "category": t.category,
+        "status": t.status,
+        "order_no": t.order_no,
+        "proof_verified": t.proof_verified,
+        "filed_at": _iso(t.created_at),
+        "due_at": _iso(t.due_at),
+        "resolution": t.resolution,
+        "messages": [
+            {"at": _iso(msg.created_at), "from_staff": msg.from_staff, "text": msg.body}
+            for msg in t.messages.all()
+        ],
+    }
+
+
+def _complaint(c: Complaint) -> dict:
+    return {
+        "complaint_no": c.complaint_no,
+        "about": c.about,
+        "about_ref": c.about_ref,
+        "text": c.text,
+        "filed_at": _iso(c.created_at),
+        "answer": c.answer,
+        "answered_at": _iso(c.answered_at),
     }
 
 
