@@ -1,11 +1,13 @@
 """The sandbox's WeChat Pay API v3: H5 prepay, refunds and 委托代扣 contracts, each request's Authorization checked
 and each answer signed with the platform key, as WeChat Pay does."""
 
+import functools
 import json
 import secrets
+from collections.abc import Callable
 from datetime import date
 
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -67,13 +69,21 @@ def _wechat_request(request) -> dict | HttpResponse:
     return payload
 
 
-@csrf_exempt
-@require_POST
-@faulty
-def wechat_h5_prepay(request):
-    payload = _wechat_request(request)
-    if isinstance(payload, HttpResponse):
-        return payload
+def _merchant_post(
+    view: Callable[[HttpRequest, dict], HttpResponse],
+) -> Callable[[HttpRequest], HttpResponse]:
+    """A server API the merchant POSTs to: its Authorization is checked and its JSON body handed to the view."""
+
+    @functools.wraps(view)
+    def parsed(request: HttpRequest) -> HttpResponse:
+        payload = _wechat_request(request)
+        return payload if isinstance(payload, HttpResponse) else view(request, payload)
+
+    return csrf_exempt(require_POST(faulty(parsed)))
+
+
+@_merchant_post
+def wechat_h5_prepay(request, payload: dict) -> HttpResponse:
     if payload.get("mchid") != keys.WECHAT_MCHID or payload.get("appid") != keys.WECHAT_APPID:
         return _error(400, "PARAM_ERROR", "mchid/appid 不匹配")
     try:
@@ -92,13 +102,8 @@ def wechat_h5_prepay(request):
     return _answer(200, {"h5_url": services.wechat_h5_url(trade)})
 
 
-@csrf_exempt
-@require_POST
-@faulty
-def wechat_refund(request):
-    payload = _wechat_request(request)
-    if isinstance(payload, HttpResponse):
-        return payload
+@_merchant_post
+def wechat_refund(request, payload: dict) -> HttpResponse:
     try:
         made = services.refund(
             channel="wechat",
@@ -123,14 +128,9 @@ def wechat_refund(request):
     )
 
 
-@csrf_exempt
-@require_POST
-@faulty
-def wechat_pre_entrust_sign(request):
+@_merchant_post
+def wechat_pre_entrust_sign(request, payload: dict) -> HttpResponse:
     """预约扣费 H5 pre-sign: stores the sign request and answers the page the member signs on."""
-    payload = _wechat_request(request)
-    if isinstance(payload, HttpResponse):
-        return payload
     if payload.get("appid") != keys.WECHAT_APPID:
         return _error(400, "PARAM_ERROR", "appid 不匹配")
     months = {"10001": 1, "10003": 3, "10012": 12}.get(str(payload.get("plan_id")))
@@ -154,14 +154,9 @@ def wechat_pre_entrust_sign(request):
     return _answer(200, {"redirect_url": agreements.wechat_sign_url(agreement)})
 
 
-@csrf_exempt
-@require_POST
-@faulty
-def wechat_papay_apply(request):
+@_merchant_post
+def wechat_papay_apply(request, payload: dict) -> HttpResponse:
     """委托代扣 charge: accepted with 204, the result follows as TRANSACTION.SUCCESS."""
-    payload = _wechat_request(request)
-    if isinstance(payload, HttpResponse):
-        return payload
     if payload.get("appid") != keys.WECHAT_APPID:
         return _error(400, "PARAM_ERROR", "appid 不匹配")
     try:
