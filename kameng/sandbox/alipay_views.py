@@ -52,12 +52,20 @@ def alipay_gateway(request):
         return _error(method or "error", "isv.invalid-method", "不支持的接口")
     api, prefix = APIS[method]
     try:
-        payload = api(json.loads(params.get("biz_content", "")), params)
+        payload = api(_biz_content(params), params)
     except (ValueError, KeyError, TypeError):
         return _error(method, f"{prefix}INVALID_PARAMETER", "参数无效")
     except DomainError as exc:
         return _error(method, f"{prefix}{exc.code}", exc.message)
     return _answer(method, {"code": "10000", "msg": "Success", **payload})
+
+
+def _biz_content(params: dict[str, str]) -> dict:
+    """biz_content is a JSON object; anything else (a list, a number, broken JSON) is an invalid parameter."""
+    biz = json.loads(params.get("biz_content", ""))
+    if not isinstance(biz, dict):
+        raise ValueError("biz_content is not a JSON object")
+    return biz
 
 
 def _browser(request, params: dict[str, str]) -> HttpResponse:

@@ -44,6 +44,12 @@ def test_a_refund_without_an_amount_is_answered_invalid_parameter():
     )
 
 
+@pytest.mark.parametrize("biz", [["K1"], 7, "K1"])
+def test_a_biz_content_that_is_not_a_json_object_is_answered_invalid_parameter(biz):
+    answer = call("alipay.trade.refund", biz)
+    assert (answer["code"], answer["sub_code"]) == ("40004", "ACQ.INVALID_PARAMETER")
+
+
 def test_a_refund_of_an_unknown_trade_names_alipays_acquiring_error():
     answer = call("alipay.trade.refund", {"out_trade_no": "K404", "refund_amount": "1.00"})
     assert (answer["code"], answer["sub_code"]) == ("40004", "ACQ.TRADE_NOT_EXIST")
