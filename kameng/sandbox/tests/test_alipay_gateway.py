@@ -45,9 +45,18 @@ def test_a_refund_without_an_amount_is_answered_invalid_parameter():
 
 
 @pytest.mark.parametrize("biz", [["K1"], 7, "K1"])
-def test_a_biz_content_that_is_not_a_json_object_is_answered_invalid_parameter(biz):
-    answer = call("alipay.trade.refund", biz)
-    assert (answer["code"], answer["sub_code"]) == ("40004", "ACQ.INVALID_PARAMETER")
+@pytest.mark.parametrize(
+    ("method", "prefix"),
+    [
+        ("alipay.trade.refund", "ACQ."),
+        ("alipay.trade.pay", "ACQ."),
+        ("alipay.user.agreement.unsign", ""),
+        ("alipay.user.agreement.query", ""),
+    ],
+)
+def test_a_biz_content_that_is_not_a_json_object_is_answered_invalid_parameter(method, prefix, biz):
+    answer = call(method, biz)
+    assert (answer["code"], answer["sub_code"]) == ("40004", f"{prefix}INVALID_PARAMETER")
 
 
 def test_a_refund_of_an_unknown_trade_names_alipays_acquiring_error():
