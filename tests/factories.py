@@ -1,14 +1,17 @@
 """Factories for tests across apps. Goods come with stock through the real import service."""
 
 import json
+import re
 import secrets
 
 import factory
+import pytest
 from django.test import Client
 
 from kameng.accounts import services as accounts
 from kameng.accounts.models import Role, User
 from kameng.catalog.models import Category, Delivery, Product
+from kameng.core.errors import DomainError, ErrorCode
 from kameng.inventory import services as inventory
 from kameng.inventory.models import ImportBatch
 from kameng.orders import services as orders
@@ -144,3 +147,8 @@ def advance_days(days: float) -> None:
     from kameng.core import clock
 
     clock.advance(seconds=int(days * 86400))
+
+
+def refusal(code: ErrorCode):
+    """pytest.raises for a DomainError of exactly this code (its str() starts with the code)."""
+    return pytest.raises(DomainError, match=f"^{re.escape(code.value)}:")

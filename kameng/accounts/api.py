@@ -4,6 +4,8 @@ from ninja.responses import Status
 from pydantic import ConfigDict
 
 from kameng.accounts import services
+from kameng.accounts.error_codes import AccountErrorCode as E
+from kameng.core.api import WITH_BODY, answers
 from kameng.core.audit import Source
 
 router = Router(tags=["auth"])
@@ -47,7 +49,11 @@ class TokenOut(Schema):
     token: str
 
 
-@router.post("/register", response={201: RegisterOut}, auth=None)
+@router.post(
+    "/register",
+    **answers({201: RegisterOut}, *WITH_BODY, E.BAD_USERNAME, E.BAD_EMAIL, E.WEAK_PASSWORD, E.USERNAME_TAKEN),
+    auth=None,
+)
 def register(request, payload: RegisterIn):
     user = services.register_user(
         username=payload.username, password=payload.password, email=payload.email, source=Source.API
@@ -55,7 +61,9 @@ def register(request, payload: RegisterIn):
     return Status(201, {"id": user.pk, "username": user.username})
 
 
-@router.post("/token", response={200: TokenOut}, auth=None)
+@router.post(
+    "/token", **answers({200: TokenOut}, *WITH_BODY, E.BAD_CREDENTIALS, E.TOO_MANY_ATTEMPTS), auth=None
+)
 def token(request, payload: TokenIn):
     """Exchanges a username and password for a Bearer token; failed attempts are throttled."""
     user = services.check_credentials(request=request, username=payload.username, password=payload.password)

@@ -8,22 +8,13 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 
+from kameng.accounts.error_codes import AccountErrorCode
 from kameng.accounts.models import ApiToken, LoginFailure, Role, User
 from kameng.core import clock
 from kameng.core.audit import Source, log_action
-from kameng.core.errors import Conflict, DomainError, InvalidInput
+from kameng.core.errors import DomainError
 
 USERNAME_MAX = 150
-
-
-class LoginThrottled(DomainError):
-    status = 429
-    code = "too_many_attempts"
-
-
-class BadCredentials(DomainError):
-    status = 401
-    code = "bad_credentials"
 
 
 @transaction.atomic
@@ -32,18 +23,18 @@ def register_user(
 ) -> User:
     username = (username or "").strip()
     if not username or len(username) > USERNAME_MAX or not User.username_validator.regex.match(username):
-        raise InvalidInput("username: 1–150 letters, digits and @.+-_", code="bad_username")
+        raise DomainError(AccountErrorCode.BAD_USERNAME)
     try:
         validate_email(email)
     except ValidationError:
-        raise InvalidInput("email: not a valid address", code="bad_email") from None
+        raise DomainError(AccountErrorCode.BAD_EMAIL) from None
     candidate = User(username=username, email=email, role=role)
     try:
         password_validation.validate_password(password, candidate)
     except ValidationError as exc:
-        raise InvalidInput("password: " + " ".join(exc.messages), code="weak_password") from None
+        raise DomainError(AccountErrorCode.WEAK_PASSWORD, problems=" ".join(exc.messages)) from None
     if User.objects.filter(username__iexact=username).exists():
-        raise Conflict("that username is taken", code="username_taken")
+        raise DomainError(AccountErrorCode.USERNAME_TAKEN)
     candidate.set_password(password)
     candidate.save()
     log_action(action="user.registered", obj=candidate, actor=candidate, source=source, data={"role": role})
@@ -65,11 +56,11 @@ def check_credentials(*, request, username: str, password: str) -> User:
     limit = settings.KAMENG_LOGIN_MAX_FAILURES
     by_name, by_ip = _recent_failures(username=username or "", ip=ip)
     if by_name >= limit or by_ip >= limit * 4:
-        raise LoginThrottled("too many failed logins; try again in 15 minutes")
+        raise DomainError(AccountErrorCode.TOO_MANY_ATTEMPTS)
     user = authenticate(request, username=username, password=password)
     if user is None:
         LoginFailure.objects.create(username=(username or "").lower()[:USERNAME_MAX], ip=ip, at=clock.now())
-        raise BadCredentials("wrong username or password")
+        raise DomainError(AccountErrorCode.BAD_CREDENTIALS)
     LoginFailure.objects.filter(username=user.username.lower()).delete()
     return user
 

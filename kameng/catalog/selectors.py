@@ -2,8 +2,9 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Q
 
+from kameng.catalog.error_codes import CatalogErrorCode
 from kameng.catalog.models import Category, Delivery, Product
-from kameng.core.errors import NotFound
+from kameng.core.errors import DomainError
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def list_products(*, category: Category | None = None) -> list[ProductRow]:
 def get_product(*, sku: str) -> ProductRow:
     product = _with_stock(Product.objects.filter(sku=sku, is_active=True).select_related("category")).first()
     if product is None:
-        raise NotFound(f"no product with sku {sku!r}", code="unknown_sku")
+        raise DomainError(CatalogErrorCode.UNKNOWN_SKU, sku=sku)
     return _row(product, _discount())
 
 

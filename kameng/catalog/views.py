@@ -3,7 +3,7 @@ from django.views.decorators.http import require_safe
 
 from kameng.catalog import selectors
 from kameng.catalog.models import Category
-from kameng.core.errors import NotFound
+from kameng.core.views import shows_refusals
 from kameng.payments import selectors as payments
 
 
@@ -22,9 +22,7 @@ def home(request, slug: str | None = None):
 
 
 @require_safe
+@shows_refusals("orders/error.html")
 def product(request, sku: str):
-    try:
-        row = selectors.get_product(sku=sku)
-    except NotFound:
-        return render(request, "orders/error.html", {"message": "商品不存在"}, status=404)
+    row = selectors.get_product(sku=sku)
     return render(request, "catalog/product.html", {"row": row, "channels": sorted(payments.channel_names())})

@@ -16,6 +16,7 @@ from kameng.accounts.models import Role
 from kameng.catalog.models import Product
 from kameng.console import charts, selectors
 from kameng.core.errors import DomainError
+from kameng.core.views import shows_refusals
 from kameng.inventory.models import ImportBatch
 from kameng.inventory.selectors import products_taking_card_keys
 from kameng.inventory.services import import_card_keys
@@ -121,6 +122,7 @@ def member(request, username: str):
 
 @login_required
 @require_POST
+@shows_refusals("membership/error.html")
 def refund_within_policy(request, username: str):
     """Cancels the member's membership immediately with exactly the policy's refund (never more: that is a
     finance decision on a support ticket), recorded with the operator as actor."""
@@ -132,12 +134,9 @@ def refund_within_policy(request, username: str):
     user = User.objects.filter(username=username).first()
     if user is None:
         raise Http404
-    try:
-        made = cancellation.cancel_membership(
-            user=user, mode="immediate", source=Cancellation.Source.SUPPORT, actor=request.user
-        )
-    except DomainError as exc:
-        return render(request, "membership/error.html", {"message": exc.message}, status=exc.status)
+    made = cancellation.cancel_membership(
+        user=user, mode="immediate", source=Cancellation.Source.SUPPORT, actor=request.user
+    )
     return redirect("membership:receipt", made.receipt_no)
 
 

@@ -1,24 +1,64 @@
-"""The API's shared parts: the error envelope, strict JSON parsing, bearer-token auth, idempotent writes."""
+"""The API's shared parts: the error envelope and its schema, the declared refusals of each endpoint, strict JSON
+parsing, bearer-token auth, idempotent writes."""
 
 import json
-import logging
+from collections.abc import Callable
+from typing import Any
 
 from django.http import Http404, HttpRequest, JsonResponse
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
+from ninja.responses import Status
 from ninja.security import HttpBearer
 
 from kameng.accounts.selectors import user_for_token
-from kameng.core.errors import DomainError
+from kameng.core.error_codes import CoreErrorCode
+from kameng.core.errors import DomainError, ErrorCode
 from kameng.core.idempotency import Answer, run_idempotent
 
-log = logging.getLogger(__name__)
+
+class FieldProblem(Schema):
+    field: str
+    problem: str
 
 
-class MalformedJson(DomainError):
-    status = 400
-    code = "malformed_json"
+class ErrorBody(Schema):
+    code: str
+    message: str
+    # Only for `invalid`: which field failed and how, as the schema validator says it.
+    details: list[FieldProblem] | None = None
+
+
+class ErrorOut(Schema):
+    error: ErrorBody
+
+
+# The refusals shared by kinds of endpoint, spread into `answers(...)` so each endpoint lists all it can answer.
+SIGNED_IN = (CoreErrorCode.UNAUTHORIZED,)
+WITH_BODY = (CoreErrorCode.MALFORMED_JSON, CoreErrorCode.MALFORMED_BODY, CoreErrorCode.INVALID)
+WITH_PARAMS = (CoreErrorCode.NUL_CHARACTER, CoreErrorCode.INVALID)
+IDEMPOTENT = (CoreErrorCode.BAD_IDEMPOTENCY_KEY, CoreErrorCode.IDEMPOTENCY_KEY_REUSED)
+
+
+def answers(ok: dict[int, Any], *refusals: ErrorCode) -> dict[str, Any]:
+    """The `response` and OpenAPI notes of an endpoint: its success schema(s), and for every status a refusal
+    can have, the error envelope with the codes it may carry (`x-error-codes`, listed in the description too)."""
+    by_status: dict[int, list[ErrorCode]] = {}
+    for code in refusals:
+        if code not in by_status.setdefault(code.status, []):
+            by_status[code.status].append(code)
+    responses = {
+        status: {
+            "description": ", ".join(f"`{c.value}`" for c in codes),
+            "x-error-codes": [c.value for c in codes],
+        }
+        for status, codes in sorted(by_status.items())
+    }
+    return {
+        "response": {**ok, **dict.fromkeys(by_status, ErrorOut)},
+        "openapi_extra": {"responses": responses},
+    }
 
 
 class StrictJsonParser(Parser):
@@ -26,11 +66,9 @@ class StrictJsonParser(Parser):
         try:
             body = json.loads(request.body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
-            raise MalformedJson("the request body is not valid UTF-8 JSON") from None
-        if not isinstance(body, dict):
-            raise MalformedJson("the request body must be a JSON object")
-        if _contains_nul(body):
-            raise MalformedJson("the request body contains a NUL character")
+            raise DomainError(CoreErrorCode.MALFORMED_JSON) from None
+        if not isinstance(body, dict) or _contains_nul(body):
+            raise DomainError(CoreErrorCode.MALFORMED_JSON)
         return body
 
 
@@ -53,47 +91,47 @@ class BearerToken(HttpBearer):
         return user
 
 
-def error_body(code: str, message: str, **extra) -> dict:
-    return {"error": {"code": code, "message": message, **extra}}
+def _refusal(exc: DomainError, **extra) -> JsonResponse:
+    return JsonResponse(exc.envelope(**extra), status=exc.status)
 
 
 def install_error_handlers(api: NinjaAPI) -> None:
-    @api.exception_handler(DomainError)
-    def domain_error(request, exc: DomainError):
-        return JsonResponse(error_body(exc.code, exc.message), status=exc.status)
+    api.exception_handler(DomainError)(lambda request, exc: _refusal(exc))
 
     @api.exception_handler(ValidationError)
     def validation_error(request, exc: ValidationError):
         fields = [".".join(str(p) for p in e.get("loc", ())[1:]) or "body" for e in exc.errors]
-        message = "invalid or missing field(s): " + ", ".join(sorted(set(fields)))
         details = [{"field": f, "problem": e.get("msg", "")} for f, e in zip(fields, exc.errors, strict=True)]
-        return JsonResponse(error_body("invalid", message, details=details), status=422)
+        refused = DomainError(CoreErrorCode.INVALID, fields=", ".join(sorted(set(fields))))
+        return _refusal(refused, details=details)
 
     @api.exception_handler(AuthenticationError)
     def unauthorized(request, exc):
-        return JsonResponse(error_body("unauthorized", "a valid Bearer token is required"), status=401)
+        return _refusal(DomainError(CoreErrorCode.UNAUTHORIZED))
 
     @api.exception_handler(Http404)
     def not_found(request, exc):
-        return JsonResponse(error_body("not_found", "not found"), status=404)
+        return _refusal(DomainError(CoreErrorCode.NOT_FOUND))
 
     @api.exception_handler(HttpError)
     def http_error(request, exc: HttpError):
-        # django-ninja reports an unparseable body as a 400 HttpError before our parser's message can surface.
-        code = "malformed_json" if exc.status_code == 400 else "http_error"
-        return JsonResponse(error_body(code, str(exc)), status=exc.status_code)
+        # django-ninja's only HttpError here is its own 400 for a body it cannot parse, raised before our parser.
+        return _refusal(DomainError(CoreErrorCode.MALFORMED_JSON))
 
 
-def idempotent(request, action) -> Answer:
-    """Runs a write once per Idempotency-Key; `action` returns (status, body) and raises DomainError on refusal."""
+def idempotent(request, action: Callable[[], Answer]) -> Status | JsonResponse:
+    """Runs a write once per Idempotency-Key; `action` returns (status, body) and raises DomainError on refusal.
+
+    A success goes back through the endpoint's response schema (so a replay is validated like a first answer); a
+    refusal, first or replayed, is the stored error envelope."""
 
     def answered() -> Answer:
         try:
             return action()
         except DomainError as exc:
-            return exc.status, error_body(exc.code, exc.message)
+            return exc.status, exc.envelope()
 
-    return run_idempotent(
+    status, body = run_idempotent(
         user=request.user,
         key=request.headers.get("Idempotency-Key", ""),
         method=request.method,
@@ -101,3 +139,6 @@ def idempotent(request, action) -> Answer:
         body=request.body,
         action=answered,
     )
+    if status >= 400:
+        return JsonResponse(body, status=status)
+    return Status(status, body)

@@ -1,34 +1,54 @@
-"""Domain errors: raised by services, turned into `{"error": {"code", "message"}}` with a 4xx status by the API."""
+"""Domain errors: raised by services with a code from an app's catalogue (its `error_codes.py`), answered by the API
+as `{"error": {"code", "message"}}` with the code's status, and by the pages as the message with that status.
+
+A code carries its HTTP status and its message, so the same refusal reads the same wherever it surfaces. Messages
+are written in Chinese (the shop's language) and translated in `locale/`; they are rendered when the error is shown,
+so the reader's language (Accept-Language, or the language cookie on the pages) decides, not the raiser's.
+"""
+
+from enum import StrEnum
+
+from django.utils.functional import Promise
+
+
+class ErrorCode(StrEnum):
+    """The base of every app's catalogue. A member is `NAME = "code", status, _("message")`: the value is what
+    clients see and match on (never renamed), the message may hold `%(name)s` fields the raise site fills."""
+
+    status: int
+    template: Promise | str
+
+    def __new__(cls, value: str, status: int, template: Promise | str):
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.status = status
+        member.template = template
+        return member
+
+    def render(self, **params) -> str:
+        text = str(self.template)
+        return text % params if params else text
 
 
 class DomainError(Exception):
-    status = 400
-    code = "bad_request"
+    """A refusal: nothing was changed, and the caller is told why in their language."""
 
-    def __init__(self, message: str, *, code: str | None = None, status: int | None = None):
-        super().__init__(message)
-        self.message = message
-        if code:
-            self.code = code
-        if status:
-            self.status = status
+    def __init__(self, code: ErrorCode, /, **params):
+        super().__init__(code.value)
+        self.code = code
+        self.params = params
 
+    @property
+    def status(self) -> int:
+        return self.code.status
 
-class NotFound(DomainError):
-    status = 404
-    code = "not_found"
+    @property
+    def message(self) -> str:
+        return self.code.render(**self.params)
 
+    def envelope(self, **extra) -> dict:
+        """The API's error body; `extra` adds fields beside code and message (e.g. `details`)."""
+        return {"error": {"code": self.code.value, "message": self.message, **extra}}
 
-class Conflict(DomainError):
-    status = 409
-    code = "conflict"
-
-
-class PermissionDenied(DomainError):
-    status = 403
-    code = "forbidden"
-
-
-class InvalidInput(DomainError):
-    status = 422
-    code = "invalid"
+    def __str__(self) -> str:
+        return f"{self.code.value}: {self.message}"

@@ -11,7 +11,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from kameng.core import clock
-from kameng.core.errors import Conflict, InvalidInput
+from kameng.core.error_codes import CoreErrorCode
+from kameng.core.errors import DomainError
 from kameng.core.models import IdempotencyKey
 
 Answer = tuple[int, dict[str, Any]]
@@ -23,9 +24,7 @@ def run_idempotent(
     if not key:
         return action()
     if len(key) > 128 or not key.isprintable():
-        raise InvalidInput(
-            "Idempotency-Key must be at most 128 printable characters", code="bad_idempotency_key"
-        )
+        raise DomainError(CoreErrorCode.BAD_IDEMPOTENCY_KEY)
     request_hash = hashlib.sha256(b"%s %s\n%s" % (method.encode(), path.encode(), body)).hexdigest()
     try:
         with transaction.atomic():
@@ -50,5 +49,5 @@ def run_idempotent(
         if stored is None:
             raise
     if stored.request_hash != request_hash:
-        raise Conflict("this Idempotency-Key was used for a different request", code="idempotency_key_reused")
+        raise DomainError(CoreErrorCode.IDEMPOTENCY_KEY_REUSED)
     return stored.status_code, stored.response_body

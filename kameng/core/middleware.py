@@ -5,6 +5,10 @@ from urllib.parse import unquote_to_bytes
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
+
+from kameng.core.error_codes import CoreErrorCode
+from kameng.core.errors import DomainError
 
 log = logging.getLogger(__name__)
 
@@ -12,17 +16,19 @@ log = logging.getLogger(__name__)
 class RejectNulCharacters:
     """A NUL character can never be stored (PostgreSQL text refuses it), so a request carrying one in its path,
     query string or form fields is answered 400 before any view sees it, instead of failing halfway as a 500.
-    JSON bodies are checked by the API's parser (kameng.core.api.StrictJsonParser)."""
+    JSON bodies are checked by the API's parser (kameng.core.api.StrictJsonParser). A multipart body that cannot be
+    parsed is a 400 of the same kind (Django's own answer to it would be an HTML page, even to an API client)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if self._has_nul(request):
-            return JsonResponse(
-                {"error": {"code": "nul_character", "message": "the request contains a NUL character"}},
-                status=400,
-            )
+        try:
+            refused = self._has_nul(request)
+        except MultiPartParserError:
+            return _refusal(request, DomainError(CoreErrorCode.MALFORMED_BODY))
+        if refused:
+            return _refusal(request, DomainError(CoreErrorCode.NUL_CHARACTER))
         return self.get_response(request)
 
     @staticmethod
@@ -53,12 +59,13 @@ class DatabaseUnavailable:
         if not isinstance(exception, (OperationalError, InterfaceError)):
             return None
         log.warning("database unavailable for %s %s: %s", request.method, request.path, exception)
-        message = "the database did not answer; nothing was changed. Please retry."
-        if request.path.startswith("/api/"):
-            response = JsonResponse(
-                {"error": {"code": "database_unavailable", "message": message}}, status=503
-            )
-        else:
-            response = HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
+        response = _refusal(request, DomainError(CoreErrorCode.DATABASE_UNAVAILABLE))
         response["Retry-After"] = "1"
         return response
+
+
+def _refusal(request, exc: DomainError) -> HttpResponse:
+    """The API's error envelope for API paths, the message as plain text for pages."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(exc.envelope(), status=exc.status)
+    return HttpResponse(exc.message, status=exc.status, content_type="text/plain; charset=utf-8")

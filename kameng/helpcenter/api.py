@@ -1,6 +1,7 @@
 from ninja import Router, Schema
 from pydantic import ConfigDict
 
+from kameng.core.api import WITH_PARAMS, answers
 from kameng.helpcenter import selectors
 
 router = Router(tags=["help"])
@@ -47,7 +48,7 @@ class SearchOut(Schema):
     results: list[ResultOut]
 
 
-@router.get("/help/search", response=SearchOut, auth=None)
+@router.get("/help/search", **answers({200: SearchOut}, *WITH_PARAMS), auth=None)
 def search(request, q: str = ""):
     """Help search: Chinese is segmented; 退订, 取消会员, 自动续费, 退款, unsubscribe, cancel … all put the official
     退订会员 entry first (`pinned`)."""

@@ -2,8 +2,9 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
-from kameng.core.errors import NotFound
+from kameng.core.errors import DomainError
 from kameng.helpcenter import search
+from kameng.helpcenter.error_codes import HelpErrorCode
 from kameng.helpcenter.models import ActionEntry, Article
 
 
@@ -27,7 +28,7 @@ def actions() -> QuerySet[ActionEntry]:
 def get_article(*, slug: str) -> Article:
     found = articles().filter(slug=slug).first()
     if found is None:
-        raise NotFound("no such help article", code="unknown_article")
+        raise DomainError(HelpErrorCode.UNKNOWN_ARTICLE)
     return found
 
 

@@ -1,7 +1,7 @@
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from kameng.core.errors import NotFound
+from kameng.core.errors import DomainError
 from kameng.helpcenter import selectors
 
 
@@ -16,7 +16,7 @@ def index(request):
 def article(request, slug: str):
     try:
         found = selectors.get_article(slug=slug)
-    except NotFound:
+    except DomainError:
         return render(request, "helpcenter/index.html", {"missing": True}, status=404)
     return render(request, "helpcenter/article.html", {"article": found})
 

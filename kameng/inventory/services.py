@@ -11,13 +11,17 @@ from django.db import transaction
 from kameng.catalog.models import Delivery, Product
 from kameng.core import clock
 from kameng.core.audit import Source, log_action
-from kameng.core.errors import Conflict, InvalidInput
+from kameng.core.errors import DomainError
 from kameng.inventory.crypto import decrypt_secret, encrypt_secret, secret_digest
+from kameng.inventory.error_codes import InventoryErrorCode
 from kameng.inventory.models import SECRET_MAX_CHARS, CardKey, ImportBatch
 
 
-class OutOfStock(Conflict):
-    code = "out_of_stock"
+class OutOfStock(DomainError):
+    """Caught by the order flow to fall back to manual fulfilment."""
+
+    def __init__(self):
+        super().__init__(InventoryErrorCode.OUT_OF_STOCK)
 
 
 @dataclass
@@ -28,14 +32,13 @@ class ParsedImport:
 
 def decode_upload(raw: bytes) -> str:
     if len(raw) > settings.KAMENG_IMPORT_MAX_BYTES:
-        raise InvalidInput(
-            f"file too large: {len(raw)} bytes, at most {settings.KAMENG_IMPORT_MAX_BYTES}",
-            code="file_too_large",
+        raise DomainError(
+            InventoryErrorCode.FILE_TOO_LARGE, size=len(raw), limit=settings.KAMENG_IMPORT_MAX_BYTES
         )
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InvalidInput(f"file is not UTF-8 text (byte {exc.start})", code="not_utf8") from None
+        raise DomainError(InventoryErrorCode.NOT_UTF8, byte=exc.start) from None
 
 
 def _problem(secret: str) -> str | None:
@@ -55,9 +58,7 @@ def parse_lines(text: str, *, csv_format: bool = False) -> ParsedImport:
         rows = ((n, [line.strip()]) for n, line in enumerate(text.splitlines(), 1))
     for number, cells in rows:
         if number > settings.KAMENG_IMPORT_MAX_LINES:
-            raise InvalidInput(
-                f"at most {settings.KAMENG_IMPORT_MAX_LINES} lines per import", code="too_many_lines"
-            )
+            raise DomainError(InventoryErrorCode.TOO_MANY_LINES, limit=settings.KAMENG_IMPORT_MAX_LINES)
         cells = [c for c in cells if c]
         if not cells:
             continue
@@ -80,7 +81,7 @@ def import_card_keys(
     """Imports valid, new keys; duplicates (in the file or in stock) and malformed lines are reported, not imported.
     `text` may be one piece of a longer file starting at `first_line`: the report numbers lines as in the file."""
     if product.delivery != Delivery.AUTO:
-        raise InvalidInput("manual-fulfilment products have no card keys", code="manual_product")
+        raise DomainError(InventoryErrorCode.MANUAL_PRODUCT)
     parsed = parse_lines(text, csv_format=csv_format)
     digests = {number: secret_digest(secret) for number, secret in parsed.secrets}
     existing = set(
@@ -145,12 +146,12 @@ def reserve_keys(*, order, quantity: int) -> list[int]:
         .values_list("id", flat=True)[:quantity]
     )
     if len(ids) < quantity:
-        raise OutOfStock("not enough stock for this quantity")
+        raise OutOfStock()
     taken = CardKey.objects.filter(id__in=ids, status=CardKey.Status.AVAILABLE).update(
         status=CardKey.Status.RESERVED, order=order, reserved_at=clock.now()
     )
     if taken != quantity:  # cannot happen under row locks; refuse rather than oversell if it ever does
-        raise OutOfStock("stock changed while reserving")
+        raise OutOfStock()
     return ids
 
 

@@ -1,13 +1,13 @@
 from typing import Annotated
 
-from django.http import JsonResponse
 from ninja import Field, Router, Schema
 from pydantic import ConfigDict
 
-from kameng.core.api import idempotent
+from kameng.core.api import IDEMPOTENT, SIGNED_IN, WITH_BODY, answers, idempotent
 from kameng.core.audit import Source
 from kameng.core.clock import iso
 from kameng.membership import cancellation, selectors, services
+from kameng.membership.error_codes import MembershipErrorCode as E
 from kameng.membership.models import Cancellation
 from kameng.orders.views import pay_link
 
@@ -208,7 +208,21 @@ def list_plans(request):
     ]
 
 
-@router.post("/membership/subscribe", response={201: SubscribedOut})
+@router.post(
+    "/membership/subscribe",
+    **answers(
+        {201: SubscribedOut},
+        *SIGNED_IN,
+        *WITH_BODY,
+        *IDEMPOTENT,
+        E.UNKNOWN_PLAN,
+        E.UNKNOWN_CHANNEL,
+        E.PLAN_DOES_NOT_RENEW,
+        E.CONSENT_REQUIRED,
+        E.SUBSCRIPTION_PENDING,
+        E.ALREADY_MEMBER,
+    ),
+)
 def subscribe(request, payload: SubscribeIn):
     """Joins VIP. Auto-renew is opt-in and needs `auto_renew_consent: true`; the answer carries the disclosure.
 
@@ -236,11 +250,10 @@ def subscribe(request, payload: SubscribeIn):
             "disclosure": made.disclosure,
         }
 
-    status, body = idempotent(request, action)
-    return JsonResponse(body, status=status)
+    return idempotent(request, action)
 
 
-@router.get("/membership", response=MembershipOut)
+@router.get("/membership", **answers({200: MembershipOut}, *SIGNED_IN))
 def my_membership(request):
     """The member centre in numbers: status, period, auto-renew, next charge, savings against what VIP cost."""
     centre = selectors.member_centre(user=request.user)
@@ -379,25 +392,51 @@ def receipt_answer(c: Cancellation) -> dict:
     }
 
 
-@router.get("/membership/refund-quote", response=QuoteOut)
+@router.get("/membership/refund-quote", **answers({200: QuoteOut}, *SIGNED_IN, E.NO_MEMBERSHIP))
 def refund_quote(request):
     """What cancelling immediately would refund now, each number shown (docs/rules.md#5-cancellation)."""
     quote, quote_id = cancellation.refund_quote(user=request.user)
     return {**quote.as_dict(), "quote_id": quote_id}
 
 
-@router.post("/membership/auto-renew", response=AutoRenewOut)
+@router.post(
+    "/membership/auto-renew",
+    **answers(
+        {200: AutoRenewOut},
+        *SIGNED_IN,
+        *WITH_BODY,
+        *IDEMPOTENT,
+        E.RESIGN_REQUIRED,
+        E.NO_MEMBERSHIP,
+        E.MEMBERSHIP_ENDED,
+        E.NOTHING_TO_TURN_OFF,
+    ),
+)
 def auto_renew(request, payload: AutoRenewIn):
     """`enabled: false` turns auto-renew off (the end-of-period cancellation, with a receipt)."""
 
     def action():
         return 200, {"auto_renew": cancellation.set_auto_renew(user=request.user, enabled=payload.enabled)}
 
-    status, body = idempotent(request, action)
-    return JsonResponse(body, status=status)
+    return idempotent(request, action)
 
 
-@router.post("/membership/cancel", response=CancelOut)
+@router.post(
+    "/membership/cancel",
+    **answers(
+        {200: CancelOut},
+        *SIGNED_IN,
+        *WITH_BODY,
+        *IDEMPOTENT,
+        E.BAD_MODE,
+        E.BAD_REASON,
+        E.BAD_QUOTE,
+        E.STALE_QUOTE,
+        E.NO_MEMBERSHIP,
+        E.MEMBERSHIP_ENDED,
+        E.NOTHING_TO_TURN_OFF,
+    ),
+)
 def cancel(request, payload: CancelIn):
     """退订. `mode`: `end_of_period` (no further charge, VIP to the period end) or `immediate` (ends now, refund by
     the policy). Repeats return the same receipt."""
@@ -413,5 +452,4 @@ def cancel(request, payload: CancelIn):
         )
         return 200, receipt_answer(made)
 
-    status, body = idempotent(request, action)
-    return JsonResponse(body, status=status)
+    return idempotent(request, action)

@@ -15,7 +15,8 @@ from django.db.models import QuerySet
 
 from kameng.core import clock, ids, outbox, sweeps
 from kameng.core.audit import Source, log_action
-from kameng.core.errors import Conflict, InvalidInput, NotFound
+from kameng.core.errors import DomainError
+from kameng.membership.error_codes import MembershipErrorCode
 from kameng.membership.models import Agreement, Cancellation, Charge, Membership, Period
 from kameng.membership.notices import notify_member
 from kameng.membership.refunds import RefundQuote, quote_refund
@@ -46,7 +47,7 @@ def refund_quote(*, user) -> tuple[RefundQuote, str]:
     """The quote for cancelling now, and a signed quote id the cancel may bring back (valid 30 minutes)."""
     membership = _current_membership(user, lock=False)
     if membership is None or membership.status not in (Membership.Status.ACTIVE, Membership.Status.PAST_DUE):
-        raise NotFound("you have no membership to cancel", code="no_membership")
+        raise DomainError(MembershipErrorCode.NO_MEMBERSHIP)
     quote = quote_refund(membership=membership)
     # The age is measured on our clock (the sandbox test clock moves it), not the signer's wall-clock timestamp.
     token = signing.dumps(
@@ -67,11 +68,11 @@ def _quoted_refund(token: str, membership: Membership) -> int:
     try:
         data = signing.loads(token, salt=QUOTE_SALT)
     except signing.BadSignature:
-        raise InvalidInput("not a refund quote of ours", code="bad_quote") from None
+        raise DomainError(MembershipErrorCode.BAD_QUOTE) from None
     if clock.now().timestamp() - int(data.get("t", 0)) > QUOTE_MAX_AGE.total_seconds():
-        raise Conflict("the refund quote is older than 30 minutes; look at the new one", code="stale_quote")
+        raise DomainError(MembershipErrorCode.STALE_QUOTE)
     if data.get("m") != membership.pk or data.get("p") != membership.period_index:
-        raise Conflict("the refund quote is for another period; look at the new one", code="stale_quote")
+        raise DomainError(MembershipErrorCode.STALE_QUOTE)
     return int(data.get("r", 0))
 
 
@@ -91,9 +92,9 @@ def cancel_membership(
     (never less than a quote seen in the last 30 minutes, nor than `min_refund_fen`, an amount finance approved
     above the policy on a support ticket)."""
     if mode not in Mode.values:
-        raise InvalidInput(f"mode must be one of {Mode.values}", code="bad_mode")
+        raise DomainError(MembershipErrorCode.BAD_MODE, choices=", ".join(Mode.values))
     if reason and reason not in Cancellation.Reason.values:
-        raise InvalidInput(f"reason must be one of {Cancellation.Reason.values}", code="bad_reason")
+        raise DomainError(MembershipErrorCode.BAD_REASON, choices=", ".join(Cancellation.Reason.values))
     comment = (comment or "").strip()[:500]
     try:
         with transaction.atomic():
@@ -115,7 +116,7 @@ def cancel_membership(
 def _cancel(*, user, mode, source, actor, reason, comment, quote_id, min_refund_fen) -> Cancellation:
     membership = _current_membership(user, lock=True)
     if membership is None:
-        raise NotFound("you have no membership to cancel", code="no_membership")
+        raise DomainError(MembershipErrorCode.NO_MEMBERSHIP)
     already = membership.cancellations.filter(mode=mode).first()
     if already is not None:
         return already
@@ -123,14 +124,12 @@ def _cancel(*, user, mode, source, actor, reason, comment, quote_id, min_refund_
         earlier = membership.cancellations.order_by("-received_at").first()
         if earlier is not None:
             return earlier  # e.g. "turn off auto-renew" after an immediate cancel: the membership is already over
-        raise Conflict("this membership has already ended", code="membership_ended")
+        raise DomainError(MembershipErrorCode.MEMBERSHIP_ENDED)
     now, plan = clock.now(), membership.plan
     quote, refund_fen, refund = None, 0, None
     ends_now = mode == Mode.IMMEDIATE or membership.status == Membership.Status.PAST_DUE
     if mode == Mode.END_OF_PERIOD and plan.period == Period.LIFETIME:
-        raise Conflict(
-            "a lifetime membership never renews; choose immediate cancellation", code="nothing_to_turn_off"
-        )
+        raise DomainError(MembershipErrorCode.NOTHING_TO_TURN_OFF)
     if mode == Mode.IMMEDIATE:
         quote = quote_refund(membership=membership, now=now)
         refund_fen = quote.refund_fen
@@ -224,10 +223,7 @@ def set_auto_renew(*, user, enabled: bool, source: str = Cancellation.Source.SEL
     membership = _current_membership(user, lock=False)
     if membership is not None and membership.auto_renew:
         return True
-    raise Conflict(
-        "auto-renew can only be switched on by signing a new agreement when you join again",
-        code="resign_required",
-    )
+    raise DomainError(MembershipErrorCode.RESIGN_REQUIRED)
 
 
 # --- the channel's side ---------------------------------------------------------------------------------------------

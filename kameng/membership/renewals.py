@@ -15,8 +15,9 @@ from django.db.models import QuerySet
 
 from kameng.core import clock, sweeps
 from kameng.core.audit import Source, log_action
-from kameng.core.errors import NotFound
+from kameng.core.errors import DomainError
 from kameng.core.http import TransportError
+from kameng.membership.error_codes import MembershipErrorCode
 from kameng.membership.models import (
     MIN_FIRST_REMINDER_DAYS,
     Agreement,
@@ -212,7 +213,7 @@ def execute_charge(*, order_no: str) -> str:
         .first()
     )
     if attempt is None:
-        raise NotFound(f"no charge attempt for {order_no}")
+        raise DomainError(MembershipErrorCode.UNKNOWN_CHARGE, order_no=order_no)
     membership, order = attempt.charge.membership, attempt.order
     agreement = getattr(membership, "agreement", None)
     still_wanted = (

@@ -8,8 +8,9 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from kameng.core import clock
-from kameng.core.errors import NotFound
+from kameng.core.errors import DomainError
 from kameng.core.money import apply_percent, format_yuan
+from kameng.membership.error_codes import MembershipErrorCode
 from kameng.membership.models import PERIOD_MONTHS, Membership, Period, Plan
 from kameng.membership.periods import add_months
 
@@ -27,7 +28,7 @@ def list_plans() -> list[Plan]:
 def get_plan(*, code: str) -> Plan:
     plan = Plan.objects.filter(code=code, is_active=True).first()
     if plan is None:
-        raise NotFound(f"no plan {code!r}", code="unknown_plan")
+        raise DomainError(MembershipErrorCode.UNKNOWN_PLAN, plan=code)
     return plan
 
 

@@ -11,8 +11,9 @@ from django.db import IntegrityError, transaction
 
 from kameng.core import clock, outbox
 from kameng.core.audit import Source, log_action
-from kameng.core.errors import Conflict, DomainError, InvalidInput
+from kameng.core.errors import DomainError
 from kameng.membership import selectors
+from kameng.membership.error_codes import MembershipErrorCode
 from kameng.membership.models import (
     PERIOD_MONTHS,
     Agreement,
@@ -28,13 +29,6 @@ from kameng.orders.models import Order
 
 Status = Membership.Status
 ABANDON_AFTER = timedelta(hours=24)  # a first payment that never came frees the member to choose again
-
-
-class ConsentRequired(DomainError):
-    """Auto-renew asked for without the explicit consent: a 400 (docs/rules.md#4-membership)."""
-
-    status = 400
-    code = "consent_required"
 
 
 @dataclass(frozen=True)
@@ -67,7 +61,7 @@ def _abandon_stale(user) -> None:
     waiting = attempt is not None and attempt.order.status == Order.Status.PENDING_PAYMENT
     signing = hasattr(stale, "agreement") and stale.created_at > clock.now() - ABANDON_AFTER
     if (waiting and attempt.order.expires_at > clock.now()) or signing:
-        raise Conflict("a membership purchase is already waiting for payment", code="subscription_pending")
+        raise DomainError(MembershipErrorCode.SUBSCRIPTION_PENDING)
     stale.status, stale.ended_at = Status.ABANDONED, clock.now()
     stale.save(update_fields=["status", "ended_at"])
     log_action(action="membership.abandoned", obj=stale, source=Source.SYSTEM)
@@ -110,16 +104,14 @@ def _subscribe(*, user, plan_code: str, channel: str, auto_renew: bool, consent:
 
     plan = selectors.get_plan(code=plan_code)
     if channel not in channel_names():
-        raise InvalidInput(f"unknown channel {channel!r}", code="unknown_channel")
+        raise DomainError(MembershipErrorCode.UNKNOWN_CHANNEL, channel=channel)
     if auto_renew and not plan.renews:
-        raise InvalidInput("a lifetime plan does not renew", code="plan_does_not_renew")
+        raise DomainError(MembershipErrorCode.PLAN_DOES_NOT_RENEW)
     if auto_renew and not consent.given:
-        raise ConsentRequired(
-            "auto-renew needs your explicit consent: tick the auto-renew box (auto_renew_consent=true)"
-        )
+        raise DomainError(MembershipErrorCode.CONSENT_REQUIRED)
     _abandon_stale(user)
     if Membership.objects.filter(user=user, status__in=[Status.ACTIVE, Status.PAST_DUE]).exists():
-        raise Conflict("you are already a member", code="already_member")
+        raise DomainError(MembershipErrorCode.ALREADY_MEMBER)
     moment = clock.now()
     shown = selectors.disclosure(plan=plan, channel=channel, auto_renew=auto_renew, now=moment)
     try:
@@ -133,7 +125,7 @@ def _subscribe(*, user, plan_code: str, channel: str, auto_renew: bool, consent:
                 created_at=moment,
             )
     except IntegrityError:
-        raise Conflict("a membership purchase is already in progress", code="subscription_pending") from None
+        raise DomainError(MembershipErrorCode.SUBSCRIPTION_PENDING) from None
     order = orders.create_service_order(
         user=user, subject=f"VIP {plan.name}", amount_fen=plan.price_fen, channel=channel, source=source
     )

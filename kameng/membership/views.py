@@ -7,6 +7,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from kameng.core.audit import Source
 from kameng.core.errors import DomainError
+from kameng.core.views import shows_refusals
 from kameng.membership import cancellation, selectors, services
 from kameng.membership.models import Cancellation
 from kameng.payments.selectors import channel_names
@@ -35,24 +36,22 @@ def plans(request):
 
 @login_required
 @require_POST
+@shows_refusals("membership/error.html")
 def subscribe(request):
     auto_renew = request.POST.get("auto_renew") == "on"
-    try:
-        made = services.subscribe(
-            user=request.user,
-            plan_code=request.POST.get("plan_code", ""),
-            channel=request.POST.get("channel", ""),
-            auto_renew=auto_renew,
-            # On the page, ticking the box (unticked by default, terms printed beside it) is the consent.
-            consent=services.ConsentContext(
-                given=auto_renew,
-                ip=request.META.get("REMOTE_ADDR"),
-                user_agent=request.headers.get("User-Agent", ""),
-            ),
-            source=Source.WEB,
-        )
-    except DomainError as exc:
-        return render(request, "membership/error.html", {"message": exc.message}, status=exc.status)
+    made = services.subscribe(
+        user=request.user,
+        plan_code=request.POST.get("plan_code", ""),
+        channel=request.POST.get("channel", ""),
+        auto_renew=auto_renew,
+        # On the page, ticking the box (unticked by default, terms printed beside it) is the consent.
+        consent=services.ConsentContext(
+            given=auto_renew,
+            ip=request.META.get("REMOTE_ADDR"),
+            user_agent=request.headers.get("User-Agent", ""),
+        ),
+        source=Source.WEB,
+    )
     return redirect("orders:pay", made.order.order_no)
 
 
@@ -75,21 +74,19 @@ def centre(request):
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@shows_refusals("membership/error.html")
 def cancel(request):
     """退订会员: one page with both modes side by side, the refund quote in full, an optional reason, and the
     confirm buttons. Click 1 was the 退订会员 button that led here; click 2 is a confirm button."""
     if request.method == "POST":
-        try:
-            made = cancellation.cancel_membership(
-                user=request.user,
-                mode=request.POST.get("mode", ""),
-                reason=request.POST.get("reason", ""),
-                comment=request.POST.get("comment", ""),
-                quote_id=request.POST.get("quote_id", ""),
-                source=Cancellation.Source.SELF_SERVICE,
-            )
-        except DomainError as exc:
-            return render(request, "membership/error.html", {"message": exc.message}, status=exc.status)
+        made = cancellation.cancel_membership(
+            user=request.user,
+            mode=request.POST.get("mode", ""),
+            reason=request.POST.get("reason", ""),
+            comment=request.POST.get("comment", ""),
+            quote_id=request.POST.get("quote_id", ""),
+            source=Cancellation.Source.SELF_SERVICE,
+        )
         return redirect("membership:receipt", made.receipt_no)
     centre = selectors.member_centre(user=request.user)
     quote = quote_id = None

@@ -3,8 +3,10 @@ from typing import Annotated
 from ninja import Field, Router, Schema
 from pydantic import ConfigDict
 
+from kameng.core.api import SIGNED_IN, WITH_PARAMS, answers
 from kameng.core.clock import iso
 from kameng.notifications import selectors, services
+from kameng.notifications.error_codes import NotificationErrorCode
 
 router = Router(tags=["notifications"])
 
@@ -60,14 +62,20 @@ def _out(note) -> dict:
 
 @router.get(
     "/notifications",
-    response=Annotated[list[NotificationOut], Field(examples=[[REMINDER_EXAMPLE, NOTIFICATION_EXAMPLE]])],
+    **answers(
+        {200: Annotated[list[NotificationOut], Field(examples=[[REMINDER_EXAMPLE, NOTIFICATION_EXAMPLE]])]},
+        *SIGNED_IN,
+    ),
 )
 def list_notifications(request):
     """The member's inbox (站内信), newest first (at most 100)."""
     return [_out(n) for n in selectors.inbox(user=request.user)[:100]]
 
 
-@router.post("/notifications/{notification_id}/read", response=NotificationOut)
+@router.post(
+    "/notifications/{notification_id}/read",
+    **answers({200: NotificationOut}, *SIGNED_IN, *WITH_PARAMS, NotificationErrorCode.UNKNOWN_NOTIFICATION),
+)
 def read_notification(request, notification_id: int):
     """Marks one of the member's messages read; another member's is 404."""
     return _out(services.mark_read(user=request.user, notification_id=notification_id))

@@ -9,8 +9,9 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 from kameng.core import clock, outbox
-from kameng.core.errors import NotFound
+from kameng.core.errors import DomainError
 from kameng.notifications import sms
+from kameng.notifications.error_codes import NotificationErrorCode
 from kameng.notifications.models import Notification
 
 EMAIL_TOPIC = "notifications.email"
@@ -84,7 +85,7 @@ def deliver_sms(payload: dict) -> None:
 def mark_read(*, user, notification_id: int) -> Notification:
     note = Notification.objects.filter(pk=notification_id, user=user).first()
     if note is None:
-        raise NotFound("no such message", code="unknown_notification")
+        raise DomainError(NotificationErrorCode.UNKNOWN_NOTIFICATION)
     if note.read_at is None:
         note.read_at = clock.now()
         note.save(update_fields=["read_at"])

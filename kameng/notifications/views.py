@@ -4,7 +4,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 
-from kameng.core.errors import NotFound
+from kameng.core.errors import DomainError
 from kameng.notifications import selectors, services
 
 
@@ -21,7 +21,7 @@ def inbox(request):
 def read(request, notification_id: int):
     try:
         note = services.mark_read(user=request.user, notification_id=notification_id)
-    except NotFound:
+    except DomainError:  # another member's message, or none: not advertised
         raise Http404 from None
     if note.link and url_has_allowed_host_and_scheme(note.link, allowed_hosts=None):
         return redirect(note.link)

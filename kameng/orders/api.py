@@ -1,13 +1,15 @@
 from typing import Annotated
 
-from django.http import JsonResponse
 from ninja import Field, Router, Schema
 from pydantic import ConfigDict
 
-from kameng.core.api import idempotent
+from kameng.catalog.error_codes import CatalogErrorCode
+from kameng.core.api import IDEMPOTENT, SIGNED_IN, WITH_BODY, WITH_PARAMS, answers, idempotent
 from kameng.core.audit import Source
 from kameng.core.clock import iso
+from kameng.inventory.error_codes import InventoryErrorCode
 from kameng.orders import selectors, services
+from kameng.orders.error_codes import OrderErrorCode
 from kameng.orders.models import Order
 from kameng.orders.views import pay_link
 
@@ -110,7 +112,19 @@ def _created(order: Order) -> dict:
     }
 
 
-@router.post("/orders", response={201: OrderCreatedOut})
+@router.post(
+    "/orders",
+    **answers(
+        {201: OrderCreatedOut},
+        *SIGNED_IN,
+        *WITH_BODY,
+        *IDEMPOTENT,
+        OrderErrorCode.UNKNOWN_CHANNEL,
+        OrderErrorCode.BAD_QUANTITY,
+        CatalogErrorCode.UNKNOWN_SKU,
+        InventoryErrorCode.OUT_OF_STOCK,
+    ),
+)
 def create_order(request, payload: OrderIn):
     """Places an order and reserves its card keys; pay within 15 minutes at `pay_url`."""
 
@@ -124,11 +138,12 @@ def create_order(request, payload: OrderIn):
         )
         return 201, _created(order)
 
-    status, body = idempotent(request, action)
-    return JsonResponse(body, status=status)
+    return idempotent(request, action)
 
 
-@router.get("/orders/{order_no}", response=OrderOut)
+@router.get(
+    "/orders/{order_no}", **answers({200: OrderOut}, *SIGNED_IN, *WITH_PARAMS, OrderErrorCode.UNKNOWN_ORDER)
+)
 def get_order(request, order_no: str):
     """The buyer's own order, with its card keys once paid (each reveal is audit-logged)."""
     view = selectors.order_view(order_no=order_no, viewer=request.user, source=Source.API)

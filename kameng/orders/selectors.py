@@ -3,8 +3,9 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 
 from kameng.accounts.models import Role
-from kameng.core.errors import NotFound
+from kameng.core.errors import DomainError
 from kameng.inventory import services as inventory
+from kameng.orders.error_codes import OrderErrorCode
 from kameng.orders.models import Order
 
 
@@ -19,7 +20,7 @@ def get_order_for_viewer(*, order_no: str, viewer) -> Order:
         queryset = queryset.filter(user_id=viewer.pk)
     order = queryset.filter(order_no=order_no).first()
     if order is None:
-        raise NotFound("no such order", code="unknown_order")
+        raise DomainError(OrderErrorCode.UNKNOWN_ORDER)
     return order
 
 

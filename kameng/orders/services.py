@@ -12,11 +12,13 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, QuerySet
 
+from kameng.catalog.error_codes import CatalogErrorCode
 from kameng.catalog.models import Delivery, Product
 from kameng.core import clock, ids, sweeps
 from kameng.core.audit import Source, log_action
-from kameng.core.errors import Conflict, InvalidInput, NotFound
+from kameng.core.errors import DomainError
 from kameng.inventory import services as inventory
+from kameng.orders.error_codes import OrderErrorCode
 from kameng.orders.models import Order
 
 Status = Order.Status
@@ -37,7 +39,7 @@ def lock_order(order_no: str) -> Order:
         .first()
     )
     if order is None:
-        raise NotFound(f"no order {order_no!r}", code="unknown_order")
+        raise DomainError(OrderErrorCode.UNKNOWN_ORDER)
     return order
 
 
@@ -52,7 +54,7 @@ def _take_stock(order: Order) -> None:
         manual_stock=F("manual_stock") - order.quantity
     )
     if not taken:
-        raise inventory.OutOfStock("not enough stock for this quantity")
+        raise inventory.OutOfStock()
 
 
 def _return_stock(order: Order) -> None:
@@ -70,17 +72,16 @@ def create_order(*, user, sku: str, quantity: int, channel: str, source: str = S
     from kameng.payments import selectors as payments
 
     if channel not in payments.channel_names():
-        raise InvalidInput(
-            f"unknown channel {channel!r}; use one of {sorted(payments.channel_names())}",
-            code="unknown_channel",
+        raise DomainError(
+            OrderErrorCode.UNKNOWN_CHANNEL,
+            channel=channel,
+            choices=", ".join(sorted(payments.channel_names())),
         )
-    if not isinstance(quantity, int) or quantity < 1:
-        raise InvalidInput("quantity must be a whole number of at least 1", code="bad_quantity")
-    if quantity > settings.KAMENG_MAX_ORDER_QUANTITY:
-        raise InvalidInput(f"at most {settings.KAMENG_MAX_ORDER_QUANTITY} per order", code="bad_quantity")
+    if not isinstance(quantity, int) or not 1 <= quantity <= settings.KAMENG_MAX_ORDER_QUANTITY:
+        raise DomainError(OrderErrorCode.BAD_QUANTITY, limit=settings.KAMENG_MAX_ORDER_QUANTITY)
     product = Product.objects.filter(sku=sku, is_active=True).first()
     if product is None:
-        raise NotFound(f"no product with sku {sku!r}", code="unknown_sku")
+        raise DomainError(CatalogErrorCode.UNKNOWN_SKU, sku=sku)
     from kameng.membership import selectors as membership
 
     moment = clock.now()
@@ -175,10 +176,10 @@ def fulfil_order(*, order_no: str, note: str, actor) -> Order:
     """An operator delivers a manual-fulfilment order by hand."""
     note = (note or "").strip()
     if not note:
-        raise InvalidInput("write what was delivered", code="empty_note")
+        raise DomainError(OrderErrorCode.EMPTY_NOTE)
     order = lock_order(order_no)
     if order.status != Status.FULFILLING:
-        raise Conflict(f"order is {order.status}, not waiting for fulfilment", code="bad_state")
+        raise DomainError(OrderErrorCode.BAD_STATE, status=order.get_status_display())
     order.status, order.delivered_at, order.fulfilment_note = Status.DELIVERED, clock.now(), note
     order.save(update_fields=["status", "delivered_at", "fulfilment_note"])
     from kameng.payments.services import record_manual_delivery

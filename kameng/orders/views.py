@@ -5,8 +5,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
 from kameng.core.audit import Source
-from kameng.core.errors import DomainError, NotFound
+from kameng.core.errors import DomainError
+from kameng.core.views import shows_refusals
 from kameng.orders import selectors, services
+from kameng.orders.error_codes import OrderErrorCode
 from kameng.orders.models import Order
 from kameng.payments import selectors as payments
 
@@ -18,32 +20,28 @@ def pay_link(order: Order) -> str:
 
 @login_required
 @require_POST
+@shows_refusals("orders/error.html")
 def checkout(request):
     sku = request.POST.get("sku", "")
     try:
         quantity = int(request.POST.get("quantity", "1"))
     except ValueError:
         quantity = 0
-    try:
-        order = services.create_order(
-            user=request.user,
-            sku=sku,
-            quantity=quantity,
-            channel=request.POST.get("channel", ""),
-            source=Source.WEB,
-        )
-    except DomainError as exc:
-        return render(request, "orders/error.html", {"message": exc.message}, status=exc.status)
+    order = services.create_order(
+        user=request.user,
+        sku=sku,
+        quantity=quantity,
+        channel=request.POST.get("channel", ""),
+        source=Source.WEB,
+    )
     return redirect("orders:detail", order.order_no)
 
 
 @login_required
 @require_safe
+@shows_refusals("orders/error.html")
 def detail(request, order_no: str):
-    try:
-        view = selectors.order_view(order_no=order_no, viewer=request.user, source=Source.WEB)
-    except NotFound:
-        return render(request, "orders/error.html", {"message": "订单不存在"}, status=404)
+    view = selectors.order_view(order_no=order_no, viewer=request.user, source=Source.WEB)
     return render(
         request,
         "orders/detail.html",
@@ -58,13 +56,10 @@ def my_orders(request):
 
 
 @require_safe
+@shows_refusals("orders/error.html")
 def pay(request, order_no: str):
     """Sends the buyer to the channel's cashier with a freshly signed request for this order."""
     order = Order.objects.select_related("product").filter(order_no=order_no).first()
     if order is None:
-        return render(request, "orders/error.html", {"message": "订单不存在"}, status=404)
-    try:
-        url = payments.pay_redirect_url(order=order, client_ip=request.META.get("REMOTE_ADDR", ""))
-    except DomainError as exc:
-        return render(request, "orders/error.html", {"message": exc.message}, status=exc.status)
-    return redirect(url)
+        raise DomainError(OrderErrorCode.UNKNOWN_ORDER)
+    return redirect(payments.pay_redirect_url(order=order, client_ip=request.META.get("REMOTE_ADDR", "")))

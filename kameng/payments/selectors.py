@@ -1,9 +1,10 @@
 from django.conf import settings
 from django.urls import reverse
 
-from kameng.core.errors import Conflict
+from kameng.core.errors import DomainError
 from kameng.orders.models import Order
 from kameng.payments.channels.registry import channels, get_channel
+from kameng.payments.error_codes import PaymentErrorCode
 
 
 def channel_names() -> frozenset[str]:
@@ -17,7 +18,7 @@ def notify_url(channel: str) -> str:
 def pay_redirect_url(*, order: Order, client_ip: str) -> str:
     """Where the buyer goes to pay this order, signed for its channel. Built when the buyer clicks, not before."""
     if order.status != Order.Status.PENDING_PAYMENT:
-        raise Conflict(f"order is {order.status}, nothing to pay", code="bad_state")
+        raise DomainError(PaymentErrorCode.NOTHING_TO_PAY, status=order.get_status_display())
     base = settings.KAMENG_PUBLIC_URL.rstrip("/")
     if order.kind == Order.Kind.MEMBERSHIP:
         from kameng.membership.selectors import agreement_to_sign

@@ -7,13 +7,14 @@ from django.db import IntegrityError, transaction
 
 from kameng.core import clock, ids, outbox
 from kameng.core.audit import Source, log_action
-from kameng.core.errors import NotFound
+from kameng.core.errors import DomainError
 from kameng.orders import services as orders
 from kameng.orders.models import Order
 from kameng.payments import ledger
 from kameng.payments.channels.base import EventKind, Reply
 from kameng.payments.channels.errors import ChannelProtocolError
 from kameng.payments.channels.registry import get_channel
+from kameng.payments.error_codes import PaymentErrorCode
 from kameng.payments.models import NotificationLog, Payment, Refund
 
 log = logging.getLogger(__name__)
@@ -223,7 +224,7 @@ def execute_refund(payload: dict) -> None:
     """
     refund = Refund.objects.select_related("payment__order").filter(refund_no=payload["refund_no"]).first()
     if refund is None:
-        raise NotFound(f"no refund {payload['refund_no']}")
+        raise DomainError(PaymentErrorCode.UNKNOWN_REFUND, refund_no=payload["refund_no"])
     if refund.status == Refund.Status.SUCCEEDED:
         return
     payment = refund.payment

@@ -11,10 +11,11 @@ from django.db import IntegrityError, transaction
 
 from kameng.core import clock
 from kameng.core.audit import Source, log_action
-from kameng.core.errors import Conflict, InvalidInput, NotFound
+from kameng.core.errors import DomainError
 from kameng.core.money import parse_yuan
 from kameng.payments.channels import alipay_protocol
 from kameng.sandbox import keys
+from kameng.sandbox.error_codes import SandboxErrorCode
 from kameng.sandbox.models import SandboxAgreement, SandboxNotification, SandboxTrade
 from kameng.sandbox.services import open_trade, pay, queue_notification
 
@@ -39,15 +40,13 @@ def open_agreement(
 ) -> SandboxAgreement:
     """Stores a sign request (status TEMP) for the member to confirm; the same request twice is the same one."""
     if not external_no.isalnum() or len(external_no) > 32:
-        raise InvalidInput(
-            "external agreement number: at most 32 letters and digits", code="INVALID_PARAMETER"
-        )
+        raise DomainError(SandboxErrorCode.INVALID_PARAMETER)
     if period_months not in (1, 3, 12) or single_amount_fen <= 0:
-        raise InvalidInput("bad period rule", code="INVALID_PARAMETER")
+        raise DomainError(SandboxErrorCode.INVALID_PARAMETER)
     existing = SandboxAgreement.objects.filter(channel=channel, external_no=external_no).first()
     if existing is not None:
         if existing.status == SandboxAgreement.Status.UNSIGN:
-            raise Conflict("this agreement number was used and terminated", code="AGREEMENT_HAS_UNSIGNED")
+            raise DomainError(SandboxErrorCode.AGREEMENT_HAS_UNSIGNED)
         return existing
     try:
         with transaction.atomic():
@@ -71,9 +70,9 @@ def open_agreement(
 def open_alipay_agreement_sign(params: dict[str, str]) -> SandboxAgreement:
     """alipay.user.agreement.page.sign as the member's browser brings it."""
     if params.get("app_id") != keys.ALIPAY_APP_ID:
-        raise InvalidInput("unknown app_id", code="invalid_app_id")
+        raise DomainError(SandboxErrorCode.INVALID_APP_ID)
     if not alipay_protocol.verify_request(params, keys.sandbox_keys()["alipay_app_public"]):
-        raise InvalidInput("invalid signature", code="invalid_signature")
+        raise DomainError(SandboxErrorCode.INVALID_SIGNATURE)
     try:
         biz = json.loads(params.get("biz_content", ""))
         rule = biz["period_rule_params"]
@@ -92,7 +91,7 @@ def open_alipay_agreement_sign(params: dict[str, str]) -> SandboxAgreement:
             next_deduct_date=date.fromisoformat(rule["execute_time"]),
         )
     except (ValueError, KeyError, TypeError):
-        raise InvalidInput("bad biz_content", code="invalid_parameter") from None
+        raise DomainError(SandboxErrorCode.INVALID_BIZ_CONTENT) from None
     return open_agreement(
         channel="alipay",
         plan_label="周期扣款",
@@ -110,7 +109,7 @@ def agreement_from_sign_url(sign_url: str) -> SandboxAgreement:
     external_no = parts.path.rstrip("/").removesuffix("/sign").rsplit("/", 1)[-1]
     agreement = SandboxAgreement.objects.filter(channel="wechat", external_no=external_no).first()
     if agreement is None:
-        raise NotFound("no such sign request", code="unknown_agreement")
+        raise DomainError(SandboxErrorCode.UNKNOWN_AGREEMENT)
     return agreement
 
 
@@ -121,7 +120,7 @@ def sign_agreement(*, agreement: SandboxAgreement) -> SandboxAgreement:
     if agreement.status == SandboxAgreement.Status.NORMAL:
         return agreement
     if agreement.status == SandboxAgreement.Status.UNSIGN:
-        raise Conflict("this agreement was terminated", code="AGREEMENT_HAS_UNSIGNED")
+        raise DomainError(SandboxErrorCode.AGREEMENT_HAS_UNSIGNED)
     agreement.status, agreement.signed_at = SandboxAgreement.Status.NORMAL, clock.now()
     agreement.save(update_fields=["status", "signed_at"])
     queue_notification(event=SandboxNotification.Event.AGREEMENT_SIGNED, agreement=agreement)
@@ -135,7 +134,7 @@ def unsign_agreement(*, agreement_no: str, by: str = "user", notify: bool = True
     (by="merchant"), or a silent expiry (notify=False: the channels send nothing then). Once."""
     agreement = SandboxAgreement.objects.select_for_update().filter(agreement_no=agreement_no).first()
     if agreement is None:
-        raise NotFound("no such agreement", code="USER_AGREEMENT_NOT_EXIST")
+        raise DomainError(SandboxErrorCode.USER_AGREEMENT_NOT_EXIST)
     if agreement.status == SandboxAgreement.Status.UNSIGN:
         return agreement
     agreement.status, agreement.unsigned_at = SandboxAgreement.Status.UNSIGN, clock.now()
@@ -155,7 +154,7 @@ def find_agreement(*, channel: str, agreement_no: str = "", external_no: str = "
         else query.filter(external_no=external_no).first()
     )
     if found is None:
-        raise NotFound("no such agreement", code="USER_AGREEMENT_NOT_EXIST")
+        raise DomainError(SandboxErrorCode.USER_AGREEMENT_NOT_EXIST)
     return found
 
 
@@ -170,16 +169,16 @@ def charge_agreement(
             .first()
         )
         if agreement is None:
-            raise NotFound("no such agreement", code="AGREEMENT_NOT_EXIST")
+            raise DomainError(SandboxErrorCode.AGREEMENT_NOT_EXIST)
         done = SandboxTrade.objects.filter(channel=channel, out_trade_no=out_trade_no, status="paid").first()
         if done is not None:
             return done  # the same charge asked again: answered again, charged once
         if agreement.status != SandboxAgreement.Status.NORMAL:
-            raise Conflict("the agreement is not in force", code="AGREEMENT_INVALID")
+            raise DomainError(SandboxErrorCode.AGREEMENT_INVALID)
         if amount_fen > agreement.single_amount_fen:
-            raise Conflict("amount above the signed single_amount", code="EXCEED_SINGLE_AMOUNT")
+            raise DomainError(SandboxErrorCode.EXCEED_SINGLE_AMOUNT)
         if agreement.balance_short:
-            raise Conflict("余额不足", code="BUYER_BALANCE_NOT_ENOUGH")
+            raise DomainError(SandboxErrorCode.BUYER_BALANCE_NOT_ENOUGH)
         trade = open_trade(
             channel=channel,
             out_trade_no=out_trade_no,
@@ -196,7 +195,7 @@ def set_balance_short(*, agreement_no: str, short: bool) -> SandboxAgreement:
     """Test switch: makes the member's charges fail (or succeed again)."""
     agreement = SandboxAgreement.objects.select_for_update().filter(agreement_no=agreement_no).first()
     if agreement is None:
-        raise NotFound("no such agreement", code="unknown_agreement")
+        raise DomainError(SandboxErrorCode.UNKNOWN_AGREEMENT)
     agreement.balance_short = short
     agreement.save(update_fields=["balance_short"])
     return agreement

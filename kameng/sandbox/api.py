@@ -5,7 +5,9 @@ from ninja import Field, Router, Schema
 from pydantic import ConfigDict
 
 from kameng.core import clock, sweeps
-from kameng.core.errors import NotFound
+from kameng.core.api import WITH_BODY, answers
+from kameng.core.errors import DomainError
+from kameng.sandbox.error_codes import SandboxErrorCode
 
 router = Router(tags=["sandbox"])
 
@@ -27,10 +29,10 @@ class ClockOut(Schema):
 
 def _require_sandbox() -> None:
     if not settings.KAMENG_SANDBOX:
-        raise NotFound("the sandbox is off")
+        raise DomainError(SandboxErrorCode.SANDBOX_OFF)
 
 
-@router.post("/clock", response=ClockOut, auth=None)
+@router.post("/clock", **answers({200: ClockOut}, *WITH_BODY, SandboxErrorCode.SANDBOX_OFF), auth=None)
 def move_clock(request, payload: ClockIn):
     """Moves the test clock forward for every process (sandbox only)."""
     _require_sandbox()
@@ -50,7 +52,13 @@ RUN_DUE_EXAMPLE = {
 }
 
 
-@router.post("/run-due", response=Annotated[dict[str, int], Field(examples=[RUN_DUE_EXAMPLE])], auth=None)
+@router.post(
+    "/run-due",
+    **answers(
+        {200: Annotated[dict[str, int], Field(examples=[RUN_DUE_EXAMPLE])]}, SandboxErrorCode.SANDBOX_OFF
+    ),
+    auth=None,
+)
 def run_due(request):
     """Runs every due sweep now and says how many items each handled (sandbox only)."""
     _require_sandbox()

@@ -15,10 +15,11 @@ from django.db.models import QuerySet
 
 from kameng.core import clock, http, sweeps
 from kameng.core.audit import Source, log_action
-from kameng.core.errors import Conflict, InvalidInput, NotFound
+from kameng.core.errors import DomainError
 from kameng.core.money import parse_yuan, yuan_str
 from kameng.payments.channels import alipay_protocol, wechat_protocol
 from kameng.sandbox import keys
+from kameng.sandbox.error_codes import SandboxErrorCode
 from kameng.sandbox.models import SandboxNotification, SandboxRefund, SandboxTrade
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ def open_trade(
 ) -> SandboxTrade:
     """Creates the trade the merchant asked for, or returns it again for the same order and amount."""
     if amount_fen <= 0:
-        raise InvalidInput("amount must be positive", code="bad_amount")
+        raise DomainError(SandboxErrorCode.BAD_AMOUNT)
     try:
         with transaction.atomic():
             return SandboxTrade.objects.create(
@@ -61,26 +62,24 @@ def open_trade(
     except IntegrityError:
         trade = SandboxTrade.objects.get(channel=channel, out_trade_no=out_trade_no)
         if trade.amount_fen != amount_fen:
-            raise Conflict(
-                "a trade with this out_trade_no exists with another amount", code="trade_exists"
-            ) from None
+            raise DomainError(SandboxErrorCode.TRADE_EXISTS) from None
         return trade
 
 
 def open_alipay_page_pay(params: dict[str, str]) -> SandboxTrade:
     """alipay.trade.wap.pay / page.pay as the buyer's browser brings it: signed by the merchant's app key."""
     if params.get("app_id") != keys.ALIPAY_APP_ID:
-        raise InvalidInput("unknown app_id", code="invalid_app_id")
+        raise DomainError(SandboxErrorCode.INVALID_APP_ID)
     if not alipay_protocol.verify_request(params, keys.sandbox_keys()["alipay_app_public"]):
-        raise InvalidInput("invalid signature", code="invalid_signature")
+        raise DomainError(SandboxErrorCode.INVALID_SIGNATURE)
     if params.get("method") not in PAGE_PAY_METHODS:
-        raise InvalidInput("unsupported method", code="invalid_method")
+        raise DomainError(SandboxErrorCode.INVALID_METHOD)
     try:
         biz = json.loads(params.get("biz_content", ""))
         amount_fen = parse_yuan(str(biz["total_amount"]))
         out_trade_no = str(biz["out_trade_no"])
     except (ValueError, KeyError, TypeError):
-        raise InvalidInput("bad biz_content", code="invalid_parameter") from None
+        raise DomainError(SandboxErrorCode.INVALID_BIZ_CONTENT) from None
     return open_trade(
         channel="alipay",
         out_trade_no=out_trade_no,
@@ -99,7 +98,7 @@ def trade_from_pay_url(pay_url: str) -> SandboxTrade:
     prepay_id = parts.path.rstrip("/").rsplit("/", 1)[-1]
     trade = SandboxTrade.objects.filter(channel="wechat", trade_no=prepay_id).first()
     if trade is None:
-        raise NotFound("no such prepay id", code="unknown_trade")
+        raise DomainError(SandboxErrorCode.UNKNOWN_TRADE)
     return trade
 
 
@@ -333,14 +332,14 @@ def refund(*, channel: str, out_trade_no: str, out_refund_no: str, amount_fen: i
             .first()
         )
         if trade is None or trade.status != SandboxTrade.Status.PAID:
-            raise NotFound("trade not found or not paid", code="TRADE_NOT_EXIST")
+            raise DomainError(SandboxErrorCode.TRADE_NOT_EXIST)
         existing = trade.refunds.filter(out_refund_no=out_refund_no).first()
         if existing is not None:
             if existing.amount_fen != amount_fen:
-                raise Conflict("same refund number, different amount", code="INVALID_REQUEST")
+                raise DomainError(SandboxErrorCode.REFUND_CONFLICT)
             return existing
         if sum(r.amount_fen for r in trade.refunds.all()) + amount_fen > trade.amount_fen or amount_fen <= 0:
-            raise Conflict("refund exceeds what was paid", code="REFUND_AMT_EXCEED")
+            raise DomainError(SandboxErrorCode.REFUND_AMT_EXCEED)
         created = SandboxRefund.objects.create(
             trade=trade,
             out_refund_no=out_refund_no,

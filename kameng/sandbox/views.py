@@ -10,9 +10,10 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from kameng.core.errors import DomainError, NotFound
+from kameng.core.errors import DomainError
 from kameng.core.money import format_yuan
 from kameng.sandbox import agreements, services
+from kameng.sandbox.error_codes import SandboxErrorCode
 from kameng.sandbox.models import SandboxAgreement, SandboxTrade
 
 
@@ -80,7 +81,7 @@ def agreement_unsign(request, agreement_no: str):
     try:
         agreement = agreements.unsign_agreement(agreement_no=agreement_no)
     except DomainError as exc:
-        return JsonResponse({"error": {"code": exc.code, "message": exc.message}}, status=exc.status)
+        return JsonResponse(exc.envelope(), status=exc.status)
     if "text/html" in request.headers.get("Accept", ""):
         return redirect(reverse("sandbox:agreement-settings") + f"?account={agreement.account_label}")
     return JsonResponse({"agreement_no": agreement.agreement_no, "status": agreement.status})
@@ -101,11 +102,11 @@ def pay(request, order_no: str):
 
             order = Order.objects.select_related("product").filter(order_no=order_no).first()
             if order is None:
-                raise NotFound("no such order", code="unknown_order")
+                raise DomainError(SandboxErrorCode.UNKNOWN_ORDER)
             trade = services.trade_from_pay_url(pay_redirect_url(order=order, client_ip="127.0.0.1"))
         trade = services.pay(trade=trade)
     except DomainError as exc:
-        return JsonResponse({"error": {"code": exc.code, "message": exc.message}}, status=exc.status)
+        return JsonResponse(exc.envelope(), status=exc.status)
     return_url = request.POST.get("return_url", "")
     if return_url.startswith(("http://", "https://")) and "text/html" in request.headers.get("Accept", ""):
         return redirect(return_url)

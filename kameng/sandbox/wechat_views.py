@@ -13,7 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from kameng.core import clock
-from kameng.core.errors import DomainError, NotFound
+from kameng.core.errors import DomainError
 from kameng.payments.channels import wechat_protocol
 from kameng.sandbox import agreements, keys, services
 from kameng.sandbox.faults import faulty
@@ -114,7 +114,7 @@ def wechat_refund(request, payload: dict) -> HttpResponse:
     except (KeyError, TypeError, ValueError):
         return _error(400, "PARAM_ERROR", "参数错误")
     except DomainError as exc:
-        return _error(404 if isinstance(exc, NotFound) else 403, exc.code, exc.message)
+        return _error(404 if exc.status == 404 else 403, exc.code, exc.message)
     return _answer(
         200,
         {

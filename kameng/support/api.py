@@ -1,13 +1,13 @@
 from typing import Annotated
 
-from django.http import JsonResponse
 from ninja import Field, Router, Schema
 from pydantic import ConfigDict
 
-from kameng.core.api import idempotent
+from kameng.core.api import IDEMPOTENT, SIGNED_IN, WITH_BODY, answers, idempotent
 from kameng.core.audit import Source
 from kameng.core.clock import iso
 from kameng.support import services
+from kameng.support.error_codes import SupportErrorCode as E
 
 router = Router(tags=["support"])
 
@@ -52,7 +52,19 @@ class TicketOut(Schema):
     priority: bool
 
 
-@router.post("/support/tickets", response={201: TicketOut})
+@router.post(
+    "/support/tickets",
+    **answers(
+        {201: TicketOut},
+        *SIGNED_IN,
+        *WITH_BODY,
+        *IDEMPOTENT,
+        E.BAD_CATEGORY,
+        E.EMPTY_TEXT,
+        E.TEXT_TOO_LONG,
+        E.UNKNOWN_ORDER,
+    ),
+)
 def file_ticket(request, payload: TicketIn):
     """Files a ticket (退订会员 / 退款 / 订单问题 / 其他). The order number, if given, must be yours; a membership
     purchase or renewal marks the ticket verified. Due at the end of the 3rd working day (Chinese holidays count)."""
@@ -73,5 +85,4 @@ def file_ticket(request, payload: TicketIn):
             "priority": ticket.is_vip,
         }
 
-    status, body = idempotent(request, action)
-    return JsonResponse(body, status=status)
+    return idempotent(request, action)

@@ -8,11 +8,13 @@ import secrets
 
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from kameng.accounts.models import Role
 from kameng.core import clock, ids
 from kameng.core.audit import Source, log_action
-from kameng.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from kameng.core.errors import DomainError
+from kameng.support.error_codes import SupportErrorCode
 from kameng.support.models import Complaint, Ticket, TicketMessage
 from kameng.support.storage import checked_image
 from kameng.support.workdays import add_working_days
@@ -21,12 +23,13 @@ SLA_WORKING_DAYS = 3
 MAX_TEXT = 5000
 
 
-def _text(value: str, *, field: str, required: bool = True) -> str:
+def _text(value: str, *, field, required: bool = True) -> str:
+    """`field` is the field's name in the reader's language (a lazy translation)."""
     value = (value or "").strip()
     if required and not value:
-        raise InvalidInput(f"{field} must not be empty", code="empty_text")
+        raise DomainError(SupportErrorCode.EMPTY_TEXT, field=field)
     if len(value) > MAX_TEXT:
-        raise InvalidInput(f"{field} must be at most {MAX_TEXT} characters", code="text_too_long")
+        raise DomainError(SupportErrorCode.TEXT_TOO_LONG, field=field, limit=MAX_TEXT)
     return value
 
 
@@ -39,7 +42,7 @@ def _verify_proof(user, order_no: str) -> bool:
         return False
     order = Order.objects.filter(order_no=order_no, user=user).only("kind", "status").first()
     if order is None:
-        raise NotFound("no order with this number in your account", code="unknown_order")
+        raise DomainError(SupportErrorCode.UNKNOWN_ORDER)
     return order.kind == Order.Kind.MEMBERSHIP and order.status == Order.Status.DELIVERED
 
 
@@ -58,8 +61,8 @@ def file_ticket(
     from kameng.membership.selectors import live_membership
 
     if category not in Ticket.Category.values:
-        raise InvalidInput(f"category must be one of {Ticket.Category.values}", code="bad_category")
-    reason = _text(reason, field="reason")
+        raise DomainError(SupportErrorCode.BAD_CATEGORY, choices=", ".join(Ticket.Category.values))
+    reason = _text(reason, field=_("原因"))
     order_no = (order_no or "").strip()[:32]
     verified = _verify_proof(user, order_no)
     if screenshot is not None:
@@ -102,7 +105,7 @@ def _ticket_for(user, ticket_no: str, *, lock: bool = False) -> Ticket:
         query = query.select_for_update(of=("self",))
     ticket = query.filter(ticket_no=ticket_no).first()
     if ticket is None or not (ticket.user_id == user.pk or is_agent(user)):
-        raise NotFound("no such ticket", code="unknown_ticket")
+        raise DomainError(SupportErrorCode.UNKNOWN_TICKET)
     return ticket
 
 
@@ -114,8 +117,8 @@ def is_agent(user) -> bool:
 def reply(*, user, ticket_no: str, body: str, attachment=None) -> TicketMessage:
     ticket = _ticket_for(user, ticket_no, lock=True)
     if ticket.status not in Ticket.OPEN_STATES:
-        raise Conflict("this ticket is closed; file a new one or a complaint", code="ticket_closed")
-    body = _text(body, field="message")
+        raise DomainError(SupportErrorCode.TICKET_CLOSED)
+    body = _text(body, field=_("留言"))
     if attachment is not None:
         checked_image(attachment)
         attachment.seek(0)
@@ -171,18 +174,18 @@ def approve(
     from kameng.membership.models import Cancellation
 
     if not is_agent(agent):
-        raise PermissionDenied("only support staff handle tickets")
+        raise DomainError(SupportErrorCode.AGENTS_ONLY)
     with transaction.atomic():
         ticket = _ticket_for(agent, ticket_no, lock=True)
         if ticket.status not in Ticket.OPEN_STATES:
-            raise Conflict(f"the ticket is already {ticket.status}", code="ticket_closed")
+            raise DomainError(SupportErrorCode.TICKET_DECIDED, status=ticket.get_status_display())
         made = None
         if ticket.category in (Ticket.Category.CANCEL_MEMBERSHIP, Ticket.Category.REFUND):
             mode = mode or ("immediate" if ticket.category == Ticket.Category.REFUND else "end_of_period")
             if refund_fen is not None:
                 quote, _ = cancellation.refund_quote(user=ticket.user)
                 if refund_fen > quote.refund_fen and not agent.has_role(Role.FINANCE):
-                    raise PermissionDenied("a refund above the policy's quote needs the finance role")
+                    raise DomainError(SupportErrorCode.FINANCE_ROLE_REQUIRED)
             made = cancellation.cancel_membership(
                 user=ticket.user,
                 mode=mode,
@@ -191,7 +194,7 @@ def approve(
                 min_refund_fen=refund_fen or 0,
             )
             ticket.cancellation = made
-        text = _text(note, field="note", required=False) or (
+        text = _text(note, field=_("备注"), required=False) or (
             f"已按退订政策处理,回执 {made.receipt_no}。" if made else "已处理。"
         )
         _resolve(ticket, agent=agent, status=Ticket.Status.APPROVED, resolution=text)
@@ -213,11 +216,11 @@ def approve(
 def reject(*, agent, ticket_no: str, reason: str) -> Ticket:
     """Rejects with a written reason the member reads."""
     if not is_agent(agent):
-        raise PermissionDenied("only support staff handle tickets")
+        raise DomainError(SupportErrorCode.AGENTS_ONLY)
     ticket = _ticket_for(agent, ticket_no, lock=True)
     if ticket.status not in Ticket.OPEN_STATES:
-        raise Conflict(f"the ticket is already {ticket.status}", code="ticket_closed")
-    reason = _text(reason, field="reason")
+        raise DomainError(SupportErrorCode.TICKET_DECIDED, status=ticket.get_status_display())
+    reason = _text(reason, field=_("原因"))
     _resolve(ticket, agent=agent, status=Ticket.Status.REJECTED, resolution=reason)
     log_action(
         action="ticket.rejected", obj=ticket, actor=agent, source=Source.ADMIN, data={"reason": reason[:200]}
@@ -243,11 +246,11 @@ def _complaint_target_exists(user, about: str, ref: str) -> bool:
 @transaction.atomic
 def file_complaint(*, user, about: str, about_ref: str, text: str) -> Complaint:
     if about not in Complaint.About.values:
-        raise InvalidInput(f"about must be one of {Complaint.About.values}", code="bad_about")
-    text = _text(text, field="complaint")
+        raise DomainError(SupportErrorCode.BAD_ABOUT, choices=", ".join(Complaint.About.values))
+    text = _text(text, field=_("投诉内容"))
     about_ref = (about_ref or "").strip()[:32]
     if not _complaint_target_exists(user, about, about_ref):
-        raise NotFound("nothing with this number in your account", code="unknown_reference")
+        raise DomainError(SupportErrorCode.UNKNOWN_REFERENCE)
     now = clock.now()
     complaint = Complaint.objects.create(
         complaint_no=ids.public_number("P"),
@@ -265,14 +268,14 @@ def file_complaint(*, user, about: str, about_ref: str, text: str) -> Complaint:
 @transaction.atomic
 def answer_complaint(*, agent, complaint_no: str, answer: str) -> Complaint:
     if not agent.has_role(Role.OPERATOR, Role.SUPPORT):
-        raise PermissionDenied("only staff answer complaints")
+        raise DomainError(SupportErrorCode.STAFF_ONLY)
     complaint = Complaint.objects.select_for_update().filter(complaint_no=complaint_no).first()
     if complaint is None:
-        raise NotFound("no such complaint", code="unknown_complaint")
+        raise DomainError(SupportErrorCode.UNKNOWN_COMPLAINT)
     if complaint.answered_at is not None:
-        raise Conflict("this complaint was answered already", code="already_answered")
+        raise DomainError(SupportErrorCode.ALREADY_ANSWERED)
     complaint.answer, complaint.answered_at, complaint.answered_by = (
-        _text(answer, field="answer"),
+        _text(answer, field=_("答复")),
         clock.now(),
         agent,
     )

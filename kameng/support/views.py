@@ -6,13 +6,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from kameng.core import clock
-from kameng.core.errors import DomainError
+from kameng.core.views import shows_refusals
 from kameng.support import evidence, selectors, services
 from kameng.support.models import Complaint, Ticket
-
-
-def _error(request, exc: DomainError):
-    return render(request, "support/error.html", {"message": exc.message}, status=exc.status)
 
 
 @login_required
@@ -30,18 +26,16 @@ def my_tickets(request):
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@shows_refusals("support/error.html")
 def new_ticket(request):
     if request.method == "POST":
-        try:
-            ticket = services.file_ticket(
-                user=request.user,
-                category=request.POST.get("category", ""),
-                order_no=request.POST.get("order_no", ""),
-                reason=request.POST.get("reason", ""),
-                screenshot=request.FILES.get("screenshot"),
-            )
-        except DomainError as exc:
-            return _error(request, exc)
+        ticket = services.file_ticket(
+            user=request.user,
+            category=request.POST.get("category", ""),
+            order_no=request.POST.get("order_no", ""),
+            reason=request.POST.get("reason", ""),
+            screenshot=request.FILES.get("screenshot"),
+        )
         return redirect("support:ticket", ticket.ticket_no)
     return render(
         request,
@@ -52,20 +46,18 @@ def new_ticket(request):
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@shows_refusals("support/error.html")
 def ticket(request, ticket_no: str):
     found = selectors.ticket_for(viewer=request.user, ticket_no=ticket_no)
     if found is None:
         raise Http404
     if request.method == "POST":
-        try:
-            services.reply(
-                user=request.user,
-                ticket_no=ticket_no,
-                body=request.POST.get("body", ""),
-                attachment=request.FILES.get("attachment"),
-            )
-        except DomainError as exc:
-            return _error(request, exc)
+        services.reply(
+            user=request.user,
+            ticket_no=ticket_no,
+            body=request.POST.get("body", ""),
+            attachment=request.FILES.get("attachment"),
+        )
         return redirect("support:ticket", ticket_no)
     return render(
         request,
@@ -92,17 +84,15 @@ def attachment(request, message_id: int):
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@shows_refusals("support/error.html")
 def new_complaint(request):
     if request.method == "POST":
-        try:
-            services.file_complaint(
-                user=request.user,
-                about=request.POST.get("about", ""),
-                about_ref=request.POST.get("about_ref", ""),
-                text=request.POST.get("text", ""),
-            )
-        except DomainError as exc:
-            return _error(request, exc)
+        services.file_complaint(
+            user=request.user,
+            about=request.POST.get("about", ""),
+            about_ref=request.POST.get("about_ref", ""),
+            text=request.POST.get("text", ""),
+        )
         return redirect("support:tickets")
     return render(
         request,
@@ -152,22 +142,20 @@ def queue(request):
 
 @login_required
 @require_POST
+@shows_refusals("support/error.html")
 def decide(request, ticket_no: str):
     _agent_only(request)
-    try:
-        if request.POST.get("decision") == "approve":
-            raw = request.POST.get("refund_fen", "").strip()
-            services.approve(
-                agent=request.user,
-                ticket_no=ticket_no,
-                mode=request.POST.get("mode", ""),
-                refund_fen=int(raw) if raw.isdigit() else None,
-                note=request.POST.get("note", ""),
-            )
-        else:
-            services.reject(agent=request.user, ticket_no=ticket_no, reason=request.POST.get("reason", ""))
-    except DomainError as exc:
-        return _error(request, exc)
+    if request.POST.get("decision") == "approve":
+        raw = request.POST.get("refund_fen", "").strip()
+        services.approve(
+            agent=request.user,
+            ticket_no=ticket_no,
+            mode=request.POST.get("mode", ""),
+            refund_fen=int(raw) if raw.isdigit() else None,
+            note=request.POST.get("note", ""),
+        )
+    else:
+        services.reject(agent=request.user, ticket_no=ticket_no, reason=request.POST.get("reason", ""))
     return redirect("support:ticket", ticket_no)
 
 

@@ -6,9 +6,9 @@ import pytest
 from django.test import Client
 
 from kameng.core import clock
-from kameng.core.errors import Conflict, InvalidInput, NotFound
 from kameng.core.models import AuditLog
 from kameng.membership import cancellation
+from kameng.membership.error_codes import MembershipErrorCode as E
 from kameng.membership.models import Agreement, Cancellation, Membership
 from kameng.notifications.models import Notification
 from kameng.payments import ledger
@@ -24,6 +24,7 @@ from tests.factories import (
     pay_in_sandbox,
     place_order,
     post_json,
+    refusal,
     settle,
     stocked_product,
 )
@@ -144,9 +145,8 @@ def test_a_stale_quote_is_refused_with_a_clear_answer_and_changes_nothing():
     membership = join_vip(user, PlanFactory())
     _, quote_id = cancellation.refund_quote(user=user)
     clock.advance(seconds=31 * 60)
-    with pytest.raises(Conflict) as refused:
+    with refusal(E.STALE_QUOTE):
         cancellation.cancel_membership(user=user, mode="immediate", quote_id=quote_id)
-    assert refused.value.code == "stale_quote"
     membership.refresh_from_db()
     assert membership.status == Membership.Status.ACTIVE and not Cancellation.objects.exists()
 
@@ -164,12 +164,12 @@ def test_a_quote_seen_is_honoured_if_time_lowered_the_refund():
 
 def test_bad_requests_change_nothing():
     user = UserFactory()
-    with pytest.raises(NotFound):
+    with refusal(E.NO_MEMBERSHIP):
         cancellation.cancel_membership(user=user, mode="immediate")
     join_vip(user, PlanFactory())
-    with pytest.raises(InvalidInput):
+    with refusal(E.BAD_MODE):
         cancellation.cancel_membership(user=user, mode="right-now")
-    with pytest.raises(InvalidInput):
+    with refusal(E.BAD_REASON):
         cancellation.cancel_membership(user=user, mode="immediate", reason="nope")
     assert not Cancellation.objects.exists()
 

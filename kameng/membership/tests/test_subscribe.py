@@ -1,11 +1,11 @@
 import pytest
 
-from kameng.core.errors import Conflict, InvalidInput, NotFound
 from kameng.core.models import AuditLog
 from kameng.membership import services
+from kameng.membership.error_codes import MembershipErrorCode as E
 from kameng.membership.models import ConsentRecord, Membership
 from kameng.orders.models import Order
-from tests.factories import PlanFactory, UserFactory, join_vip
+from tests.factories import PlanFactory, UserFactory, join_vip, refusal
 
 pytestmark = pytest.mark.django_db
 NO_CONSENT = services.ConsentContext(given=False, ip="127.0.0.1", user_agent="pytest")
@@ -23,11 +23,10 @@ def test_paying_the_first_order_starts_a_one_month_period():
 
 def test_auto_renew_without_consent_is_refused_and_changes_nothing():
     user, plan = UserFactory(), PlanFactory()
-    with pytest.raises(services.ConsentRequired) as refused:
+    with refusal(E.CONSENT_REQUIRED):
         services.subscribe(
             user=user, plan_code=plan.code, channel="alipay", auto_renew=True, consent=NO_CONSENT
         )
-    assert refused.value.code == "consent_required"
     assert not Membership.objects.exists() and not Order.objects.exists()
     assert AuditLog.objects.filter(action="membership.subscribe_refused", actor=user).exists()
 
@@ -65,7 +64,7 @@ def test_disclosure_names_price_period_next_charge_reminders_and_every_way_to_ca
 def test_a_second_subscription_while_one_waits_for_payment_is_refused():
     user, plan = UserFactory(), PlanFactory()
     services.subscribe(user=user, plan_code=plan.code, channel="alipay", auto_renew=False, consent=NO_CONSENT)
-    with pytest.raises(Conflict):
+    with refusal(E.SUBSCRIPTION_PENDING):
         services.subscribe(
             user=user, plan_code=plan.code, channel="alipay", auto_renew=False, consent=NO_CONSENT
         )
@@ -75,15 +74,14 @@ def test_a_second_subscription_while_one_waits_for_payment_is_refused():
 def test_an_active_member_cannot_subscribe_again():
     user, plan = UserFactory(), PlanFactory()
     join_vip(user, plan)
-    with pytest.raises(Conflict) as refused:
+    with refusal(E.ALREADY_MEMBER):
         services.subscribe(
             user=user, plan_code=plan.code, channel="alipay", auto_renew=False, consent=NO_CONSENT
         )
-    assert refused.value.code == "already_member"
 
 
 def test_unknown_plan_is_404():
-    with pytest.raises(NotFound):
+    with refusal(E.UNKNOWN_PLAN):
         services.subscribe(
             user=UserFactory(), plan_code="nope", channel="alipay", auto_renew=False, consent=NO_CONSENT
         )
@@ -91,7 +89,7 @@ def test_unknown_plan_is_404():
 
 def test_lifetime_plan_cannot_auto_renew_and_never_ends():
     user, plan = UserFactory(), PlanFactory(period="lifetime", price_fen=29800)
-    with pytest.raises(InvalidInput):
+    with refusal(E.PLAN_DOES_NOT_RENEW):
         services.subscribe(user=user, plan_code=plan.code, channel="alipay", auto_renew=True, consent=CONSENT)
     membership = join_vip(user, plan)
     assert membership.status == Membership.Status.ACTIVE and membership.current_period_end is None

@@ -8,11 +8,11 @@ from PIL import Image
 
 from kameng.accounts.models import Role
 from kameng.core import clock
-from kameng.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from kameng.membership.models import Cancellation, Membership
 from kameng.orders.models import Order
 from kameng.payments.models import Refund
 from kameng.support import evidence, services, sla
+from kameng.support.error_codes import SupportErrorCode as E
 from kameng.support.models import Complaint, Ticket, TicketMessage
 from tests.factories import (
     PASSWORD,
@@ -22,6 +22,7 @@ from tests.factories import (
     join_vip,
     place_order,
     post_json,
+    refusal,
     stocked_product,
 )
 
@@ -72,7 +73,7 @@ def test_someone_elses_or_a_forged_order_number_is_refused_and_nothing_is_stored
     _, _, order = member_with_vip()
     stranger = UserFactory()
     for number in (order.order_no, "V20260101000000000000"):
-        with pytest.raises(NotFound):
+        with refusal(E.UNKNOWN_ORDER):
             services.file_ticket(user=stranger, category="refund", order_no=number, reason="x")
     assert not Ticket.objects.exists()
 
@@ -80,10 +81,10 @@ def test_someone_elses_or_a_forged_order_number_is_refused_and_nothing_is_stored
 def test_a_screenshot_that_is_not_an_image_or_too_large_is_refused(settings):
     user = UserFactory()
     fake = SimpleUploadedFile("shot.png", b"<script>alert(1)</script>", content_type="image/png")
-    with pytest.raises(InvalidInput):
+    with refusal(E.ATTACHMENT_NOT_IMAGE):
         services.file_ticket(user=user, category="other", reason="x", screenshot=fake)
     settings.KAMENG_MAX_ATTACHMENT_BYTES = 100
-    with pytest.raises(InvalidInput):
+    with refusal(E.ATTACHMENT_TOO_LARGE):
         services.file_ticket(user=user, category="other", reason="x", screenshot=png((200, 200)))
     assert not Ticket.objects.exists() and not TicketMessage.objects.exists()
 
@@ -103,7 +104,7 @@ def test_a_reply_to_a_closed_ticket_is_refused():
     user = UserFactory()
     ticket = services.file_ticket(user=user, category="other", reason="x")
     services.reject(agent=agent(), ticket_no=ticket.ticket_no, reason="不属于售后范围")
-    with pytest.raises(Conflict):
+    with refusal(E.TICKET_CLOSED):
         services.reply(user=user, ticket_no=ticket.ticket_no, body="再问一次")
 
 
@@ -125,7 +126,7 @@ def test_approving_a_cancellation_ticket_runs_the_same_cancellation_with_the_age
 def test_rejecting_needs_a_written_reason_the_member_sees():
     user = UserFactory()
     ticket = services.file_ticket(user=user, category="order", reason="没收到")
-    with pytest.raises(InvalidInput):
+    with refusal(E.EMPTY_TEXT):
         services.reject(agent=agent(), ticket_no=ticket.ticket_no, reason="  ")
     services.reject(agent=agent(), ticket_no=ticket.ticket_no, reason="卡密已于 10:02 发放,请查看订单页")
     page = logged_in(user).get(f"/support/tickets/{ticket.ticket_no}/").content.decode()
@@ -136,7 +137,7 @@ def test_support_cannot_approve_a_refund_above_the_quote_but_finance_can():
     user, _, order = member_with_vip(price_fen=3000)
     clock.advance(seconds=10 * 86400)  # outside the 48-hour window: the quote is pro rata
     ticket = services.file_ticket(user=user, category="refund", order_no=order.order_no, reason="扣错了")
-    with pytest.raises(PermissionDenied):
+    with refusal(E.FINANCE_ROLE_REQUIRED):
         services.approve(agent=agent(), ticket_no=ticket.ticket_no, mode="immediate", refund_fen=3000)
     assert not Cancellation.objects.exists()
     services.approve(agent=agent(Role.FINANCE), ticket_no=ticket.ticket_no, mode="immediate", refund_fen=3000)
@@ -146,7 +147,7 @@ def test_support_cannot_approve_a_refund_above_the_quote_but_finance_can():
 def test_members_cannot_approve_tickets():
     user = UserFactory()
     ticket = services.file_ticket(user=user, category="other", reason="x")
-    with pytest.raises(PermissionDenied):
+    with refusal(E.AGENTS_ONLY):
         services.approve(agent=user, ticket_no=ticket.ticket_no)
 
 
@@ -194,9 +195,9 @@ def test_api_files_a_ticket():
 def test_a_complaint_needs_text_and_a_reference_of_the_members_own():
     user = UserFactory()
     ticket = services.file_ticket(user=user, category="other", reason="x")
-    with pytest.raises(InvalidInput):
+    with refusal(E.EMPTY_TEXT):
         services.file_complaint(user=user, about="ticket", about_ref=ticket.ticket_no, text=" ")
-    with pytest.raises(NotFound):
+    with refusal(E.UNKNOWN_REFERENCE):
         services.file_complaint(user=UserFactory(), about="ticket", about_ref=ticket.ticket_no, text="不满")
     complaint = services.file_complaint(
         user=user, about="ticket", about_ref=ticket.ticket_no, text="处理太慢"

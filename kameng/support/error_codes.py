@@ -1,0 +1,22 @@
+from django.utils.translation import gettext_lazy as _
+
+from kameng.core.errors import ErrorCode
+
+
+class SupportErrorCode(ErrorCode):
+    EMPTY_TEXT = "empty_text", 422, _("%(field)s不能为空")
+    TEXT_TOO_LONG = "text_too_long", 422, _("%(field)s最多 %(limit)s 个字符")
+    UNKNOWN_ORDER = "unknown_order", 404, _("你的账户里没有这个订单号")
+    BAD_CATEGORY = "bad_category", 422, _("工单类型须为以下之一:%(choices)s")
+    UNKNOWN_TICKET = "unknown_ticket", 404, _("没有这个工单")
+    TICKET_CLOSED = "ticket_closed", 409, _("这个工单已关闭,请新建工单或投诉")
+    TICKET_DECIDED = "ticket_decided", 409, _("这个工单已处理(%(status)s)")
+    AGENTS_ONLY = "agents_only", 403, _("只有客服可以处理工单")
+    FINANCE_ROLE_REQUIRED = "finance_role_required", 403, _("高于政策报价的退款需要财务角色")
+    BAD_ABOUT = "bad_about", 422, _("投诉对象须为以下之一:%(choices)s")
+    UNKNOWN_REFERENCE = "unknown_reference", 404, _("你的账户里没有这个编号")
+    STAFF_ONLY = "staff_only", 403, _("只有工作人员可以答复投诉")
+    UNKNOWN_COMPLAINT = "unknown_complaint", 404, _("没有这个投诉")
+    ALREADY_ANSWERED = "already_answered", 409, _("这个投诉已经答复过")
+    ATTACHMENT_TOO_LARGE = "attachment_too_large", 422, _("截图最多 %(limit)s MB")
+    ATTACHMENT_NOT_IMAGE = "attachment_not_image", 422, _("截图须为 PNG、JPEG 或 WebP 图片")
