@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST, require_safe
 from kameng.accounts.models import Role
 from kameng.catalog.models import Product
 from kameng.console import charts, selectors
+from kameng.console.error_codes import ConsoleErrorCode
 from kameng.core.errors import DomainError
 from kameng.core.views import shows_refusals
 from kameng.inventory.models import ImportBatch
@@ -161,6 +162,10 @@ def import_keys(request):
     return render(request, "console/import_keys.html", {"products": products, "chunk_lines": CHUNK_LINES})
 
 
+def _chunk_refused(exc: DomainError) -> JsonResponse:
+    return JsonResponse(exc.envelope(), status=exc.status)  # the page shows the message
+
+
 @login_required
 @require_POST
 def import_keys_chunk(request):
@@ -173,13 +178,9 @@ def import_keys_chunk(request):
         first_line = int(body.get("first_line", 1))
         lines = str(body["lines"])
     except (ValueError, KeyError, TypeError, Product.DoesNotExist):
-        return JsonResponse(
-            {"error": {"code": "invalid", "message": "product, first_line and lines"}}, status=400
-        )
+        return _chunk_refused(DomainError(ConsoleErrorCode.BAD_CHUNK))
     if lines.count("\n") > CHUNK_LINES or first_line < 1:
-        return JsonResponse(
-            {"error": {"code": "chunk_too_large", "message": f"at most {CHUNK_LINES} lines"}}, status=400
-        )
+        return _chunk_refused(DomainError(ConsoleErrorCode.CHUNK_TOO_LARGE, limit=CHUNK_LINES))
     try:
         batch = import_card_keys(
             product=product,
@@ -189,7 +190,7 @@ def import_keys_chunk(request):
             first_line=first_line,
         )
     except DomainError as exc:
-        return JsonResponse({"error": {"code": exc.code, "message": exc.message}}, status=exc.status)
+        return _chunk_refused(exc)
     return JsonResponse(
         {
             "batch": batch.pk,

@@ -7,10 +7,10 @@ from kameng.core.errors import ErrorCode
 
 class CoreErrorCode(ErrorCode):
     MALFORMED_JSON = "malformed_json", 400, _("请求体必须是 UTF-8 编码的 JSON 对象,且不含 NUL 字符")
-    INVALID = "invalid", 422, _("字段缺失或无效:%(fields)s")
-    UNAUTHORIZED = "unauthorized", 401, _("需要有效的 Bearer 令牌")
     MALFORMED_BODY = "malformed_body", 400, _("请求体无法解析")
     NUL_CHARACTER = "nul_character", 400, _("请求中含有 NUL 字符")
+    INVALID = "invalid", 422, _("字段缺失或无效:%(fields)s")
+    UNAUTHORIZED = "unauthorized", 401, _("需要有效的 Bearer 令牌")
     NOT_FOUND = "not_found", 404, _("未找到")
     BAD_IDEMPOTENCY_KEY = "bad_idempotency_key", 422, _("Idempotency-Key 最多 128 个可打印字符")
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused", 409, _("这个 Idempotency-Key 已用于另一个请求")

@@ -6,8 +6,11 @@ are written in Chinese (the shop's language) and translated in `locale/`; they a
 so the reader's language (Accept-Language, or the language cookie on the pages) decides, not the raiser's.
 """
 
+import importlib
+import importlib.util
 from enum import StrEnum
 
+from django.apps import apps
 from django.utils.functional import Promise
 
 
@@ -52,3 +55,17 @@ class DomainError(Exception):
 
     def __str__(self) -> str:
         return f"{self.code.value}: {self.message}"
+
+
+def catalogue() -> list[ErrorCode]:
+    """Every code of every installed app's `error_codes` module, app by app in INSTALLED_APPS order."""
+    codes: list[ErrorCode] = []
+    for app in apps.get_app_configs():
+        name = f"{app.name}.error_codes"
+        if not app.name.startswith("kameng.") or importlib.util.find_spec(name) is None:
+            continue
+        module = importlib.import_module(name)
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, ErrorCode) and value.__module__ == name:
+                codes.extend(value)
+    return codes

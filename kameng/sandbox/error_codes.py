@@ -1,33 +1,32 @@
 """The sandbox gateway's refusals. The upper-case codes are the channels' own (Alipay's sub_code, WeChat Pay's
-code), kept verbatim because the shop's channel clients match on them exactly as they do with the real channels."""
-
-from django.utils.translation import gettext_lazy as _
+code), kept verbatim because the shop's channel clients match on them exactly as they do with the real channels.
+The messages stay in Chinese, untranslated: the real channels answer in Chinese whatever the caller's language."""
 
 from kameng.core.errors import ErrorCode
 
 
 class SandboxErrorCode(ErrorCode):
-    SANDBOX_OFF = "not_found", 404, _("沙箱未开启")
-    UNKNOWN_ORDER = "unknown_order", 404, _("订单不存在")
-    BAD_AMOUNT = "bad_amount", 422, _("金额必须为正数")
-    TRADE_EXISTS = "trade_exists", 409, _("同一商户订单号已有金额不同的交易")
-    INVALID_APP_ID = "invalid_app_id", 422, _("未知的 app_id")
-    INVALID_SIGNATURE = "invalid_signature", 422, _("验签出错")
-    INVALID_METHOD = "invalid_method", 422, _("不支持的接口")
-    INVALID_BIZ_CONTENT = "invalid_parameter", 422, _("biz_content 参数无效")
-    UNKNOWN_TRADE = "unknown_trade", 404, _("预支付交易不存在")
-    UNKNOWN_AGREEMENT = "unknown_agreement", 404, _("协议不存在")
-    TRADE_NOT_EXIST = "TRADE_NOT_EXIST", 404, _("交易不存在或未支付")
-    REFUND_CONFLICT = "INVALID_REQUEST", 409, _("退款单号相同但金额不同")
-    REFUND_AMT_EXCEED = "REFUND_AMT_EXCEED", 409, _("退款金额超过已付金额")
+    SANDBOX_OFF = "not_found", 404, "沙箱未开启"
+    UNKNOWN_ORDER = "unknown_order", 404, "订单不存在"
+    BAD_AMOUNT = "bad_amount", 422, "金额必须为正数"
+    TRADE_EXISTS = "trade_exists", 409, "同一商户订单号已有金额不同的交易"
+    INVALID_APP_ID = "invalid_app_id", 422, "未知的 app_id"
+    INVALID_SIGNATURE = "invalid_signature", 422, "验签出错"
+    INVALID_METHOD = "invalid_method", 422, "不支持的接口"
+    INVALID_BIZ_CONTENT = "invalid_parameter", 422, "biz_content 参数无效"
+    UNKNOWN_TRADE = "unknown_trade", 404, "预支付交易不存在"
+    UNKNOWN_AGREEMENT = "unknown_agreement", 404, "协议不存在"
+    TRADE_NOT_EXIST = "TRADE_NOT_EXIST", 404, "交易不存在或未支付"
+    REFUND_CONFLICT = "INVALID_REQUEST", 409, "退款单号相同但金额不同"
+    REFUND_AMT_EXCEED = "REFUND_AMT_EXCEED", 409, "退款金额超过已付金额"
     INVALID_PARAMETER = (
         "INVALID_PARAMETER",
         422,
-        _("参数无效:外部协议号最多 32 位字母数字,周期须为 1、3 或 12 个月"),
+        "参数无效:外部协议号最多 32 位字母数字,周期须为 1、3 或 12 个月",
     )
-    AGREEMENT_HAS_UNSIGNED = "AGREEMENT_HAS_UNSIGNED", 409, _("协议已解约")
-    USER_AGREEMENT_NOT_EXIST = "USER_AGREEMENT_NOT_EXIST", 404, _("用户协议不存在")
-    AGREEMENT_NOT_EXIST = "AGREEMENT_NOT_EXIST", 404, _("协议不存在")
-    AGREEMENT_INVALID = "AGREEMENT_INVALID", 409, _("协议未生效")
-    EXCEED_SINGLE_AMOUNT = "EXCEED_SINGLE_AMOUNT", 409, _("扣款金额超过签约的单笔上限")
-    BUYER_BALANCE_NOT_ENOUGH = "BUYER_BALANCE_NOT_ENOUGH", 409, _("余额不足")
+    AGREEMENT_HAS_UNSIGNED = "AGREEMENT_HAS_UNSIGNED", 409, "协议已解约"
+    USER_AGREEMENT_NOT_EXIST = "USER_AGREEMENT_NOT_EXIST", 404, "用户协议不存在"
+    AGREEMENT_NOT_EXIST = "AGREEMENT_NOT_EXIST", 404, "协议不存在"
+    AGREEMENT_INVALID = "AGREEMENT_INVALID", 409, "协议未生效"
+    EXCEED_SINGLE_AMOUNT = "EXCEED_SINGLE_AMOUNT", 409, "扣款金额超过签约的单笔上限"
+    BUYER_BALANCE_NOT_ENOUGH = "BUYER_BALANCE_NOT_ENOUGH", 409, "余额不足"

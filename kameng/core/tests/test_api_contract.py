@@ -32,10 +32,46 @@ def test_malformed_json_gets_a_400_with_the_error_envelope_and_changes_nothing()
     assert Order.objects.count() == 0
 
 
-def test_a_json_array_body_is_refused():
+def test_a_json_array_body_is_refused_as_malformed():
     response = post_json(api_client(UserFactory()), "/api/v1/orders", b"[1, 2]")
-    assert response.status_code in (400, 422)
-    assert "error" in response.json()
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "malformed_json"
+    assert Order.objects.count() == 0
+
+
+def test_a_well_formed_body_with_a_field_of_the_wrong_type_is_a_422_naming_the_field():
+    response = post_json(
+        api_client(UserFactory()), "/api/v1/orders", {"sku": "x", "quantity": "1", "channel": "alipay"}
+    )
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "invalid"
+    assert [d["field"] for d in error["details"]] == ["payload.quantity"]
+
+
+def test_a_value_a_domain_rule_refuses_is_a_422_with_its_own_code():
+    product = stocked_product(keys=3)
+    body = {"sku": product.sku, "quantity": 0, "channel": "alipay"}
+    response = post_json(api_client(UserFactory()), "/api/v1/orders", body)
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "bad_quantity"
+    assert Order.objects.count() == 0
+
+
+def test_a_refusal_speaks_chinese_by_default_and_english_when_asked():
+    client = api_client(UserFactory())
+    body = {"sku": "no-such-sku", "quantity": 1, "channel": "alipay"}
+    zh = post_json(client, "/api/v1/orders", body)
+    en = post_json(client, "/api/v1/orders", body, **{"Accept-Language": "en"})
+    assert zh.status_code == en.status_code == 404
+    assert zh.json()["error"] == {"code": "unknown_sku", "message": "没有编号为 no-such-sku 的商品"}
+    assert en.json()["error"] == {"code": "unknown_sku", "message": "No product with SKU no-such-sku"}
+
+
+def test_a_missing_token_is_a_401_in_the_envelope():
+    response = Client().get("/api/v1/membership")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthorized"
 
 
 def test_the_same_idempotency_key_returns_the_same_order_and_creates_it_once():
