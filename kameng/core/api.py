@@ -11,6 +11,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 from ninja.responses import Status
 from ninja.security import HttpBearer
+from pydantic import ConfigDict
 
 from kameng.accounts.selectors import user_for_token
 from kameng.core.error_codes import CoreErrorCode
@@ -31,6 +32,28 @@ class ErrorBody(Schema):
 
 
 class ErrorOut(Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "error": {
+                        "code": "stale_quote",
+                        "message": "退款报价已过期(超过 30 分钟或已进入新的周期),请查看新的报价",
+                    }
+                },
+                {
+                    "error": {
+                        "code": "invalid",
+                        "message": "字段缺失或无效:payload.quantity",
+                        "details": [
+                            {"field": "payload.quantity", "problem": "Input should be a valid integer"}
+                        ],
+                    }
+                },
+            ]
+        }
+    )
+
     error: ErrorBody
 
 

@@ -8,7 +8,7 @@ import secrets
 
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_lazy
 
 from kameng.accounts.models import Role
 from kameng.core import clock, ids
@@ -62,7 +62,7 @@ def file_ticket(
 
     if category not in Ticket.Category.values:
         raise DomainError(SupportErrorCode.BAD_CATEGORY, choices=", ".join(Ticket.Category.values))
-    reason = _text(reason, field=_("原因"))
+    reason = _text(reason, field=gettext_lazy("原因"))
     order_no = (order_no or "").strip()[:32]
     verified = _verify_proof(user, order_no)
     if screenshot is not None:
@@ -118,7 +118,7 @@ def reply(*, user, ticket_no: str, body: str, attachment=None) -> TicketMessage:
     ticket = _ticket_for(user, ticket_no, lock=True)
     if ticket.status not in Ticket.OPEN_STATES:
         raise DomainError(SupportErrorCode.TICKET_CLOSED)
-    body = _text(body, field=_("留言"))
+    body = _text(body, field=gettext_lazy("留言"))
     if attachment is not None:
         checked_image(attachment)
         attachment.seek(0)
@@ -194,7 +194,7 @@ def approve(
                 min_refund_fen=refund_fen or 0,
             )
             ticket.cancellation = made
-        text = _text(note, field=_("备注"), required=False) or (
+        text = _text(note, field=gettext_lazy("备注"), required=False) or (
             f"已按退订政策处理,回执 {made.receipt_no}。" if made else "已处理。"
         )
         _resolve(ticket, agent=agent, status=Ticket.Status.APPROVED, resolution=text)
@@ -220,7 +220,7 @@ def reject(*, agent, ticket_no: str, reason: str) -> Ticket:
     ticket = _ticket_for(agent, ticket_no, lock=True)
     if ticket.status not in Ticket.OPEN_STATES:
         raise DomainError(SupportErrorCode.TICKET_DECIDED, status=ticket.get_status_display())
-    reason = _text(reason, field=_("原因"))
+    reason = _text(reason, field=gettext_lazy("原因"))
     _resolve(ticket, agent=agent, status=Ticket.Status.REJECTED, resolution=reason)
     log_action(
         action="ticket.rejected", obj=ticket, actor=agent, source=Source.ADMIN, data={"reason": reason[:200]}
@@ -247,7 +247,7 @@ def _complaint_target_exists(user, about: str, ref: str) -> bool:
 def file_complaint(*, user, about: str, about_ref: str, text: str) -> Complaint:
     if about not in Complaint.About.values:
         raise DomainError(SupportErrorCode.BAD_ABOUT, choices=", ".join(Complaint.About.values))
-    text = _text(text, field=_("投诉内容"))
+    text = _text(text, field=gettext_lazy("投诉内容"))
     about_ref = (about_ref or "").strip()[:32]
     if not _complaint_target_exists(user, about, about_ref):
         raise DomainError(SupportErrorCode.UNKNOWN_REFERENCE)
@@ -275,7 +275,7 @@ def answer_complaint(*, agent, complaint_no: str, answer: str) -> Complaint:
     if complaint.answered_at is not None:
         raise DomainError(SupportErrorCode.ALREADY_ANSWERED)
     complaint.answer, complaint.answered_at, complaint.answered_by = (
-        _text(answer, field=_("答复")),
+        _text(answer, field=gettext_lazy("答复")),
         clock.now(),
         agent,
     )

@@ -9,6 +9,8 @@ from django.test import Client
 from django.utils import translation
 
 from kameng.core.errors import ErrorCode, catalogue
+from kameng.orders.models import Order
+from tests.factories import UserFactory, stocked_product
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "api.md"
 
@@ -70,5 +72,18 @@ def test_every_endpoint_declares_the_refusals_its_kind_can_meet():
 
 def test_docs_api_md_lists_every_code_with_its_status():
     doc = DOC.read_text(encoding="utf-8")
-    rows = set(re.findall(r"^\| `([A-Za-z_]+)` \| (\d{3}) \|", doc, flags=re.MULTILINE))
+    rows = set(re.findall(r"^\| `([A-Za-z0-9_]+)` \| (\d{3}) \|", doc, flags=re.MULTILINE))
     assert {(c.value, str(c.status)) for c in catalogue()} <= rows
+
+
+@pytest.mark.django_db
+def test_a_page_shows_a_refusal_with_its_status_in_the_readers_language():
+    product = stocked_product(keys=1)
+    form = {"sku": product.sku, "quantity": "0", "channel": "alipay"}
+    for language, text in (("zh-hans", "数量须为 1 到"), ("en", "Quantity must be a whole number from 1 to")):
+        client = Client(headers={"Accept-Language": language})
+        client.force_login(UserFactory())
+        page = client.post("/orders/checkout/", form)
+        assert page.status_code == 422
+        assert text in page.content.decode()
+    assert not Order.objects.exists()
