@@ -79,7 +79,7 @@ def answers(ok: dict[int, Any], *refusals: ErrorCode) -> dict[str, Any]:
         for status, codes in sorted(by_status.items())
     }
     return {
-        "response": {**ok, **dict.fromkeys(by_status, ErrorOut)},
+        "response": {**ok, **dict.fromkeys(sorted(by_status), ErrorOut)},
         "openapi_extra": {"responses": responses},
     }
 

@@ -90,12 +90,11 @@ def test_a_piece_of_a_long_import_reports_rejected_lines_numbered_as_in_the_whol
     assert (answer["imported"], answer["duplicates"], answer["malformed"]) == (1, 1, 1)
     assert sorted(row["line"] for row in answer["rejected"]) == [502, 503]
     too_long = {"product": product.pk, "first_line": 1, "lines": "\n".join(f"K{i:06d}" for i in range(600))}
-    assert (
-        client.post(
-            "/console/keys/import/chunk/", json.dumps(too_long), content_type="application/json"
-        ).status_code
-        == 400
+    refused = client.post(
+        "/console/keys/import/chunk/", json.dumps(too_long), content_type="application/json"
     )
+    assert refused.status_code == 422  # a value refused by a rule (docs/api.md, "Which status")
+    assert refused.json()["error"]["code"] == "chunk_too_large"
     member = logged_in(UserFactory())
     assert (
         member.post(
