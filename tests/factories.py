@@ -1,11 +1,13 @@
 """Factories for tests across apps. Goods come with stock through the real import service."""
 
+import functools
 import json
 import re
 import secrets
 
 import factory
 import pytest
+from django.contrib.auth.hashers import make_password
 from django.test import Client
 
 from kameng.accounts import services as accounts
@@ -20,20 +22,21 @@ from kameng.sandbox import services as sandbox
 PASSWORD = "Correct-Horse-42"
 
 
+@functools.cache
+def password_hash() -> str:
+    """PASSWORD hashed once per test process with the real (Argon2) hasher. Argon2 is slow on purpose (~0.2 s a
+    hash here); every factory user shares this hash, so they still log in with PASSWORD but cost nothing to make."""
+    return make_password(PASSWORD)
+
+
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = User
-        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"buyer{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
     role = Role.MEMBER
-    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
-
-    @factory.post_generation
-    def _save(obj, create, extracted, **kwargs):
-        if create:
-            obj.save()
+    password = factory.LazyFunction(password_hash)
 
 
 class CategoryFactory(factory.django.DjangoModelFactory):

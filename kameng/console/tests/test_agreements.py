@@ -9,14 +9,14 @@ from kameng.membership import cancellation
 from kameng.membership.models import Agreement, Cancellation, Membership
 from kameng.notifications.models import Notification
 from kameng.sandbox import agreements as sandbox
-from tests.factories import PASSWORD, PlanFactory, UserFactory, join_vip
+from tests.factories import PlanFactory, UserFactory, join_vip
 
 pytestmark = pytest.mark.django_db
 
 
 def logged_in(role) -> Client:
     client = Client()
-    client.login(username=UserFactory(role=role).username, password=PASSWORD)
+    client.force_login(UserFactory(role=role))
     return client
 
 
@@ -79,7 +79,7 @@ def test_asking_the_channel_about_an_unsigned_agreement_turns_auto_renew_off_and
     agreement = membership.agreement
     operator = UserFactory(role=Role.OPERATOR)
     client = Client()
-    client.login(username=operator.username, password=PASSWORD)
+    client.force_login(operator)
     answer = client.post(f"/console/agreements/{agreement.pk}/query/", follow=True)
     assert answer.status_code == 200
     assert "渠道答复“已解约”" in answer.content.decode()

@@ -8,14 +8,14 @@ from kameng.accounts.models import Role
 from kameng.core import clock
 from kameng.membership import cancellation
 from kameng.membership.models import Charge
-from tests.factories import PASSWORD, PlanFactory, UserFactory, join_vip, settle
+from tests.factories import PlanFactory, UserFactory, join_vip, settle
 
 pytestmark = pytest.mark.django_db
 
 
 def logged_in(role) -> Client:
     client = Client()
-    client.login(username=UserFactory(role=role).username, password=PASSWORD)
+    client.force_login(UserFactory(role=role))
     return client
 
 

@@ -8,14 +8,14 @@ from kameng.accounts.models import Role
 from kameng.core import outbox
 from kameng.core.models import OutboxMessage
 from kameng.membership.models import Cancellation
-from tests.factories import PASSWORD, PlanFactory, UserFactory, join_vip
+from tests.factories import PlanFactory, UserFactory, join_vip
 
 pytestmark = pytest.mark.django_db
 
 
 def logged_in(user) -> Client:
     client = Client()
-    client.login(username=user.username, password=PASSWORD)
+    client.force_login(user)
     return client
 
 

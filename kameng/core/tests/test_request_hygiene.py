@@ -2,7 +2,7 @@ import pytest
 from django.test import Client
 
 from kameng.membership.models import Membership
-from tests.factories import PASSWORD, PlanFactory, UserFactory, api_client, post_json
+from tests.factories import PlanFactory, UserFactory, api_client, post_json
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +17,7 @@ def test_a_nul_character_in_a_json_body_is_a_clear_400():
 def test_a_nul_character_in_a_form_or_query_is_a_clear_400():
     user = UserFactory()
     client = Client()
-    client.login(username=user.username, password=PASSWORD)
+    client.force_login(user)
     assert client.post("/member/subscribe/", {"plan_code": "a\x00b", "channel": "alipay"}).status_code == 400
     assert client.get("/member/plans/?x=%00").status_code == 400
     assert not Membership.objects.exists()

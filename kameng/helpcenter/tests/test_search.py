@@ -4,7 +4,7 @@ from django.test import Client
 from kameng.accounts.models import Role
 from kameng.helpcenter.selectors import search_help
 from kameng.helpcenter.services import ensure_default_entries
-from tests.factories import PASSWORD, UserFactory
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -71,8 +71,8 @@ def test_the_header_of_every_page_has_the_search_box():
 def test_only_operators_edit_help_content():
     operator, member = UserFactory(role=Role.OPERATOR), UserFactory()
     staff = Client()
-    staff.login(username=operator.username, password=PASSWORD)
+    staff.force_login(operator)
     assert staff.get("/admin/helpcenter/article/").status_code == 200
     guest = Client()
-    guest.login(username=member.username, password=PASSWORD)
+    guest.force_login(member)
     assert guest.get("/admin/helpcenter/article/").status_code == 302

@@ -2,7 +2,7 @@ import pytest
 from django.test import Client
 
 from kameng.membership.models import ConsentRecord, Membership
-from tests.factories import PASSWORD, PlanFactory, UserFactory, api_client, join_vip, post_json
+from tests.factories import PlanFactory, UserFactory, api_client, join_vip, post_json
 
 pytestmark = pytest.mark.django_db
 
@@ -73,7 +73,7 @@ def test_member_centre_page_shows_period_savings_and_the_cancel_entry():
     user = UserFactory()
     join_vip(user, PlanFactory(name="月卡", price_fen=3000))
     client = Client()
-    client.login(username=user.username, password=PASSWORD)
+    client.force_login(user)
     page = client.get("/member/").content.decode()
     assert "月卡" in page and "本期已节省 ¥0.00" in page and "低于会费 ¥30.00" in page
     assert 'id="cancel-entry"' in page and "退订会员" in page
@@ -83,7 +83,7 @@ def test_plan_page_has_an_unticked_auto_renew_box_with_the_terms_beside_it():
     PlanFactory(code="vip-month", price_fen=1500)
     user = UserFactory()
     client = Client()
-    client.login(username=user.username, password=PASSWORD)
+    client.force_login(user)
     page = client.get("/member/plans/").content.decode()
     box = page[page.index('name="auto_renew"') - 40 : page.index('name="auto_renew"') + 60]
     assert 'type="checkbox"' in box and "checked" not in box

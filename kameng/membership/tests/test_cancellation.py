@@ -16,7 +16,6 @@ from kameng.payments.models import Payment, Refund
 from kameng.sandbox import agreements as sandbox
 from kameng.sandbox.models import SandboxAgreement, SandboxRefund, SandboxTrade
 from tests.factories import (
-    PASSWORD,
     PlanFactory,
     UserFactory,
     api_client,
@@ -34,7 +33,7 @@ pytestmark = pytest.mark.django_db
 
 def logged_in(user) -> Client:
     client = Client()
-    client.login(username=user.username, password=PASSWORD)
+    client.force_login(user)
     return client
 
 

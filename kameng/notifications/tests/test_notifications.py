@@ -12,7 +12,7 @@ from kameng.core import clock, outbox
 from kameng.core.models import OutboxMessage
 from kameng.notifications import services, sms
 from kameng.notifications.models import Notification
-from tests.factories import PASSWORD, UserFactory, api_client
+from tests.factories import UserFactory, api_client
 
 pytestmark = pytest.mark.django_db
 CONTEXT = {"plan_name": "月卡", "ended_at": None, "member_url": "http://127.0.0.1:8000/member/"}
@@ -86,7 +86,7 @@ def test_inbox_shows_own_messages_and_the_unread_count_and_hides_others():
     note = services.notify(user=mine, kind="membership.expired", context=CONTEXT, channels=("inbox",))
     theirs = services.notify(user=other, kind="membership.expired", context=CONTEXT, channels=("inbox",))
     client = Client()
-    client.login(username=mine.username, password=PASSWORD)
+    client.force_login(mine)
     page = client.get("/notifications/").content.decode()
     assert note.subject in page and 'class="badge"' in page
     assert client.post(f"/notifications/{theirs.pk}/read/").status_code == 404

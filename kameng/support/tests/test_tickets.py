@@ -15,7 +15,6 @@ from kameng.support import evidence, services, sla
 from kameng.support.error_codes import SupportErrorCode as E
 from kameng.support.models import Complaint, Ticket, TicketMessage
 from tests.factories import (
-    PASSWORD,
     PlanFactory,
     UserFactory,
     api_client,
@@ -44,7 +43,7 @@ def member_with_vip(auto_renew=True, **plan):
 
 def logged_in(user) -> Client:
     client = Client()
-    client.login(username=user.username, password=PASSWORD)
+    client.force_login(user)
     return client
 
 
