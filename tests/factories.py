@@ -2,8 +2,10 @@
 
 import functools
 import json
+import math
 import re
 import secrets
+from datetime import datetime, timedelta
 
 import factory
 import pytest
@@ -144,6 +146,53 @@ def settle() -> None:
     for _ in range(10):
         if not any(sweeps.run_due_sweeps().values()):
             return
+
+
+# Beat runs the sweeps every 10 seconds in production (CELERY_BEAT_SCHEDULE): work due at a moment is done by the
+# first run after it, so the play stops once for everything due within the same 10 seconds.
+SWEEP_EVERY = timedelta(seconds=10)
+
+
+def play_until(moment: datetime) -> None:
+    """Moves the test clock to `moment`, stopping at every moment a sweep has work due on the way (a reminder, a
+    charge or its retry, an expiry, a lease running out, an SLA deadline) and settling there: what beat's sweeps
+    would do, without running them on the hours when nothing is due."""
+    from kameng.core import clock
+
+    settle()
+    while play_next_due(not_after=moment):
+        pass
+    _advance_to(max(moment, clock.now()))
+    settle()
+
+
+def play_next_due(*, not_after: datetime | None = None) -> bool:
+    """Moves the clock to the first sweep run after the next due work and settles; False (clock unmoved) if no work
+    is due by `not_after`. Work still due after the sweeps ran (waiting on something else) is retried at the next
+    run, as beat would."""
+    from kameng.core import clock, sweeps
+
+    due = sweeps.next_due_at()
+    if due is None or (not_after is not None and due > not_after):
+        return False
+    stop = max(due, clock.now()) + SWEEP_EVERY
+    _advance_to(min(stop, not_after) if not_after is not None else stop)
+    settle()
+    return True
+
+
+def play_for(**duration: float) -> None:
+    """`play_for(days=29)`: that much time passes, every due moment on the way played."""
+    from kameng.core import clock
+
+    play_until(clock.now() + timedelta(**duration))
+
+
+def _advance_to(moment: datetime) -> None:
+    from kameng.core import clock
+
+    # Whole seconds, rounded up: the clock's offset is in seconds and the due moment must have been reached.
+    clock.advance(seconds=max(0, math.ceil((moment - clock.now()).total_seconds())))
 
 
 def advance_days(days: float) -> None:

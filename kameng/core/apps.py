@@ -10,4 +10,4 @@ class CoreConfig(AppConfig):
         from kameng.core import checks, outbox, sweeps  # noqa: F401 (checks registers itself)
 
         # Side effects whose first delivery failed are retried after their backoff by this sweep.
-        sweeps.register("outbox", outbox.deliver_due)
+        sweeps.register("outbox", outbox.deliver_due, next_due=outbox.next_due)

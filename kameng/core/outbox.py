@@ -6,11 +6,11 @@ after the effect but before marking the message delivered will run it again.
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Min, QuerySet
 
 from kameng.core import clock, sweeps
 from kameng.core.models import OutboxMessage
@@ -64,10 +64,16 @@ def deliver_due(*, limit: int = 100) -> int:
     return delivered
 
 
+def _pending() -> QuerySet[OutboxMessage]:
+    return OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING)
+
+
+def next_due() -> datetime | None:
+    return _pending().aggregate(at=Min("available_at"))["at"]
+
+
 def _due() -> QuerySet[OutboxMessage]:
-    return OutboxMessage.objects.filter(
-        status=OutboxMessage.Status.PENDING, available_at__lte=clock.now()
-    ).order_by("available_at", "id")
+    return _pending().filter(available_at__lte=clock.now()).order_by("available_at", "id")
 
 
 def _lease(message: OutboxMessage) -> OutboxMessage:

@@ -1,9 +1,14 @@
 """Due-time work as named, idempotent sweeps. Apps register theirs in AppConfig.ready(); Celery beat, the CLI and
-the sandbox's run-due endpoint all call `run_due_sweeps`. `lease_due` is how a sweep claims its rows."""
+the sandbox's run-due endpoint all call `run_due_sweeps`. `lease_due` is how a sweep claims its rows.
+
+A sweep may come with a `next_due` selector: the earliest moment it will have work (None: nothing scheduled), read
+from the same rows the sweep claims. `next_due_at` is the earliest of them, so the sandbox clock can be moved from one
+due moment to the next instead of hour by hour (the tests play a year of renewals this way)."""
 
 import logging
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import TypeVar
 
 from django.db import models, transaction
@@ -14,12 +19,24 @@ from kameng.core.models import SweepStat
 
 log = logging.getLogger(__name__)
 _sweeps: dict[str, Callable[[], int]] = {}
+_next_due: dict[str, Callable[[], datetime | None]] = {}
 Row = TypeVar("Row", bound=models.Model)
 Leased = TypeVar("Leased")
 
 
-def register(name: str, sweep: Callable[[], int]) -> None:
+def register(
+    name: str, sweep: Callable[[], int], *, next_due: Callable[[], datetime | None] | None = None
+) -> None:
+    """`next_due` is left out only by polls that have no schedule of their own (they run whenever sweeps run)."""
     _sweeps[name] = sweep
+    if next_due is not None:
+        _next_due[name] = next_due
+
+
+def next_due_at() -> datetime | None:
+    """The earliest moment any sweep has scheduled work; it may be in the past when work is due now."""
+    moments = [moment for selector in _next_due.values() if (moment := selector()) is not None]
+    return min(moments, default=None)
 
 
 def run_due_sweeps() -> dict[str, int]:

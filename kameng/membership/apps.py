@@ -10,9 +10,16 @@ class MembershipConfig(AppConfig):
         from kameng.core import outbox, sweeps
         from kameng.membership import cancellation, renewals
 
-        sweeps.register("membership_reminders", renewals.send_due_reminders)
-        sweeps.register("membership_renewals", renewals.renew_due_memberships)
-        sweeps.register("membership_expiry", renewals.expire_due_memberships)
+        sweeps.register(
+            "membership_reminders", renewals.send_due_reminders, next_due=renewals.next_reminder_due
+        )
+        sweeps.register(
+            "membership_renewals", renewals.renew_due_memberships, next_due=renewals.next_charge_due
+        )
+        sweeps.register(
+            "membership_expiry", renewals.expire_due_memberships, next_due=renewals.next_expiry_due
+        )
+        # A daily poll of the channel: its answer changes only when the channel's side does, so it has no schedule.
         sweeps.register("agreement_reconcile", cancellation.reconcile_agreements)
         outbox.register(renewals.CHARGE_TOPIC, renewals.execute_charge_message)
         outbox.register(cancellation.UNSIGN_TOPIC, cancellation.unsign_at_channel)

@@ -8,10 +8,10 @@ pending attempt that the next sweep retries with the same order number, so a per
 
 import logging
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Min, QuerySet
 
 from kameng.core import clock, sweeps
 from kameng.core.audit import Source, log_action
@@ -37,6 +37,7 @@ CHARGE_TOPIC = "membership.charge"
 BATCH = 100
 CHARGE_LEASE = timedelta(minutes=10)  # a claimed renewal not finished by then is looked at again
 RETRY_AFTER = [timedelta(days=1), timedelta(days=3)]  # after the first failure; then the membership ends
+ABANDON_AFTER = timedelta(hours=24)  # a first order never paid: the membership is abandoned
 
 
 # --- reminders ------------------------------------------------------------------------------------------------------
@@ -48,10 +49,19 @@ def send_due_reminders(*, limit: int = 5000) -> int:
     return sum(sweeps.lease_due(due=_due_reminders, lease=_remind, limit=limit, batch=BATCH))
 
 
+def _awaiting_reminder() -> QuerySet[Membership]:
+    return Membership.objects.filter(status=Status.ACTIVE, auto_renew=True)
+
+
+def next_reminder_due() -> datetime | None:
+    return _awaiting_reminder().aggregate(at=Min("next_reminder_at"))["at"]
+
+
 def _due_reminders() -> QuerySet[Membership]:
     return (
-        Membership.objects.select_related("plan", "user")
-        .filter(status=Status.ACTIVE, auto_renew=True, next_reminder_at__lte=clock.now())
+        _awaiting_reminder()
+        .select_related("plan", "user")
+        .filter(next_reminder_at__lte=clock.now())
         .order_by("next_reminder_at")
     )
 
@@ -141,10 +151,19 @@ def _claim_due(limit: int) -> Iterator[str]:
     return sweeps.lease_due(due=_due_renewals, lease=_ready_attempt, limit=limit, batch=BATCH)
 
 
+def _awaiting_charge() -> QuerySet[Membership]:
+    return Membership.objects.filter(status__in=[Status.ACTIVE, Status.PAST_DUE], auto_renew=True)
+
+
+def next_charge_due() -> datetime | None:
+    return _awaiting_charge().aggregate(at=Min("next_charge_at"))["at"]
+
+
 def _due_renewals() -> QuerySet[Membership]:
     return (
-        Membership.objects.select_related("plan", "user", "agreement")
-        .filter(status__in=[Status.ACTIVE, Status.PAST_DUE], auto_renew=True, next_charge_at__lte=clock.now())
+        _awaiting_charge()
+        .select_related("plan", "user", "agreement")
+        .filter(next_charge_at__lte=clock.now())
         .order_by("next_charge_at")
     )
 
@@ -333,10 +352,26 @@ def expire_due_memberships(*, limit: int = 5000) -> int:
     return len(ended) + len(abandoned)
 
 
+def _running_out() -> QuerySet[Membership]:
+    return Membership.objects.filter(status=Status.ACTIVE, auto_renew=False)
+
+
+def _unpaid_first() -> QuerySet[Membership]:
+    return Membership.objects.filter(status=Status.PENDING)
+
+
+def next_expiry_due() -> datetime | None:
+    period_end = _running_out().aggregate(at=Min("current_period_end"))["at"]
+    created = _unpaid_first().aggregate(at=Min("created_at"))["at"]
+    moments = [m for m in (period_end, created and created + ABANDON_AFTER) if m is not None]
+    return min(moments, default=None)
+
+
 def _due_ends() -> QuerySet[Membership]:
     return (
-        Membership.objects.select_related("plan", "user")
-        .filter(status=Status.ACTIVE, auto_renew=False, current_period_end__lte=clock.now())
+        _running_out()
+        .select_related("plan", "user")
+        .filter(current_period_end__lte=clock.now())
         .order_by("current_period_end")
     )
 
@@ -347,7 +382,7 @@ def _end_at_period_end(membership: Membership) -> Membership:
 
 
 def _stale_first_orders() -> QuerySet[Membership]:
-    return Membership.objects.filter(status=Status.PENDING, created_at__lte=clock.now() - timedelta(hours=24))
+    return _unpaid_first().filter(created_at__lte=clock.now() - ABANDON_AFTER)
 
 
 def _abandon(membership: Membership) -> Membership:

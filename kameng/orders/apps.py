@@ -10,4 +10,4 @@ class OrdersConfig(AppConfig):
         from kameng.core import sweeps
         from kameng.orders import services
 
-        sweeps.register("expire_orders", services.expire_due_orders)
+        sweeps.register("expire_orders", services.expire_due_orders, next_due=services.next_expiry_due)

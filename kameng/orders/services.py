@@ -6,11 +6,11 @@ any paid state ─refund→ refunded
 """
 
 import enum
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, Min, QuerySet
 
 from kameng.catalog.error_codes import CatalogErrorCode
 from kameng.catalog.models import Delivery, Product
@@ -126,10 +126,19 @@ def expire_due_orders(*, limit: int = EXPIRY_BATCH) -> int:
     return len(list(sweeps.lease_due(due=_overdue_orders, lease=_expire, limit=limit, batch=50)))
 
 
+def _awaiting_payment() -> QuerySet[Order]:
+    return Order.objects.filter(status=Status.PENDING_PAYMENT)
+
+
+def next_expiry_due() -> datetime | None:
+    return _awaiting_payment().aggregate(at=Min("expires_at"))["at"]
+
+
 def _overdue_orders() -> QuerySet[Order]:
     return (
-        Order.objects.select_related("product")
-        .filter(status=Status.PENDING_PAYMENT, expires_at__lte=clock.now())
+        _awaiting_payment()
+        .select_related("product")
+        .filter(expires_at__lte=clock.now())
         .order_by("expires_at")
     )
 

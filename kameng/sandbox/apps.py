@@ -12,7 +12,11 @@ class SandboxConfig(AppConfig):
         from kameng.core import sweeps
         from kameng.sandbox import keys, services
 
-        sweeps.register("sandbox_notifications", services.deliver_due_notifications)
+        sweeps.register(
+            "sandbox_notifications",
+            services.deliver_due_notifications,
+            next_due=services.next_notification_due,
+        )
         if settings.KAMENG_SANDBOX:
             # The one place the sandbox's keys are made: before the shop or the gateway signs anything.
             keys.issue_keys()

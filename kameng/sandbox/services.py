@@ -6,12 +6,12 @@ It speaks to the shop only through the channels' protocols (signed HTTP both way
 import json
 import logging
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Min, QuerySet
 
 from kameng.core import clock, http, sweeps
 from kameng.core.audit import Source, log_action
@@ -278,6 +278,10 @@ def deliver_due_notifications(*, limit: int = 200) -> int:
     for note in sweeps.lease_due(due=_due_notifications, lease=_lease_notification, limit=limit):
         accepted += _send(note)
     return accepted
+
+
+def next_notification_due() -> datetime | None:
+    return SandboxNotification.objects.aggregate(at=Min("next_attempt_at"))["at"]  # None once delivered
 
 
 def _due_notifications() -> QuerySet[SandboxNotification]:

@@ -10,4 +10,4 @@ class SupportConfig(AppConfig):
         from kameng.core import sweeps
         from kameng.support import sla
 
-        sweeps.register("support_sla", sla.escalate_overdue)
+        sweeps.register("support_sla", sla.escalate_overdue, next_due=sla.next_escalation_due)

@@ -1,8 +1,10 @@
 """The SLA sweep: overdue tickets and complaints are flagged and escalated; a cancellation ticket still open past
 its deadline turns auto-renew off by itself, so slow support never costs the member a charge."""
 
+from datetime import datetime, timedelta
+
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Min, QuerySet
 
 from kameng.core import clock, sweeps
 from kameng.core.audit import Source, log_action
@@ -20,12 +22,26 @@ def escalate_overdue(*, limit: int = 200) -> int:
     return handled + len(list(late))
 
 
+def _unescalated_tickets() -> QuerySet[Ticket]:
+    return Ticket.objects.filter(status__in=Ticket.OPEN_STATES, overdue_at__isnull=True)
+
+
+def _unescalated_complaints() -> QuerySet[Complaint]:
+    return Complaint.objects.filter(answered_at__isnull=True, overdue_at__isnull=True)
+
+
+def next_escalation_due() -> datetime | None:
+    deadlines = [
+        unescalated.aggregate(at=Min("due_at"))["at"]
+        for unescalated in (_unescalated_tickets(), _unescalated_complaints())
+    ]
+    earliest = min((d for d in deadlines if d is not None), default=None)
+    # Overdue means strictly past the deadline: at the deadline itself there is still time.
+    return earliest and earliest + timedelta(microseconds=1)
+
+
 def _overdue_tickets() -> QuerySet[Ticket]:
-    return (
-        Ticket.objects.select_related("user")
-        .filter(status__in=Ticket.OPEN_STATES, due_at__lt=clock.now(), overdue_at__isnull=True)
-        .order_by("due_at")
-    )
+    return _unescalated_tickets().select_related("user").filter(due_at__lt=clock.now()).order_by("due_at")
 
 
 def _flag_ticket(ticket: Ticket) -> Ticket:
@@ -41,9 +57,7 @@ def _flag_ticket(ticket: Ticket) -> Ticket:
 
 
 def _late_complaints() -> QuerySet[Complaint]:
-    return Complaint.objects.filter(
-        answered_at__isnull=True, overdue_at__isnull=True, due_at__lt=clock.now()
-    ).order_by("due_at")
+    return _unescalated_complaints().filter(due_at__lt=clock.now()).order_by("due_at")
 
 
 def _flag_complaint(complaint: Complaint) -> Complaint:

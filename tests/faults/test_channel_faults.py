@@ -6,13 +6,12 @@ import time
 import pytest
 
 from kameng.console.invariants import find_violations
-from kameng.core import clock
 from kameng.membership import cancellation
 from kameng.membership.models import Charge, Membership
 from kameng.payments.models import Payment, Refund
 from kameng.sandbox import faults
 from kameng.sandbox.models import SandboxRefund, SandboxTrade
-from tests.factories import PlanFactory, UserFactory, join_vip, settle
+from tests.factories import PlanFactory, UserFactory, join_vip, play_for, play_next_due
 
 pytestmark = pytest.mark.django_db
 MEMBERS = 12
@@ -26,12 +25,12 @@ def flaky_channel(settings):
     settings.KAMENG_SANDBOX_FAULT_RATE = 0
 
 
-def play_until(done, *, step_seconds: int, limit: int = 400) -> None:
+def play_until_converged(done, *, limit: int = 400) -> None:
+    """Plays from one due moment to the next (leases running out, retries, notifications) until `done()`."""
     for _ in range(limit):
         if done():
             return
-        clock.advance(seconds=step_seconds)
-        settle()
+        assert play_next_due(), "nothing is due any more and still not converged"
     raise AssertionError("did not converge")
 
 
@@ -41,15 +40,13 @@ def test_renewal_charges_converge_once_each_when_the_channel_fails_30_percent(fl
         join_vip(UserFactory(), plan, channel="alipay" if n % 2 else "wechat", auto_renew=True)
         for n in range(MEMBERS)
     ]
-    for _ in range(29):  # reminders go out on time, before anything is due
-        clock.advance(seconds=86400)
-        settle()
+    play_for(days=29)  # reminders go out on time, before anything is due
     flaky_channel()
     renewed = Membership.objects.filter(pk__in=[m.pk for m in members], period_index=1)
-    play_until(lambda: renewed.count() == MEMBERS, step_seconds=11 * 60)  # past the 10-minute charge lease
-    for _ in range(20):  # the lost answers' notifications arrive too
-        clock.advance(seconds=600)
-        settle()
+    play_until_converged(
+        lambda: renewed.count() == MEMBERS
+    )  # lost answers: each charge is asked again when its lease ends
+    play_for(minutes=200)  # the lost answers' notifications arrive too
 
     assert faults.injected["before"] > 0 and faults.injected["after"] > 0
     assert Charge.objects.filter(period_index=1, status=Charge.Status.SUCCEEDED).count() == MEMBERS
@@ -70,7 +67,7 @@ def test_refunds_converge_once_each_when_the_channel_fails_30_percent(flaky_chan
     for user in users:
         cancellation.cancel_membership(user=user, mode="immediate", reason="mistaken_purchase")
     refunds = Refund.objects.filter(reason=Refund.Reason.MEMBERSHIP_CANCELLED)
-    play_until(lambda: not refunds.exclude(status=Refund.Status.SUCCEEDED).exists(), step_seconds=10 * 60)
+    play_until_converged(lambda: not refunds.exclude(status=Refund.Status.SUCCEEDED).exists())
 
     assert faults.injected["before"] > 0 and faults.injected["after"] > 0
     assert refunds.count() == MEMBERS
@@ -98,7 +95,7 @@ def test_refunds_converge_once_each_when_the_channel_answers_after_the_shop_stop
         for user in users:
             cancellation.cancel_membership(user=user, mode="immediate", reason="mistaken_purchase")
         refunds = Refund.objects.filter(reason=Refund.Reason.MEMBERSHIP_CANCELLED)
-        play_until(lambda: not refunds.exclude(status=Refund.Status.SUCCEEDED).exists(), step_seconds=600)
+        play_until_converged(lambda: not refunds.exclude(status=Refund.Status.SUCCEEDED).exists())
     finally:
         settings.KAMENG_SANDBOX_FAULT_RATE = 0
         time.sleep(2)  # the gateway's late answers finish before the database is flushed

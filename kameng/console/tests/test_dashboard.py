@@ -8,7 +8,7 @@ from kameng.accounts.models import Role
 from kameng.core import clock
 from kameng.membership import cancellation
 from kameng.membership.models import Charge
-from tests.factories import PlanFactory, UserFactory, join_vip, settle
+from tests.factories import PlanFactory, UserFactory, join_vip, play_for
 
 pytestmark = pytest.mark.django_db
 
@@ -37,9 +37,7 @@ def test_the_dashboard_draws_svg_charts_without_scripts():
 def test_renewals_in_a_played_quarter_read_100_percent_reminder_compliance():
     user = UserFactory()
     membership = join_vip(user, PlanFactory(), auto_renew=True)
-    for _ in range(95):
-        clock.advance(seconds=86400)
-        settle()
+    play_for(days=95)
     assert Charge.objects.filter(membership=membership, is_renewal=True, status="succeeded").count() == 3
     since, today = clock.local(membership.created_at).date(), clock.now().date()
     answer = logged_in(Role.OPERATOR).get(f"/console/export/reminders.csv?from={since}&to={today}")

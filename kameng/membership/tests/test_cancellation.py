@@ -22,6 +22,7 @@ from tests.factories import (
     join_vip,
     pay_in_sandbox,
     place_order,
+    play_for,
     post_json,
     refusal,
     settle,
@@ -74,9 +75,7 @@ def test_no_charge_is_attempted_after_auto_renew_was_turned_off():
     membership = join_vip(user, PlanFactory(), auto_renew=True)
     cancellation.cancel_membership(user=user, mode="end_of_period")
     trades_before = SandboxTrade.objects.count()
-    for _ in range(35):
-        clock.advance(seconds=86400)
-        settle()
+    play_for(days=35)
     membership.refresh_from_db()
     assert SandboxTrade.objects.count() == trades_before
     assert membership.status == Membership.Status.EXPIRED
