@@ -168,15 +168,19 @@ def play_until(moment: datetime) -> None:
 
 def play_next_due(*, not_after: datetime | None = None) -> bool:
     """Moves the clock to the first sweep run after the next due work and settles; False (clock unmoved) if no work
-    is due by `not_after`. Work still due after the sweeps ran (waiting on something else) is retried at the next
-    run, as beat would."""
+    is due before `not_after`. Work still due after the sweeps ran (waiting on something else) is retried at the
+    next run, as beat would."""
     from kameng.core import clock, sweeps
 
     due = sweeps.next_due_at()
     if due is None or (not_after is not None and due > not_after):
         return False
     stop = max(due, clock.now()) + SWEEP_EVERY
-    _advance_to(min(stop, not_after) if not_after is not None else stop)
+    if not_after is not None:
+        stop = min(stop, not_after)
+    if stop <= clock.now():
+        return False  # already at not_after: the caller's last settle runs what is still due
+    _advance_to(stop)
     settle()
     return True
 
