@@ -1,8 +1,9 @@
 from ninja import NinjaAPI
 
+from kameng.accounts.api import BearerToken
 from kameng.accounts.api import router as auth_router
 from kameng.catalog.api import router as catalog_router
-from kameng.core.api import BearerToken, StrictJsonParser, install_error_handlers
+from kameng.core.api import StrictJsonParser, install_error_handlers
 from kameng.helpcenter.api import router as help_router
 from kameng.membership.api import router as membership_router
 from kameng.notifications.api import router as notifications_router

@@ -1,14 +1,26 @@
 from django.db import transaction
 from ninja import Router, Schema
 from ninja.responses import Status
+from ninja.security import HttpBearer
 from pydantic import ConfigDict
 
 from kameng.accounts import services
 from kameng.accounts.error_codes import AccountErrorCode as E
+from kameng.accounts.selectors import user_for_token
 from kameng.core.api import WITH_BODY, answers
 from kameng.core.audit import Source
 
 router = Router(tags=["auth"])
+
+
+class BearerToken(HttpBearer):
+    """The API's authentication (config/api.py): a token issued by `token` below names its user."""
+
+    def authenticate(self, request, token: str):
+        user = user_for_token(token)
+        if user is not None:
+            request.user = user
+        return user
 
 
 class RegisterIn(Schema):

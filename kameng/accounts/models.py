@@ -3,14 +3,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-
-class Role(models.TextChoices):
-    MEMBER = "member", _("会员")
-    SUPPORT = "support", _("客服")
-    FINANCE = "finance", _("财务")
-    OPERATOR = "operator", _("运营")
-    ADMIN = "admin", _("管理员")
-
+from kameng.core.roles import Role
 
 STAFF_ROLES = frozenset({Role.SUPPORT, Role.FINANCE, Role.OPERATOR, Role.ADMIN})
 

@@ -4,14 +4,19 @@ Each check returns the offending references (empty when the promise holds). The 
 gateway's own books, so they prove what the "channel" saw, not only what we recorded.
 """
 
+from io import StringIO
+
 from django.conf import settings
+from django.core.management import CommandError, call_command
 from django.db.models import Count, F, Q, Sum
 
+from kameng.core.backups import BackupError
 from kameng.inventory.models import CardKey
 from kameng.membership.models import Charge
 from kameng.orders.models import Order
 from kameng.payments import ledger
 from kameng.payments.models import LedgerEntry, Payment, Refund
+from kameng.sandbox.models import SandboxRefund, SandboxTrade
 
 LIMIT = 20  # references listed per broken promise; the count is always complete
 
@@ -69,8 +74,6 @@ def channel_payments_not_recorded() -> list[str]:
     """Money the channel took that the shop does not know about (a lost notification or a charge done twice)."""
     if not settings.KAMENG_SANDBOX:
         return []
-    from kameng.sandbox.models import SandboxTrade
-
     recorded = Payment.objects.values_list("channel_trade_no", flat=True)
     trades = SandboxTrade.objects.filter(status=SandboxTrade.Status.PAID).exclude(trade_no__in=recorded)
     return _refs(trades, "out_trade_no")
@@ -79,8 +82,6 @@ def channel_payments_not_recorded() -> list[str]:
 def channel_refunds_paid_twice() -> list[str]:
     if not settings.KAMENG_SANDBOX:
         return []
-    from kameng.sandbox.models import SandboxRefund
-
     twice = SandboxRefund.objects.values("out_refund_no").annotate(n=Count("id")).filter(n__gt=1)
     return [row["out_refund_no"] for row in twice[:LIMIT]]
 
@@ -100,3 +101,13 @@ def find_violations() -> dict[str, list[str]]:
     """Every broken promise by name; an empty dict when the data is sound."""
     found = {name: check() for name, check in CHECKS.items()}
     return {name: refs for name, refs in found.items() if refs}
+
+
+def hold_after_restore() -> str:
+    """core.backups' restore check: the restored data keeps every promise (the same run as `check_invariants`)."""
+    out = StringIO()
+    try:
+        call_command("check_invariants", stdout=out)
+    except CommandError as exc:
+        raise BackupError(f"restored, but check_invariants failed: {exc}\n{out.getvalue()}") from None
+    return "check_invariants: every promise holds"

@@ -1,8 +1,8 @@
 from django.contrib import admin
 
-from kameng.accounts.models import Role
 from kameng.core.admin_roles import ReadOnlyRoleAdmin
 from kameng.core.models import AuditLog, OutboxMessage
+from kameng.core.roles import Role
 
 
 @admin.register(AuditLog)

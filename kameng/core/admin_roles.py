@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from kameng.accounts.models import Role
+from kameng.core.roles import Role
 
 
 class RoleAdmin(admin.ModelAdmin):

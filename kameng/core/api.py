@@ -1,5 +1,5 @@
 """The API's shared parts: the error envelope and its schema, the declared refusals of each endpoint, strict JSON
-parsing, bearer-token auth, idempotent writes."""
+parsing, idempotent writes (bearer-token auth: accounts.api)."""
 
 import json
 from collections.abc import Callable
@@ -10,10 +10,8 @@ from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 from ninja.responses import Status
-from ninja.security import HttpBearer
 from pydantic import ConfigDict
 
-from kameng.accounts.selectors import user_for_token
 from kameng.core.error_codes import CoreErrorCode
 from kameng.core.errors import DomainError, ErrorCode
 from kameng.core.idempotency import Answer, run_idempotent
@@ -104,14 +102,6 @@ def _contains_nul(value) -> bool:
     if isinstance(value, list):
         return any(_contains_nul(v) for v in value)
     return False
-
-
-class BearerToken(HttpBearer):
-    def authenticate(self, request, token: str):
-        user = user_for_token(token)
-        if user is not None:
-            request.user = user
-        return user
 
 
 def _refusal(exc: DomainError, **extra) -> JsonResponse:

@@ -10,15 +10,24 @@ import ipaddress
 import logging
 import os
 import time
+from collections.abc import Callable, Iterable, Iterator
 
 from django.conf import settings
-from django.db.models import Count, Max, Min, Sum
+from django.db.models import Count, Max, Min
 from django.http import Http404, HttpResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from kameng.core import clock
+from kameng.core.models import OutboxMessage, SweepStat
 
 log = logging.getLogger("kameng.request")
 KNOWN_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
@@ -66,81 +75,61 @@ class RequestMetrics:
         return response
 
 
+Figures = Callable[[], Iterable[Metric]]
+_figures: dict[str, Figures] = {}
+
+
+def register(name: str, figures: Figures) -> None:
+    """Apps add their business figures in AppConfig.ready(): each owns the queries over its own tables."""
+    _figures[name] = figures
+
+
 class BusinessCollector:
     """Figures from the database, read when Prometheus scrapes."""
 
     def collect(self):
-        from kameng.core.models import OutboxMessage, SweepStat
-        from kameng.membership.models import Charge, Membership
-        from kameng.payments.models import Refund
+        for figures in _figures.values():
+            yield from figures()
 
-        renewals = CounterMetricFamily(
-            "kameng_renewal_charges", "Renewal charges by state", labels=["status"]
-        )
-        for row in Charge.objects.filter(is_renewal=True).values("status").annotate(n=Count("id")):
-            renewals.add_metric([row["status"]], row["n"])
-        yield renewals
-        tries = Charge.objects.filter(is_renewal=True).aggregate(n=Sum("attempts"))["n"] or 0
-        yield CounterMetricFamily("kameng_renewal_attempts", "Tries at the channel for renewals", value=tries)
 
-        refunds = CounterMetricFamily(
-            "kameng_refunds", "Refunds by state and reason", labels=["status", "reason"]
-        )
-        refunded = CounterMetricFamily("kameng_refunds_fen", "Refunded money in fen", labels=["status"])
-        fen_by_status: dict[str, int] = {}
-        for row in Refund.objects.values("status", "reason").annotate(n=Count("id"), fen=Sum("amount_fen")):
-            refunds.add_metric([row["status"], row["reason"]], row["n"])
-            fen_by_status[row["status"]] = fen_by_status.get(row["status"], 0) + row["fen"]
-        for status, fen in fen_by_status.items():
-            refunded.add_metric([status], fen)
-        yield refunds
-        yield refunded
+def core_figures() -> Iterator[Metric]:
+    """The outbox backlog and the sweeps' runs: core's own tables."""
+    backlog = GaugeMetricFamily("kameng_outbox_messages", "Outbox messages not delivered", labels=["status"])
+    counts = dict(
+        OutboxMessage.objects.exclude(status=OutboxMessage.Status.DELIVERED)
+        .values_list("status")
+        .annotate(n=Count("id"))
+    )
+    for status in (OutboxMessage.Status.PENDING, OutboxMessage.Status.DEAD):
+        backlog.add_metric([status], counts.get(status, 0))
+    yield backlog
+    oldest = OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING).aggregate(t=Min("created_at"))
+    age = (clock.now() - oldest["t"]).total_seconds() if oldest["t"] else 0
+    yield GaugeMetricFamily(
+        "kameng_outbox_oldest_pending_seconds", "Age of the oldest undelivered side effect", value=age
+    )
 
-        backlog = GaugeMetricFamily(
-            "kameng_outbox_messages", "Outbox messages not delivered", labels=["status"]
-        )
-        counts = dict(
-            OutboxMessage.objects.exclude(status=OutboxMessage.Status.DELIVERED)
-            .values_list("status")
-            .annotate(n=Count("id"))
-        )
-        for status in (OutboxMessage.Status.PENDING, OutboxMessage.Status.DEAD):
-            backlog.add_metric([status], counts.get(status, 0))
-        yield backlog
-        oldest = OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING).aggregate(
-            t=Min("created_at")
-        )
-        age = (clock.now() - oldest["t"]).total_seconds() if oldest["t"] else 0
-        yield GaugeMetricFamily(
-            "kameng_outbox_oldest_pending_seconds", "Age of the oldest undelivered side effect", value=age
-        )
-
-        members = GaugeMetricFamily("kameng_memberships", "Memberships by state", labels=["status"])
-        for row in Membership.objects.values("status").annotate(n=Count("id")):
-            members.add_metric([row["status"]], row["n"])
-        yield members
-
-        runs = CounterMetricFamily("kameng_sweep_runs", "Sweep runs", labels=["sweep"])
-        items = CounterMetricFamily("kameng_sweep_items", "Items handled by sweeps", labels=["sweep"])
-        duration = GaugeMetricFamily(
-            "kameng_sweep_last_duration_seconds", "Last run's duration", labels=["sweep"]
-        )
-        started = GaugeMetricFamily(
-            "kameng_sweep_last_run_timestamp_seconds", "Last run's start", labels=["sweep"]
-        )
-        for stat in SweepStat.objects.all():
-            runs.add_metric([stat.name], stat.runs)
-            items.add_metric([stat.name], stat.items)
-            duration.add_metric([stat.name], stat.last_duration_ms / 1000)
-            if stat.last_started_at:
-                started.add_metric([stat.name], stat.last_started_at.timestamp())
-        yield from (runs, items, duration, started)
-        newest = SweepStat.objects.aggregate(t=Max("last_started_at"))["t"]
-        yield GaugeMetricFamily(
-            "kameng_sweeps_seconds_since_last_run",
-            "Seconds since any sweep last ran: a stopped worker or beat shows here",
-            value=(clock.now() - newest).total_seconds() if newest else -1,
-        )
+    runs = CounterMetricFamily("kameng_sweep_runs", "Sweep runs", labels=["sweep"])
+    items = CounterMetricFamily("kameng_sweep_items", "Items handled by sweeps", labels=["sweep"])
+    duration = GaugeMetricFamily(
+        "kameng_sweep_last_duration_seconds", "Last run's duration", labels=["sweep"]
+    )
+    started = GaugeMetricFamily(
+        "kameng_sweep_last_run_timestamp_seconds", "Last run's start", labels=["sweep"]
+    )
+    for stat in SweepStat.objects.all():
+        runs.add_metric([stat.name], stat.runs)
+        items.add_metric([stat.name], stat.items)
+        duration.add_metric([stat.name], stat.last_duration_ms / 1000)
+        if stat.last_started_at:
+            started.add_metric([stat.name], stat.last_started_at.timestamp())
+    yield from (runs, items, duration, started)
+    newest = SweepStat.objects.aggregate(t=Max("last_started_at"))["t"]
+    yield GaugeMetricFamily(
+        "kameng_sweeps_seconds_since_last_run",
+        "Seconds since any sweep last ran: a stopped worker or beat shows here",
+        value=(clock.now() - newest).total_seconds() if newest else -1,
+    )
 
 
 def _allowed(request) -> bool:
@@ -161,13 +150,10 @@ def metrics_view(request):
     """Scraped by Prometheus from the allowed networks (default: loopback) or with the metrics bearer token."""
     if not _allowed(request):
         raise Http404
-    registry = CollectorRegistry()
+    registry = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
         MultiProcessCollector(registry)
-    else:
-        from prometheus_client import REGISTRY
-
-        registry = REGISTRY
     body = generate_latest(registry) + generate_latest(_business_registry())
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
 

@@ -7,8 +7,10 @@ class MembershipConfig(AppConfig):
     verbose_name = "会员 Membership"
 
     def ready(self) -> None:
-        from kameng.core import outbox, sweeps
+        # Imported here, not at the top: these modules use models, which exist only once the registry is ready.
+        from kameng.core import metrics, outbox, sweeps
         from kameng.membership import cancellation, renewals
+        from kameng.membership import metrics as membership_metrics
 
         sweeps.register(
             "membership_reminders", renewals.send_due_reminders, next_due=renewals.next_reminder_due
@@ -23,3 +25,4 @@ class MembershipConfig(AppConfig):
         sweeps.register("agreement_reconcile", cancellation.reconcile_agreements)
         outbox.register(renewals.CHARGE_TOPIC, renewals.execute_charge_message)
         outbox.register(cancellation.UNSIGN_TOPIC, cancellation.unsign_at_channel)
+        metrics.register("membership", membership_metrics.figures)

@@ -7,7 +7,10 @@ class PaymentsConfig(AppConfig):
     verbose_name = "支付 Payments"
 
     def ready(self) -> None:
-        from kameng.core import outbox
+        # Imported here, not at the top: these modules use models, which exist only once the registry is ready.
+        from kameng.core import metrics, outbox
+        from kameng.payments import metrics as payments_metrics
         from kameng.payments import services
 
         outbox.register(services.REFUND_TOPIC, services.execute_refund)
+        metrics.register("payments", payments_metrics.figures)

@@ -18,7 +18,8 @@ The encryption keys are never written beside a dump. `export_keys` writes them o
 the encryption of every card key (卡密) pointless for anyone who gets hold of the backups.
 
 A restore goes into an empty database only (unless forced), checks the key fingerprint, the seal and the SHA-256
-before touching it, then checks the migrations and row counts, runs `check_invariants` and decrypts one card key.
+before touching it, then checks the migrations and row counts and runs the restore checks the apps that own the data
+registered (`register_restore_check`: console's `check_invariants`, inventory's decrypting one card key).
 """
 
 from collections.abc import Callable
@@ -56,6 +57,22 @@ KEYS_WARNING = (
 
 class BackupError(Exception):
     """A backup or restore that must not go on; the message says why and what to do."""
+
+
+RestoreCheck = Callable[[], str]
+_restore_checks: dict[str, RestoreCheck] = {}
+
+
+def register_restore_check(name: str, check: RestoreCheck) -> None:
+    """An app proves its own data after a restore (in AppConfig.ready): the check returns the line to log, or raises
+    BackupError. Core cannot know the higher apps' promises, so they come to it."""
+    _restore_checks[name] = check
+
+
+def restore_checks() -> dict[str, RestoreCheck]:
+    if not _restore_checks:
+        raise LookupError("no restore checks registered: a restore would prove nothing")
+    return dict(_restore_checks)
 
 
 Log = Callable[[str], None]

@@ -6,14 +6,13 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
 from django.db import OperationalError, connection, connections, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 
-from kameng.core.backups import DUMP_FILES, FORMAT, MANIFEST, BackupError, Log, quiet
+from kameng.core.backups import DUMP_FILES, FORMAT, MANIFEST, BackupError, Log, quiet, restore_checks
 from kameng.core.backups.dump import engine, pg_command_env, pg_tool, read_state, run_tool, sha256_file
 from kameng.core.backups.keys import card_key_fingerprint, seal
 
@@ -74,13 +73,12 @@ def verify_backup(backup_dir: Path, *, log: Log = quiet) -> dict:
 class RestoreReport:
     manifest: dict
     migrated: list[str]
-    invariants: str
-    card_key_checked: int | None
+    checks: dict[str, str]  # what each app's restore check proved, by check name
 
 
 def restore_backup(backup_dir: Path, *, force: bool = False, migrate: bool = False, log: Log = quiet):
     """Restores a verified backup into the configured (empty) database, then proves it: the same migrations and row
-    counts as the manifest, `check_invariants` passing and one card key decrypting with the configured key."""
+    counts as the manifest, then every app's restore check (`check_invariants`, a card key decrypting)."""
     backup_dir = Path(backup_dir)
     manifest = verify_backup(backup_dir, log=log)
     dump = backup_dir / DUMP_FILES[manifest["engine"]]
@@ -115,16 +113,11 @@ def restore_backup(backup_dir: Path, *, force: bool = False, migrate: bool = Fal
         call_command("migrate", interactive=False, verbosity=0)
         migrated = pending
         log(f"applied {len(pending)} newer migrations")
-    invariants = _run_invariants()
-    log("check_invariants: every promise holds")
-    checked = prove_card_key_decrypts()
-    if checked is None:
-        log("no card keys in the backup: nothing to decrypt")
-    else:
-        log(f"card key #{checked} decrypts with the configured KAMENG_CARD_KEY (its secret was not shown)")
-    return RestoreReport(
-        manifest=manifest, migrated=migrated, invariants=invariants, card_key_checked=checked
-    )
+    checks = {}
+    for name, check in restore_checks().items():
+        checks[name] = check()
+        log(checks[name])
+    return RestoreReport(manifest=manifest, migrated=migrated, checks=checks)
 
 
 def _summary(counts: dict[str, int]) -> str:
@@ -220,34 +213,3 @@ def _pending_migrations() -> list[str]:
     executor = MigrationExecutor(connection)
     plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
     return [f"{migration.app_label}.{migration.name}" for migration, _ in plan]
-
-
-def _run_invariants() -> str:
-    from io import StringIO
-
-    from django.core.management.base import CommandError
-
-    out = StringIO()
-    try:
-        call_command("check_invariants", stdout=out)
-    except CommandError as exc:
-        raise BackupError(f"restored, but check_invariants failed: {exc}\n{out.getvalue()}") from None
-    return out.getvalue()
-
-
-def prove_card_key_decrypts() -> int | None:
-    """Decrypts one card key with the configured key and throws the plaintext away; returns its id."""
-    from cryptography.exceptions import InvalidTag
-
-    from kameng.inventory.crypto import decrypt_secret
-
-    card_key = apps.get_model("inventory", "CardKey")
-    row = card_key.objects.order_by("pk").values_list("pk", "product_id", "secret_encrypted").first()
-    if row is None:
-        return None
-    pk, product_id, blob = row
-    try:
-        decrypt_secret(bytes(blob), product_id=product_id)
-    except (InvalidTag, ValueError):
-        raise BackupError(f"card key #{pk} does not decrypt with the configured KAMENG_CARD_KEY") from None
-    return pk

@@ -1,3 +1,5 @@
+"""The demo shop: it needs every app's models, so it lives in console, the top layer (docs/architecture.md)."""
+
 import secrets
 
 from django.core.management.base import BaseCommand
@@ -7,8 +9,10 @@ from kameng.accounts import services as accounts
 from kameng.accounts.models import Role, User
 from kameng.catalog.models import Category, Delivery, Product
 from kameng.core.audit import Source
+from kameng.helpcenter.services import ensure_default_entries
 from kameng.inventory import services as inventory
 from kameng.inventory.models import ImportBatch
+from kameng.membership.models import Plan
 
 CATEGORIES = [("game-cards", "游戏点卡"), ("recharge", "充值卡"), ("memberships", "会员兑换码")]
 PRODUCTS = [
@@ -58,8 +62,6 @@ class Command(BaseCommand):
             if created and keys:
                 text = "\n".join(_random_key(sku.split("-")[0].upper()) for _ in range(keys))
                 inventory.import_card_keys(product=product, text=text, source=ImportBatch.Source.CLI)
-        from kameng.membership.models import Plan
-
         for order, (code, name, period, price, discount) in enumerate(PLANS):
             Plan.objects.get_or_create(
                 code=code,
@@ -73,8 +75,6 @@ class Command(BaseCommand):
                     "lifetime_penalty_percent": None,
                 },
             )
-        from kameng.helpcenter.services import ensure_default_entries
-
         ensure_default_entries()
         if not User.objects.filter(username="operator").exists():
             password = secrets.token_urlsafe(12)
