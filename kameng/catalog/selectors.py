@@ -2,6 +2,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Q
 
+from kameng.catalog import pricing
 from kameng.catalog.error_codes import CatalogErrorCode
 from kameng.catalog.models import Category, Delivery, Product
 from kameng.core.errors import DomainError
@@ -16,11 +17,9 @@ class ProductRow:
 
 def vip_price_fen(product: Product, discount_percent: int | None = None) -> int:
     """The VIP price shown beside the price: with the given discount, or the most generous active plan's."""
-    from kameng.membership import selectors as membership
-
     if discount_percent is None:
-        discount_percent = membership.best_vip_discount_percent()
-    return membership.vip_unit_price(product.price_fen, discount_percent)
+        discount_percent = pricing.member_perks().best_discount_percent()
+    return pricing.vip_unit_price(product.price_fen, discount_percent)
 
 
 def _with_stock(queryset):
@@ -32,14 +31,12 @@ def _with_stock(queryset):
 
 
 def _row(product: Product, discount_percent: int) -> ProductRow:
-    stock = product.available_keys if product.delivery == Delivery.AUTO else product.manual_stock
-    return ProductRow(product=product, stock=stock, vip_price_fen=vip_price_fen(product, discount_percent))
+    left = product.available_keys if product.delivery == Delivery.AUTO else product.manual_stock
+    return ProductRow(product=product, stock=left, vip_price_fen=vip_price_fen(product, discount_percent))
 
 
 def _discount() -> int:
-    from kameng.membership import selectors as membership
-
-    return membership.best_vip_discount_percent()
+    return pricing.member_perks().best_discount_percent()
 
 
 def list_products(*, category: Category | None = None) -> list[ProductRow]:

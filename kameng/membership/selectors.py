@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 
 from kameng.core import clock
 from kameng.core.errors import DomainError
-from kameng.core.money import apply_percent, format_yuan
+from kameng.core.money import format_yuan
 from kameng.membership.error_codes import MembershipErrorCode
 from kameng.membership.models import PERIOD_MONTHS, Membership, Period, Plan
 from kameng.membership.periods import add_months
@@ -148,10 +148,6 @@ def best_vip_discount_percent() -> int:
         .first()
         or 0
     )
-
-
-def vip_unit_price(price_fen: int, discount_percent: int) -> int:
-    return apply_percent(price_fen, 100 - discount_percent)
 
 
 def savings_fen(*, user, start: datetime | None = None, end: datetime | None = None) -> int:

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Min, QuerySet
 
+from kameng.catalog import pricing
 from kameng.catalog.error_codes import CatalogErrorCode
 from kameng.catalog.models import Delivery, Product
 from kameng.core import clock, ids, sweeps
@@ -82,12 +83,11 @@ def create_order(*, user, sku: str, quantity: int, channel: str, source: str = S
     product = Product.objects.filter(sku=sku, is_active=True).first()
     if product is None:
         raise DomainError(CatalogErrorCode.UNKNOWN_SKU, sku=sku)
-    from kameng.membership import selectors as membership
-
+    perks = pricing.member_perks()
     moment = clock.now()
     original = product.price_fen * quantity
     # VIP price (会员价) while the membership is active; the saving is recorded on the order.
-    unit_price = membership.vip_unit_price(product.price_fen, membership.vip_discount_percent(user))
+    unit_price = pricing.vip_unit_price(product.price_fen, perks.discount_percent(user))
     order = Order.objects.create(
         order_no=ids.public_number("K"),
         user=user,
@@ -98,7 +98,7 @@ def create_order(*, user, sku: str, quantity: int, channel: str, source: str = S
         original_amount_fen=original,
         discount_fen=original - unit_price * quantity,
         amount_fen=unit_price * quantity,
-        priority=1 if membership.has_priority_fulfilment(user) else 0,
+        priority=1 if perks.priority_fulfilment(user) else 0,
         channel=channel,
         created_at=moment,
         expires_at=moment + timedelta(seconds=settings.KAMENG_ORDER_TTL_SECONDS),
