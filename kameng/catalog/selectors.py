@@ -1,8 +1,6 @@
 from dataclasses import dataclass
 
-from django.db.models import Count, Q
-
-from kameng.catalog import pricing
+from kameng.catalog import pricing, stock
 from kameng.catalog.error_codes import CatalogErrorCode
 from kameng.catalog.models import Category, Delivery, Product
 from kameng.core.errors import DomainError
@@ -22,14 +20,6 @@ def vip_price_fen(product: Product, discount_percent: int | None = None) -> int:
     return pricing.vip_unit_price(product.price_fen, discount_percent)
 
 
-def _with_stock(queryset):
-    from kameng.inventory.models import CardKey
-
-    return queryset.annotate(
-        available_keys=Count("card_keys", filter=Q(card_keys__status=CardKey.Status.AVAILABLE))
-    )
-
-
 def _row(product: Product, discount_percent: int) -> ProductRow:
     left = product.available_keys if product.delivery == Delivery.AUTO else product.manual_stock
     return ProductRow(product=product, stock=left, vip_price_fen=vip_price_fen(product, discount_percent))
@@ -44,11 +34,13 @@ def list_products(*, category: Category | None = None) -> list[ProductRow]:
     if category is not None:
         queryset = queryset.filter(category=category)
     discount = _discount()
-    return [_row(p, discount) for p in _with_stock(queryset)]
+    return [_row(p, discount) for p in stock.with_available_keys(queryset)]
 
 
 def get_product(*, sku: str) -> ProductRow:
-    product = _with_stock(Product.objects.filter(sku=sku, is_active=True).select_related("category")).first()
+    product = stock.with_available_keys(
+        Product.objects.filter(sku=sku, is_active=True).select_related("category")
+    ).first()
     if product is None:
         raise DomainError(CatalogErrorCode.UNKNOWN_SKU, sku=sku)
     return _row(product, _discount())
