@@ -215,7 +215,7 @@ def run_for(
 def alipay_paid_notification(order_no: str, amount_fen: int, private_key_pem: str, app_id: str) -> str:
     """The body of Alipay's signed `trade_status_sync` TRADE_SUCCESS notification for an order, exactly as the
     sandbox gateway sends it (signed with the sandbox's Alipay key), form-encoded."""
-    from kameng.payments.channels import alipay_protocol
+    from kameng.protocols import alipay as alipay_protocol
 
     yuan, fen = divmod(amount_fen, 100)
     return urlencode(

@@ -13,7 +13,7 @@ from kameng.core import clock
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
 from kameng.core.money import parse_yuan
-from kameng.payments.channels import alipay_protocol
+from kameng.protocols import alipay as alipay_protocol
 from kameng.sandbox import keys
 from kameng.sandbox.error_codes import SandboxErrorCode
 from kameng.sandbox.models import SandboxAgreement, SandboxNotification, SandboxTrade

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods
 from kameng.core import clock
 from kameng.core.errors import DomainError
 from kameng.core.money import parse_yuan, yuan_str
-from kameng.payments.channels import alipay_protocol
+from kameng.protocols import alipay as alipay_protocol
 from kameng.sandbox import agreements, keys, services
 from kameng.sandbox.faults import faulty
 from kameng.sandbox.models import SandboxAgreement

@@ -17,7 +17,8 @@ from kameng.core import clock, http, sweeps
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
 from kameng.core.money import parse_yuan, yuan_str
-from kameng.payments.channels import alipay_protocol, wechat_protocol
+from kameng.protocols import alipay as alipay_protocol
+from kameng.protocols import wechat as wechat_protocol
 from kameng.sandbox import keys
 from kameng.sandbox.error_codes import SandboxErrorCode
 from kameng.sandbox.models import SandboxNotification, SandboxRefund, SandboxTrade

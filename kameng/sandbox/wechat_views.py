@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from kameng.core import clock
 from kameng.core.errors import DomainError
-from kameng.payments.channels import wechat_protocol
+from kameng.protocols import wechat as wechat_protocol
 from kameng.sandbox import agreements, keys, services
 from kameng.sandbox.faults import faulty
 from kameng.sandbox.models import SandboxAgreement, SandboxTrade

@@ -11,8 +11,8 @@ from django.test import Client
 from kameng.core import clock
 from kameng.membership import cancellation, renewals
 from kameng.membership.models import Cancellation, Membership, Reminder
-from kameng.payments.channels import alipay_protocol
 from kameng.payments.models import NotificationLog, Payment, Refund
+from kameng.protocols import alipay as alipay_protocol
 from kameng.sandbox import keys
 from tests.factories import PlanFactory, UserFactory, join_vip, settle
 

@@ -16,8 +16,8 @@ from kameng.core.money import yuan_str
 from kameng.inventory.models import CardKey
 from kameng.orders import services as orders
 from kameng.orders.models import Order
-from kameng.payments.channels import alipay_protocol
 from kameng.payments.models import NotificationLog, Payment
+from kameng.protocols import alipay as alipay_protocol
 from kameng.sandbox import keys
 from tests.factories import UserFactory, stocked_product
 

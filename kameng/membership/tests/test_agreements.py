@@ -7,8 +7,8 @@ from django.test import Client
 
 from kameng.core import clock
 from kameng.membership.models import Agreement, Membership
-from kameng.payments.channels import alipay_protocol
 from kameng.payments.models import NotificationLog
+from kameng.protocols import alipay as alipay_protocol
 from kameng.sandbox import agreements as sandbox
 from kameng.sandbox import keys
 from kameng.sandbox.services import deliver_due_notifications

@@ -8,7 +8,6 @@ from urllib.parse import parse_qsl, urlencode
 from kameng.core import clock
 from kameng.core.http import TransportError, post
 from kameng.core.money import parse_yuan, yuan_str
-from kameng.payments.channels import alipay_protocol as protocol
 from kameng.payments.channels.base import (
     AgreementTerms,
     ChannelEvent,
@@ -19,6 +18,7 @@ from kameng.payments.channels.base import (
 )
 from kameng.payments.channels.config import AlipayConfig
 from kameng.payments.channels.errors import ChannelProtocolError, SignatureError
+from kameng.protocols import alipay as protocol
 
 PAID_STATES = {"TRADE_SUCCESS", "TRADE_FINISHED"}
 SIGN_SCENE = "INDUSTRY|DIGITAL_MEDIA"  # must not be DEFAULT|DEFAULT when external_agreement_no is passed

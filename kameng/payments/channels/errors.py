@@ -1,14 +1,9 @@
-"""Protocol-level refusals: a notification or an answer from a channel that must not be believed."""
+"""What a channel call can refuse with. The protocol-level errors are raised by kameng.protocols, which payments and
+the sandbox share; the business refusal is the adapters' own."""
 
+from kameng.protocols.errors import ChannelProtocolError, SignatureError
 
-class ChannelProtocolError(Exception):
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
-class SignatureError(ChannelProtocolError):
-    """The signature is missing, malformed, stale or does not verify."""
+__all__ = ["ChannelProtocolError", "ChannelRefused", "SignatureError"]
 
 
 class ChannelRefused(ChannelProtocolError):

@@ -7,7 +7,6 @@ from urllib.parse import quote
 
 from kameng.core import clock
 from kameng.core.http import TransportError, post
-from kameng.payments.channels import wechat_protocol as protocol
 from kameng.payments.channels.base import (
     AgreementTerms,
     ChannelEvent,
@@ -18,6 +17,7 @@ from kameng.payments.channels.base import (
 )
 from kameng.payments.channels.config import WechatConfig
 from kameng.payments.channels.errors import ChannelProtocolError, ChannelRefused
+from kameng.protocols import wechat as protocol
 
 
 class WechatChannel:

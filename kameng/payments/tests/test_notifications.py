@@ -8,8 +8,9 @@ from kameng.core import clock
 from kameng.core.money import yuan_str
 from kameng.inventory.models import CardKey
 from kameng.orders.models import Order
-from kameng.payments.channels import alipay_protocol, wechat_protocol
 from kameng.payments.models import NotificationLog, Payment, Refund
+from kameng.protocols import alipay as alipay_protocol
+from kameng.protocols import wechat as wechat_protocol
 from kameng.sandbox import keys
 from kameng.sandbox.keys import _keypair
 from tests.factories import UserFactory, pay_in_sandbox, place_order, stocked_product

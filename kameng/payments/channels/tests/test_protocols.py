@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 from alipay import AliPay
 
-from kameng.payments.channels import alipay_protocol as alipay
-from kameng.payments.channels import wechat_protocol as wechat
 from kameng.payments.channels.errors import SignatureError
+from kameng.protocols import alipay, wechat
 from kameng.sandbox.keys import _keypair
 
 SHARED = Path(os.environ.get("KAMENG_SHARED_DIR", Path(__file__).resolve().parents[5] / "shared"))

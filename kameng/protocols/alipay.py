@@ -8,8 +8,8 @@ import json
 import re
 from collections.abc import Mapping
 
-from kameng.payments.channels import _rsa
-from kameng.payments.channels.errors import SignatureError
+from kameng.protocols import _rsa
+from kameng.protocols.errors import SignatureError
 
 
 def sign_content(params: Mapping[str, str], *, include_sign_type: bool) -> str:

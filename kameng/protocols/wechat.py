@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from kameng.payments.channels import _rsa
-from kameng.payments.channels.errors import SignatureError
+from kameng.protocols import _rsa
+from kameng.protocols.errors import SignatureError
 
 SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
 MAX_CLOCK_SKEW = 300
