@@ -8,11 +8,12 @@ from django.conf import settings
 from kameng.core import clock
 from kameng.core.audit import Source, log_action
 from kameng.membership.models import PERIOD_MONTHS, Agreement, ChargeAttempt, Membership
-from kameng.payments.channels.base import AgreementTerms, ChannelEvent, EventKind
+from kameng.payments.channels.base import AgreementTerms
 from kameng.payments.channels.registry import get_channel
+from kameng.payments.events import AgreementEnded, AgreementEvent, AgreementSigned, Rejected
 
 
-class UnknownAgreement(Exception):
+class UnknownAgreement(Rejected):
     """A verified agreement notification that is not about one of our agreements."""
 
 
@@ -37,25 +38,26 @@ def sign_url(*, agreement: Agreement, return_path: str) -> str:
     )
 
 
-def apply_agreement_event(*, channel: str, event: ChannelEvent) -> None:
-    """Inside the notification's transaction. Raises UnknownAgreement for numbers we never issued."""
+def apply_agreement_event(event: AgreementEvent) -> None:
+    """Payments publishes these inside the notification's transaction. Raises UnknownAgreement for numbers we never
+    issued (payments then rejects the notification)."""
     agreement = (
         Agreement.objects.select_for_update(of=("self",))
         .select_related("membership")
-        .filter(channel=channel, external_no=event.external_agreement_no)
+        .filter(channel=event.channel, external_no=event.external_agreement_no)
         .first()
     )
     if agreement is None:
         raise UnknownAgreement(f"unknown agreement {event.external_agreement_no!r}")
     if agreement.channel_agreement_no and agreement.channel_agreement_no != event.channel_agreement_no:
         raise UnknownAgreement("agreement number does not match the one signed")
-    if event.kind == EventKind.AGREEMENT_SIGNED:
+    if isinstance(event, AgreementSigned):
         _signed(agreement, event)
     else:
         _terminated_at_channel(agreement, event)
 
 
-def _signed(agreement: Agreement, event: ChannelEvent) -> None:
+def _signed(agreement: Agreement, event: AgreementSigned) -> None:
     if agreement.status != Agreement.Status.PENDING:
         # Already active (a repeat) or terminated (a late sign never revives it): nothing changes.
         log_action(
@@ -88,7 +90,7 @@ def _signed(agreement: Agreement, event: ChannelEvent) -> None:
             queue_charge(attempt=attempt)
 
 
-def _terminated_at_channel(agreement: Agreement, event: ChannelEvent) -> None:
+def _terminated_at_channel(agreement: Agreement, event: AgreementEnded) -> None:
     """The member switched auto-renew off inside Alipay / WeChat (or our own unsign is confirmed)."""
     from kameng.membership.cancellation import agreement_ended_at_channel
     from kameng.membership.models import Cancellation

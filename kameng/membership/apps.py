@@ -8,9 +8,8 @@ class MembershipConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here, not at the top: these modules use models, which exist only once the registry is ready.
-        from kameng.catalog import pricing
         from kameng.core import metrics, outbox, sweeps
-        from kameng.membership import cancellation, renewals, selectors
+        from kameng.membership import cancellation, hooks, renewals
         from kameng.membership import metrics as membership_metrics
 
         sweeps.register(
@@ -27,10 +26,4 @@ class MembershipConfig(AppConfig):
         outbox.register(renewals.CHARGE_TOPIC, renewals.execute_charge_message)
         outbox.register(cancellation.UNSIGN_TOPIC, cancellation.unsign_at_channel)
         metrics.register("membership", membership_metrics.figures)
-        pricing.register(
-            pricing.MemberPerks(
-                discount_percent=selectors.vip_discount_percent,
-                best_discount_percent=selectors.best_vip_discount_percent,
-                priority_fulfilment=selectors.has_priority_fulfilment,
-            )
-        )
+        hooks.register()

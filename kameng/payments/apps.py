@@ -9,8 +9,10 @@ class PaymentsConfig(AppConfig):
     def ready(self) -> None:
         # Imported here, not at the top: these modules use models, which exist only once the registry is ready.
         from kameng.core import metrics, outbox
+        from kameng.orders.models import Order
+        from kameng.payments import events, services
         from kameng.payments import metrics as payments_metrics
-        from kameng.payments import services
 
         outbox.register(services.REFUND_TOPIC, services.execute_refund)
         metrics.register("payments", payments_metrics.figures)
+        events.register_order_kind(Order.Kind.GOODS, services.goods_order_kind())

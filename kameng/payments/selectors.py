@@ -3,8 +3,10 @@ from django.urls import reverse
 
 from kameng.core.errors import DomainError
 from kameng.orders.models import Order
+from kameng.payments import events
 from kameng.payments.channels.registry import channels, get_channel
 from kameng.payments.error_codes import PaymentErrorCode
+from kameng.payments.models import Payment
 
 
 def channel_names() -> frozenset[str]:
@@ -20,14 +22,9 @@ def pay_redirect_url(*, order: Order, client_ip: str) -> str:
     if order.status != Order.Status.PENDING_PAYMENT:
         raise DomainError(PaymentErrorCode.NOTHING_TO_PAY, status=order.get_status_display())
     base = settings.KAMENG_PUBLIC_URL.rstrip("/")
-    if order.kind == Order.Kind.MEMBERSHIP:
-        from kameng.membership.selectors import agreement_to_sign
-
-        agreement = agreement_to_sign(order=order)
-        if agreement is not None:  # auto-renew: sign the agreement; the first period is charged through it
-            from kameng.membership.agreements import sign_url
-
-            return sign_url(agreement=agreement, return_path=reverse("membership:centre"))
+    own_url = events.order_kind(order.kind).pay_url(order)
+    if own_url is not None:  # e.g. auto-renew: sign the agreement; the first period is charged through it
+        return own_url
     return get_channel(order.channel).pay_redirect_url(
         order_no=order.order_no,
         amount_fen=order.amount_fen,
@@ -39,6 +36,4 @@ def pay_redirect_url(*, order: Order, client_ip: str) -> str:
 
 
 def payments_of(user):
-    from kameng.payments.models import Payment
-
     return Payment.objects.filter(order__user=user).select_related("order").order_by("-paid_at")

@@ -10,15 +10,20 @@ from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
 from kameng.orders import services as orders
 from kameng.orders.models import Order
-from kameng.payments import ledger
+from kameng.payments import events, ledger
 from kameng.payments.channels.base import EventKind, Reply
 from kameng.payments.channels.errors import ChannelProtocolError
 from kameng.payments.channels.registry import get_channel
 from kameng.payments.error_codes import PaymentErrorCode
+from kameng.payments.events import Rejected
 from kameng.payments.models import NotificationLog, Payment, Refund
 
 log = logging.getLogger(__name__)
 REFUND_TOPIC = "payments.refund"
+_AGREEMENT_EVENTS = {
+    EventKind.AGREEMENT_SIGNED: events.AgreementSigned,
+    EventKind.AGREEMENT_TERMINATED: events.AgreementEnded,
+}
 _HEADERS_KEPT = (
     "CONTENT_TYPE",
     "HTTP_WECHATPAY_SERIAL",
@@ -27,10 +32,6 @@ _HEADERS_KEPT = (
     "HTTP_WECHATPAY_SIGNATURE_TYPE",
     "REMOTE_ADDR",
 )
-
-
-class Rejected(Exception):
-    """A verified notification that still must not count (not our order, wrong amount)."""
 
 
 def _kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -81,13 +82,15 @@ def process_notification(*, channel: str, headers: Mapping[str, str], body: byte
                     amount_fen=event.amount_fen,
                     notification=entry,
                 )
-            elif event.kind in (EventKind.AGREEMENT_SIGNED, EventKind.AGREEMENT_TERMINATED):
-                from kameng.membership import agreements
-
-                try:
-                    agreements.apply_agreement_event(channel=channel, event=event)
-                except agreements.UnknownAgreement as exc:
-                    raise Rejected(str(exc)) from None
+            elif event.kind in _AGREEMENT_EVENTS:
+                events.publish_agreement_event(
+                    _AGREEMENT_EVENTS[event.kind](
+                        channel=channel,
+                        external_agreement_no=event.external_agreement_no,
+                        channel_agreement_no=event.channel_agreement_no,
+                        dedupe_key=event.dedupe_key,
+                    )
+                )
     except IntegrityError:
         if NotificationLog.objects.filter(
             channel=channel, dedupe_key=event.dedupe_key, accepted=True
@@ -152,27 +155,29 @@ def record_payment(
         source=Source.CHANNEL,
         data={"order_no": out_trade_no, "amount_fen": payment.amount_fen, "channel": channel},
     )
-    if order.kind == Order.Kind.MEMBERSHIP:
-        from kameng.membership.services import apply_membership_payment
-
-        outcome, revenue = apply_membership_payment(order_no=out_trade_no), ledger.MEMBERSHIP_REVENUE
-    else:
-        outcome, revenue = orders.apply_payment(order_no=out_trade_no), ledger.SALES
+    kind = events.order_kind(order.kind)
+    outcome = kind.on_payment(
+        events.PaymentSucceeded(order_no=out_trade_no, channel=channel, amount_fen=payment.amount_fen)
+    )
     if outcome == orders.PaymentOutcome.DELIVERED:
         ledger.post(
             kind="delivery",
             reference=out_trade_no,
-            lines=[(ledger.PREPAYMENTS, payment.amount_fen), (revenue, -payment.amount_fen)],
+            lines=[(ledger.PREPAYMENTS, payment.amount_fen), (kind.revenue_account, -payment.amount_fen)],
         )
     elif outcome == orders.PaymentOutcome.REFUND:
         first_payment = not Payment.objects.filter(order=order).exclude(pk=payment.pk).exists()
-        if not first_payment:
-            reason = Refund.Reason.DUPLICATE_PAYMENT
-        elif order.kind == Order.Kind.MEMBERSHIP:
-            reason = Refund.Reason.RENEWAL_AFTER_CANCEL
-        else:
-            reason = Refund.Reason.OUT_OF_STOCK
+        reason = kind.refund_reason if first_payment else Refund.Reason.DUPLICATE_PAYMENT
         request_refund(payment=payment, amount_fen=payment.amount_fen, reason=reason)
+
+
+def goods_order_kind() -> events.OrderKind:
+    """Goods orders are the shop's own: orders sits below payments, so payments registers their handlers itself."""
+    return events.OrderKind(
+        on_payment=lambda paid: orders.apply_payment(order_no=paid.order_no),
+        revenue_account=ledger.SALES,
+        refund_reason=Refund.Reason.OUT_OF_STOCK,
+    )
 
 
 def record_manual_delivery(*, order: Order) -> None:
