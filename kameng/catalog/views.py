@@ -1,10 +1,9 @@
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
-from kameng.catalog import selectors
+from kameng.catalog import channels, selectors
 from kameng.catalog.models import Category
 from kameng.core.views import shows_refusals
-from kameng.payments import selectors as payments
 
 
 @require_safe
@@ -25,4 +24,4 @@ def home(request, slug: str | None = None):
 @shows_refusals("orders/error.html")
 def product(request, sku: str):
     row = selectors.get_product(sku=sku)
-    return render(request, "catalog/product.html", {"row": row, "channels": sorted(payments.channel_names())})
+    return render(request, "catalog/product.html", {"row": row, "channels": sorted(channels.offered())})

@@ -12,13 +12,14 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Min, QuerySet
 
-from kameng.catalog import pricing
+from kameng.catalog import channels, pricing
 from kameng.catalog.error_codes import CatalogErrorCode
 from kameng.catalog.models import Delivery, Product
 from kameng.core import clock, ids, sweeps
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
 from kameng.inventory import services as inventory
+from kameng.orders import paying
 from kameng.orders.error_codes import OrderErrorCode
 from kameng.orders.models import Order
 
@@ -70,13 +71,11 @@ def _return_stock(order: Order) -> None:
 @transaction.atomic
 def create_order(*, user, sku: str, quantity: int, channel: str, source: str = Source.API) -> Order:
     """Checkout: the order and its stock reservation are one transaction, so stock can never be oversold."""
-    from kameng.payments import selectors as payments
-
-    if channel not in payments.channel_names():
+    if channel not in channels.offered():
         raise DomainError(
             OrderErrorCode.UNKNOWN_CHANNEL,
             channel=channel,
-            choices=", ".join(sorted(payments.channel_names())),
+            choices=", ".join(sorted(channels.offered())),
         )
     if not isinstance(quantity, int) or not 1 <= quantity <= settings.KAMENG_MAX_ORDER_QUANTITY:
         raise DomainError(OrderErrorCode.BAD_QUANTITY, limit=settings.KAMENG_MAX_ORDER_QUANTITY)
@@ -191,9 +190,7 @@ def fulfil_order(*, order_no: str, note: str, actor) -> Order:
         raise DomainError(OrderErrorCode.BAD_STATE, status=order.get_status_display())
     order.status, order.delivered_at, order.fulfilment_note = Status.DELIVERED, clock.now(), note
     order.save(update_fields=["status", "delivered_at", "fulfilment_note"])
-    from kameng.payments.services import record_manual_delivery
-
-    record_manual_delivery(order=order)
+    paying.payments().delivered_by_hand(order=order)
     log_action(action="order.fulfilled", obj=order, actor=actor, source=Source.ADMIN)
     return order
 

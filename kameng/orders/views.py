@@ -7,10 +7,9 @@ from django.views.decorators.http import require_POST, require_safe
 from kameng.core.audit import Source
 from kameng.core.errors import DomainError
 from kameng.core.views import shows_refusals
-from kameng.orders import selectors, services
+from kameng.orders import paying, selectors, services
 from kameng.orders.error_codes import OrderErrorCode
 from kameng.orders.models import Order
-from kameng.payments import selectors as payments
 
 
 def pay_link(order: Order) -> str:
@@ -62,4 +61,4 @@ def pay(request, order_no: str):
     order = Order.objects.select_related("product").filter(order_no=order_no).first()
     if order is None:
         raise DomainError(OrderErrorCode.UNKNOWN_ORDER)
-    return redirect(payments.pay_redirect_url(order=order, client_ip=request.META.get("REMOTE_ADDR", "")))
+    return redirect(paying.payments().pay_url(order=order, client_ip=request.META.get("REMOTE_ADDR", "")))

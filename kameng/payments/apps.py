@@ -8,11 +8,19 @@ class PaymentsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here, not at the top: these modules use models, which exist only once the registry is ready.
+        from kameng.catalog import channels
         from kameng.core import metrics, outbox
+        from kameng.orders import paying
         from kameng.orders.models import Order
-        from kameng.payments import events, services
+        from kameng.payments import events, selectors, services
         from kameng.payments import metrics as payments_metrics
 
         outbox.register(services.REFUND_TOPIC, services.execute_refund)
         metrics.register("payments", payments_metrics.figures)
         events.register_order_kind(Order.Kind.GOODS, services.goods_order_kind())
+        channels.register(selectors.channel_names)
+        paying.register(
+            paying.Payments(
+                pay_url=selectors.pay_redirect_url, delivered_by_hand=services.record_manual_delivery
+            )
+        )
