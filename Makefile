@@ -48,6 +48,7 @@ beat: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
@@ -63,10 +64,11 @@ $(CHROMIUM):
 	@command -v apt-get >/dev/null || { echo "install Chromium at $(CHROMIUM)"; exit 1; }
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei
 
-# Lint, then the suite on SQLite and on PostgreSQL in parallel (see tests/run.sh).
+# Lint (ruff, and import-linter's layer contracts in pyproject.toml), then the suite on SQLite and on PostgreSQL in parallel (see tests/run.sh).
 test: $(STAMP) $(BENCH_STAMP) $(CHROMIUM)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	bash tests/run.sh
 
 bench: $(STAMP)
