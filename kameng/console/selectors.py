@@ -8,8 +8,14 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import Count, F, Min, Q, Sum
 from django.db.models.functions import TruncDate, TruncWeek
 
+from kameng.accounts.models import User
 from kameng.core import clock
-from kameng.membership.models import Cancellation, Charge, Membership, Reminder
+from kameng.core.models import AuditLog
+from kameng.membership.models import Agreement, Cancellation, Charge, Membership, Reminder
+from kameng.orders.models import Order
+from kameng.payments import ledger
+from kameng.payments.models import LedgerLine, Payment, Refund
+from kameng.support.models import Ticket
 
 
 @dataclass(frozen=True)
@@ -124,8 +130,6 @@ def cancellations_by_reason_and_mode(filters: Filters) -> Table:
 
 
 def refunds(filters: Filters) -> Table:
-    from kameng.payments.models import Refund
-
     chosen = Refund.objects.filter(created_at__gte=filters.since, created_at__lt=filters.until)
     if filters.plan:
         chosen = chosen.filter(
@@ -191,8 +195,6 @@ def reminder_compliance(filters: Filters) -> Table:
 
 
 def support_sla(filters: Filters) -> Table:
-    from kameng.support.models import Ticket
-
     tickets = Ticket.objects.filter(created_at__gte=filters.since, created_at__lt=filters.until)
     counts = tickets.aggregate(
         n=Count("id"),
@@ -208,9 +210,6 @@ def support_sla(filters: Filters) -> Table:
 
 
 def revenue_by_day(filters: Filters) -> Table:
-    from kameng.payments import ledger
-    from kameng.payments.models import LedgerLine
-
     lines = (
         LedgerLine.objects.filter(
             account__in=[ledger.SALES, ledger.MEMBERSHIP_REVENUE],
@@ -246,13 +245,6 @@ TABLES = {
 def member_timeline(*, username: str, limit: int = 500):
     """Everything that happened to one member, oldest first: their audit trail across orders, payments, refunds,
     memberships, agreements and tickets. None for an unknown member."""
-    from kameng.accounts.models import User
-    from kameng.core.models import AuditLog
-    from kameng.membership.models import Agreement
-    from kameng.orders.models import Order
-    from kameng.payments.models import Payment, Refund
-    from kameng.support.models import Ticket
-
     user = User.objects.filter(username=username).first()
     if user is None:
         return None
@@ -285,8 +277,6 @@ class AgreementFilters:
 
 def agreement_filters(*, status: str, channel: str) -> AgreementFilters:
     """From the query string; an unknown status or channel means all."""
-    from kameng.membership.models import Agreement
-
     return AgreementFilters(
         status=status if status in Agreement.Status.values else "",
         channel=channel if channel in AGREEMENT_CHANNELS else "",
@@ -296,8 +286,6 @@ def agreement_filters(*, status: str, channel: str) -> AgreementFilters:
 def agreements(*, filters: AgreementFilters, page: str | int = 1):
     """Payment agreements (代扣协议), newest first, one page of them, with member and plan."""
     from django.core.paginator import Paginator
-
-    from kameng.membership.models import Agreement
 
     rows = Agreement.objects.select_related("membership__user", "membership__plan").order_by(
         "-created_at", "-id"

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
-from kameng.accounts.models import Role
+from kameng.accounts.models import Role, User
 from kameng.catalog.models import Product
 from kameng.console import charts, selectors
 from kameng.console.error_codes import ConsoleErrorCode
@@ -21,7 +21,9 @@ from kameng.core.views import shows_refusals
 from kameng.inventory.models import ImportBatch
 from kameng.inventory.selectors import products_taking_card_keys
 from kameng.inventory.services import import_card_keys
-from kameng.membership.models import Plan
+from kameng.membership import cancellation
+from kameng.membership.models import Agreement, Cancellation, Plan
+from kameng.membership.selectors import live_membership
 
 MAX_RANGE = timedelta(days=366)
 
@@ -108,9 +110,6 @@ def member(request, username: str):
     if found is None:
         raise Http404
     user, events = found
-    from kameng.membership import cancellation
-    from kameng.membership.selectors import live_membership
-
     quote = None
     with contextlib.suppress(DomainError):
         quote, _quote_id = cancellation.refund_quote(user=user)
@@ -128,10 +127,6 @@ def refund_within_policy(request, username: str):
     """Cancels the member's membership immediately with exactly the policy's refund (never more: that is a
     finance decision on a support ticket), recorded with the operator as actor."""
     _staff_only(request)
-    from kameng.accounts.models import User
-    from kameng.membership import cancellation
-    from kameng.membership.models import Cancellation
-
     user = User.objects.filter(username=username).first()
     if user is None:
         raise Http404
@@ -211,8 +206,6 @@ def _agreement_filters(params) -> selectors.AgreementFilters:
 def agreements(request):
     """代扣协议: every payment agreement with our status and when it was last checked with the channel."""
     _staff_only(request)
-    from kameng.membership.models import Agreement
-
     filters = _agreement_filters(request.GET)
     return render(
         request,
@@ -232,9 +225,6 @@ def agreements(request):
 def query_agreement(request, agreement_id: int):
     """查询渠道状态: asks the channel for the agreement's real state, applies it, and says what it answered."""
     _staff_only(request)
-    from kameng.membership import cancellation
-    from kameng.membership.models import Agreement
-
     agreement = Agreement.objects.filter(pk=agreement_id).first()
     if agreement is None:
         raise Http404

@@ -2,6 +2,7 @@ from django.contrib import admin
 
 from kameng.core.admin_roles import ReadOnlyRoleAdmin
 from kameng.core.models import AuditLog, OutboxMessage
+from kameng.core.outbox import retry_dead
 from kameng.core.roles import Role
 
 
@@ -23,8 +24,6 @@ class OutboxMessageAdmin(ReadOnlyRoleAdmin):
 
     @admin.action(description="重新投递所选的失败消息 / retry the selected dead messages")
     def retry(self, request, queryset):
-        from kameng.core.outbox import retry_dead
-
         count = retry_dead(message_ids=list(queryset.values_list("pk", flat=True)), actor=request.user)
         self.message_user(request, f"{count} 条消息已重新排队 / {count} queued again")
 

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.utils import timezone
 
+from kameng.core.models import TestClock
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _CACHE_SECONDS = 1.0
 _cached: tuple[float, int] | None = None  # (monotonic time read, offset seconds)
@@ -23,8 +25,6 @@ def _offset_seconds() -> int:
     stamp = time.monotonic()
     if _cached is not None and stamp - _cached[0] < _CACHE_SECONDS:
         return _cached[1]
-    from kameng.core.models import TestClock
-
     offset = TestClock.objects.filter(pk=1).values_list("offset_seconds", flat=True).first() or 0
     _cached = (stamp, offset)
     return offset
@@ -48,8 +48,6 @@ def advance(*, seconds: int) -> int:
         raise ValueError("the clock only moves forward")
     from django.db import transaction
     from django.db.models import F
-
-    from kameng.core.models import TestClock
 
     with transaction.atomic():
         TestClock.objects.get_or_create(pk=1)

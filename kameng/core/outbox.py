@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import Min, QuerySet
 
 from kameng.core import clock, sweeps
+from kameng.core.audit import Source, log_action
 from kameng.core.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ def enqueue(*, topic: str, payload: dict[str, Any], delay_seconds: int = 0) -> O
         available_at=moment + timedelta(seconds=delay_seconds),
     )
     if delay_seconds == 0:
-        from kameng.core.tasks import deliver_outbox
+        from kameng.core.tasks import deliver_outbox  # here: the task module imports this one
 
         transaction.on_commit(deliver_outbox.delay)
     return message
@@ -103,8 +104,6 @@ def _deliver_one(message: OutboxMessage) -> bool:
 
 def retry_dead(*, message_ids: list[int], actor) -> int:
     """An operator sends dead messages round again (after fixing the cause): pending now, attempts from zero."""
-    from kameng.core.audit import Source, log_action
-
     retried = 0
     with transaction.atomic():
         for message in OutboxMessage.objects.select_for_update().filter(
@@ -119,7 +118,7 @@ def retry_dead(*, message_ids: list[int], actor) -> int:
             log_action(action="outbox.retried", obj=message, actor=actor, source=Source.ADMIN)
             retried += 1
     if retried:
-        from kameng.core.tasks import deliver_outbox
+        from kameng.core.tasks import deliver_outbox  # here: the task module imports this one
 
         transaction.on_commit(deliver_outbox.delay)
     return retried

@@ -11,6 +11,7 @@ from kameng.membership.models import (
     Plan,
     Reminder,
 )
+from kameng.membership.selectors import cancellation_insight, disclosure
 
 
 @admin.register(Plan)
@@ -31,8 +32,6 @@ class PlanAdmin(RoleAdmin):
     @admin.display(description="购买页披露预览 / disclosure preview (auto-renew on, saved values)")
     def disclosure_preview(self, plan: Plan) -> str:
         from django.utils.html import format_html_join
-
-        from kameng.membership.selectors import disclosure
 
         if plan.pk is None:
             return "—"
@@ -94,7 +93,5 @@ class CancellationAdmin(_MemberRecordAdmin):
     change_list_template = "admin/membership/cancellation/change_list.html"
 
     def changelist_view(self, request, extra_context=None):
-        from kameng.membership.selectors import cancellation_insight
-
         extra = {**(extra_context or {}), "insight": cancellation_insight()}
         return super().changelist_view(request, extra_context=extra)

@@ -7,10 +7,14 @@ from django.conf import settings
 
 from kameng.core import clock
 from kameng.core.audit import Source, log_action
-from kameng.membership.models import PERIOD_MONTHS, Agreement, ChargeAttempt, Membership
+from kameng.membership.cancellation import agreement_ended_at_channel
+from kameng.membership.models import PERIOD_MONTHS, Agreement, Cancellation, ChargeAttempt, Membership
+from kameng.membership.periods import add_months
+from kameng.membership.services import queue_charge
 from kameng.payments.channels.base import AgreementTerms
 from kameng.payments.channels.registry import get_channel
 from kameng.payments.events import AgreementEnded, AgreementEvent, AgreementSigned, Rejected
+from kameng.payments.selectors import notify_url
 
 
 class UnknownAgreement(Rejected):
@@ -20,9 +24,6 @@ class UnknownAgreement(Rejected):
 def sign_url(*, agreement: Agreement, return_path: str) -> str:
     membership = agreement.membership
     months = PERIOD_MONTHS[membership.plan.period]
-    from kameng.membership.periods import add_months
-    from kameng.payments.selectors import notify_url
-
     return get_channel(agreement.channel).agreement_sign_url(
         terms=AgreementTerms(
             external_no=agreement.external_no,
@@ -79,8 +80,6 @@ def _signed(agreement: Agreement, event: AgreementSigned) -> None:
     membership = agreement.membership
     if membership.status == Membership.Status.PENDING:
         # The first period is charged through the agreement just signed (签约后立即扣首期).
-        from kameng.membership.services import queue_charge
-
         attempt = (
             ChargeAttempt.objects.select_related("order")
             .filter(charge__membership=membership, charge__period_index=0)
@@ -92,9 +91,6 @@ def _signed(agreement: Agreement, event: AgreementSigned) -> None:
 
 def _terminated_at_channel(agreement: Agreement, event: AgreementEnded) -> None:
     """The member switched auto-renew off inside Alipay / WeChat (or our own unsign is confirmed)."""
-    from kameng.membership.cancellation import agreement_ended_at_channel
-    from kameng.membership.models import Cancellation
-
     agreement_ended_at_channel(
         agreement=agreement, source=Cancellation.Source.CHANNEL, detail=f"notification {event.dedupe_key}"
     )

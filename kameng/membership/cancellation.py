@@ -16,10 +16,16 @@ from django.db.models import QuerySet
 from kameng.core import clock, ids, outbox, sweeps
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
+from kameng.core.http import TransportError
 from kameng.membership.error_codes import MembershipErrorCode
-from kameng.membership.models import Agreement, Cancellation, Charge, Membership, Period
+from kameng.membership.models import PERIOD_MONTHS, Agreement, Cancellation, Charge, Membership, Period
 from kameng.membership.notices import notify_member
 from kameng.membership.refunds import RefundQuote, quote_refund
+from kameng.payments import ledger
+from kameng.payments import services as payments
+from kameng.payments.channels.errors import ChannelProtocolError
+from kameng.payments.channels.registry import get_channel
+from kameng.payments.models import Payment, Refund
 
 Mode = Cancellation.Mode
 UNSIGN_TOPIC = "membership.unsign"
@@ -175,10 +181,6 @@ def _cancel(*, user, mode, source, actor, reason, comment, quote_id, min_refund_
 
 
 def _refund_current_period(membership: Membership, amount_fen: int):
-    from kameng.payments import ledger
-    from kameng.payments import services as payments
-    from kameng.payments.models import Payment, Refund
-
     charge = Charge.objects.get(
         membership=membership, period_index=membership.period_index, status=Charge.Status.SUCCEEDED
     )
@@ -231,9 +233,6 @@ def set_auto_renew(*, user, enabled: bool, source: str = Cancellation.Source.SEL
 
 def unsign_at_channel(payload: dict) -> None:
     """Outbox handler: asks the channel to end the agreement; raises (and is retried) until it confirms."""
-    from kameng.membership.models import PERIOD_MONTHS
-    from kameng.payments.channels.registry import get_channel
-
     agreement = Agreement.objects.select_related("membership__plan").get(pk=payload["agreement"])
     if agreement.status == Agreement.Status.TERMINATED:
         return
@@ -319,11 +318,6 @@ def reconcile_agreement(*, agreement: Agreement, actor=None) -> AgreementCheck:
     receipt). Only agreements in force here (or being unsigned by us) are changed; a repeat changes nothing more.
     The channel is asked outside any transaction; the answer is applied in one. With an `actor` (an operator
     asking from the console), the question and the answer are audit-logged whatever they are."""
-    from kameng.core.http import TransportError
-    from kameng.membership.models import PERIOD_MONTHS
-    from kameng.payments.channels.errors import ChannelProtocolError
-    from kameng.payments.channels.registry import get_channel
-
     agreement = Agreement.objects.select_related("membership__plan").get(pk=agreement.pk)
     error = ""
     try:

@@ -8,6 +8,7 @@ from django.urls import reverse
 from kameng.core import clock
 from kameng.membership.models import Membership
 from kameng.membership.selectors import CHANNEL_LABELS, period_label
+from kameng.notifications.services import notify
 
 
 def _absolute(path: str) -> str:
@@ -27,8 +28,6 @@ def notify_member(
     receipt=None,
 ) -> None:
     """Queues one message (once per key) inside the caller's transaction; mail goes out through the outbox."""
-    from kameng.notifications.services import notify
-
     member_url = _absolute(reverse("membership:centre"))
     context = {
         "plan_name": membership.plan.name,

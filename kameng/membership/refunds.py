@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from kameng.core import clock
 from kameng.core.money import round_half_up
 from kameng.membership.models import Charge, Membership, Period
+from kameng.membership.selectors import savings_fen
 
 
 @dataclass(frozen=True)
@@ -103,8 +104,6 @@ def compute_quote(
 
 def quote_refund(*, membership: Membership, now: datetime | None = None) -> RefundQuote:
     """What cancelling this membership immediately would pay back now."""
-    from kameng.membership.selectors import savings_fen
-
     now = now or clock.now()
     plan = membership.plan
     charge = (

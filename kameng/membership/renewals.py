@@ -29,7 +29,10 @@ from kameng.membership.models import (
 from kameng.membership.notices import notify_member
 from kameng.orders import services as orders
 from kameng.orders.models import Order
+from kameng.payments import services as payments
 from kameng.payments.channels.errors import ChannelProtocolError
+from kameng.payments.channels.registry import get_channel
+from kameng.payments.selectors import notify_url
 
 log = logging.getLogger(__name__)
 Status = Membership.Status
@@ -245,10 +248,6 @@ def execute_charge(*, order_no: str) -> str:
     )
     if not still_wanted:
         return "skipped"  # cancelled, terminated or already paid since it was claimed: no channel call
-    from kameng.payments import services as payments
-    from kameng.payments.channels.registry import get_channel
-    from kameng.payments.selectors import notify_url
-
     try:
         result = get_channel(order.channel).charge_agreement(
             channel_agreement_no=agreement.channel_agreement_no,

@@ -7,12 +7,14 @@ from django.db.models import Q, Sum
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from kameng.accounts.models import Role
 from kameng.core import clock
 from kameng.core.errors import DomainError
 from kameng.core.money import format_yuan
 from kameng.membership.error_codes import MembershipErrorCode
-from kameng.membership.models import PERIOD_MONTHS, Membership, Period, Plan
+from kameng.membership.models import PERIOD_MONTHS, Agreement, Cancellation, Charge, Membership, Period, Plan
 from kameng.membership.periods import add_months
+from kameng.orders.models import Order
 
 CHANNEL_LABELS = {"alipay": "支付宝", "wechat": "微信支付"}
 CHANNEL_SETTINGS_PATH = {
@@ -152,8 +154,6 @@ def best_vip_discount_percent() -> int:
 
 def savings_fen(*, user, start: datetime | None = None, end: datetime | None = None) -> int:
     """VIP savings on the member's orders paid in [start, end), refunded orders excluded."""
-    from kameng.orders.models import Order
-
     paid = Q(status__in=[Order.Status.PAID, Order.Status.FULFILLING, Order.Status.DELIVERED])
     query = Order.objects.filter(paid, user=user, kind=Order.Kind.GOODS, discount_fen__gt=0)
     if start is not None:
@@ -178,8 +178,6 @@ class MemberCentre:
 
 
 def member_centre(*, user) -> MemberCentre:
-    from kameng.membership.models import Charge
-
     membership = live_membership(user) or (
         Membership.objects.filter(user=user)
         .exclude(status=Membership.Status.ABANDONED)
@@ -239,8 +237,6 @@ def member_centre(*, user) -> MemberCentre:
 
 def agreement_to_sign(*, order):
     """For the first order of an auto-renew membership: the agreement the member signs instead of paying."""
-    from kameng.membership.models import Agreement
-
     return (
         Agreement.objects.select_related("membership__plan", "membership__user")
         .filter(
@@ -253,8 +249,6 @@ def agreement_to_sign(*, order):
 
 
 def receipts_of(user) -> list:
-    from kameng.membership.models import Cancellation
-
     return list(
         Cancellation.objects.filter(membership__user=user).select_related("membership__plan", "refund")[:20]
     )
@@ -262,9 +256,6 @@ def receipts_of(user) -> list:
 
 def receipt_for(*, user, receipt_no: str):
     """A receipt for its member (or staff who may see members' records); anybody else gets None (a 404)."""
-    from kameng.accounts.models import Role
-    from kameng.membership.models import Cancellation
-
     query = Cancellation.objects.select_related("membership__plan", "membership__user", "refund")
     if not user.has_role(Role.SUPPORT, Role.OPERATOR, Role.FINANCE):
         query = query.filter(membership__user=user)
@@ -277,8 +268,6 @@ def cancellation_insight(*, weeks: int = 12) -> dict:
 
     from django.db.models import Count
     from django.db.models.functions import TruncWeek
-
-    from kameng.membership.models import Cancellation
 
     recent = Cancellation.objects.filter(received_at__gte=clock.now() - timedelta(weeks=weeks))
     by_plan = (

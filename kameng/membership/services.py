@@ -24,8 +24,10 @@ from kameng.membership.models import (
 )
 from kameng.membership.notices import notify_member
 from kameng.membership.periods import period_bounds
+from kameng.membership.renewals import CHARGE_TOPIC
 from kameng.orders import services as orders
 from kameng.orders.models import Order
+from kameng.payments.selectors import channel_names
 
 Status = Membership.Status
 ABANDON_AFTER = timedelta(hours=24)  # a first payment that never came frees the member to choose again
@@ -100,8 +102,6 @@ def subscribe(
 
 
 def _subscribe(*, user, plan_code: str, channel: str, auto_renew: bool, consent: ConsentContext, source: str):
-    from kameng.payments.selectors import channel_names
-
     plan = selectors.get_plan(code=plan_code)
     if channel not in channel_names():
         raise DomainError(MembershipErrorCode.UNKNOWN_CHANNEL, channel=channel)
@@ -251,6 +251,4 @@ def apply_membership_payment(*, order_no: str, source: str = Source.CHANNEL) -> 
 
 
 def queue_charge(*, attempt: ChargeAttempt) -> None:
-    from kameng.membership.renewals import CHARGE_TOPIC
-
     outbox.enqueue(topic=CHARGE_TOPIC, payload={"order_no": attempt.order.order_no})

@@ -10,7 +10,8 @@ from kameng.core.errors import DomainError
 from kameng.core.views import shows_refusals
 from kameng.membership import cancellation, selectors, services
 from kameng.membership.models import Cancellation
-from kameng.payments.selectors import channel_names
+from kameng.orders.selectors import orders_of
+from kameng.payments.selectors import channel_names, payments_of
 
 
 @require_safe
@@ -58,9 +59,6 @@ def subscribe(request):
 @login_required
 @require_safe
 def centre(request):
-    from kameng.orders.selectors import orders_of
-    from kameng.payments.selectors import payments_of
-
     return render(
         request,
         "membership/centre.html",

@@ -7,6 +7,7 @@ class NotificationsConfig(AppConfig):
     verbose_name = "通知 Notifications"
 
     def ready(self) -> None:
+        # Imported here, not at the top: these modules use models, which exist only once the registry is ready.
         from kameng.core import outbox
         from kameng.notifications import services
 

@@ -7,6 +7,7 @@ class OrdersConfig(AppConfig):
     verbose_name = "订单 Orders"
 
     def ready(self) -> None:
+        # Imported here, not at the top: these modules use models, which exist only once the registry is ready.
         from kameng.core import sweeps
         from kameng.orders import services
 

@@ -9,6 +9,7 @@ class SandboxConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
+        # Imported here, not at the top: these modules use models, which exist only once the registry is ready.
         from kameng.core import sweeps
         from kameng.sandbox import keys, services
 

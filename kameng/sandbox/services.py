@@ -129,7 +129,7 @@ def queue_notification(*, event: str, trade=None, agreement=None) -> None:
     SandboxNotification.objects.create(
         event=event, trade=trade, agreement=agreement, event_id=event_id, next_attempt_at=clock.now()
     )
-    from kameng.sandbox.tasks import deliver_notifications
+    from kameng.sandbox.tasks import deliver_notifications  # here: the task module imports this one
 
     transaction.on_commit(deliver_notifications.delay)
 

@@ -7,6 +7,7 @@ class SupportConfig(AppConfig):
     verbose_name = "客服 Support"
 
     def ready(self) -> None:
+        # Imported here, not at the top: these modules use models, which exist only once the registry is ready.
         from kameng.core import sweeps
         from kameng.support import sla
 

@@ -14,6 +14,12 @@ from kameng.accounts.models import Role
 from kameng.core import clock, ids
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
+from kameng.membership import cancellation
+from kameng.membership.models import Cancellation
+from kameng.membership.selectors import live_membership
+from kameng.notifications.services import notify
+from kameng.orders.models import Order
+from kameng.payments.models import Refund
 from kameng.support.error_codes import SupportErrorCode
 from kameng.support.models import Complaint, Ticket, TicketMessage
 from kameng.support.storage import checked_image
@@ -36,8 +42,6 @@ def _text(value: str, *, field, required: bool = True) -> str:
 def _verify_proof(user, order_no: str) -> bool:
     """True when the order is this member's membership purchase or renewal; an order that is not theirs (or does
     not exist) is refused outright, so nobody can file against someone else's purchase."""
-    from kameng.orders.models import Order
-
     if not order_no:
         return False
     order = Order.objects.filter(order_no=order_no, user=user).only("kind", "status").first()
@@ -58,8 +62,6 @@ def file_ticket(
     *, user, category: str, order_no: str = "", reason: str, screenshot=None, source=Source.WEB
 ) -> Ticket:
     """Files a ticket. Its deadline is the end of the 3rd working day; VIP members' tickets sort first."""
-    from kameng.membership.selectors import live_membership
-
     if category not in Ticket.Category.values:
         raise DomainError(SupportErrorCode.BAD_CATEGORY, choices=", ".join(Ticket.Category.values))
     reason = _text(reason, field=gettext_lazy("原因"))
@@ -141,8 +143,6 @@ def reply(*, user, ticket_no: str, body: str, attachment=None) -> TicketMessage:
 def _tell_member(ticket: Ticket, *, kind: str) -> None:
     from django.urls import reverse
 
-    from kameng.notifications.services import notify
-
     notify(
         user=ticket.user,
         kind=kind,
@@ -170,9 +170,6 @@ def approve(
 ) -> Ticket:
     """Approves a ticket. For 退订会员 / 退款 tickets it runs the member's cancellation in `mode` with the agent as
     its source; `refund_fen` above the policy's quote is for finance only."""
-    from kameng.membership import cancellation
-    from kameng.membership.models import Cancellation
-
     if not is_agent(agent):
         raise DomainError(SupportErrorCode.AGENTS_ONLY)
     with transaction.atomic():
@@ -233,9 +230,6 @@ def reject(*, agent, ticket_no: str, reason: str) -> Ticket:
 
 
 def _complaint_target_exists(user, about: str, ref: str) -> bool:
-    from kameng.membership.models import Cancellation
-    from kameng.payments.models import Refund
-
     if about == Complaint.About.TICKET:
         return Ticket.objects.filter(user=user, ticket_no=ref).exists()
     if about == Complaint.About.CANCELLATION:

@@ -9,6 +9,8 @@ from django.db.models import Min, QuerySet
 from kameng.core import clock, sweeps
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
+from kameng.membership import cancellation
+from kameng.membership.models import Cancellation
 from kameng.support.models import Complaint, Ticket
 
 
@@ -68,9 +70,6 @@ def _flag_complaint(complaint: Complaint) -> Complaint:
 
 
 def _stop_auto_renew(ticket_id: int) -> None:
-    from kameng.membership import cancellation
-    from kameng.membership.models import Cancellation
-
     with transaction.atomic():
         ticket = Ticket.objects.select_for_update().select_related("user").get(pk=ticket_id)
         if ticket.auto_renew_stopped_at is not None or ticket.status not in Ticket.OPEN_STATES:

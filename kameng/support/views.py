@@ -9,6 +9,7 @@ from kameng.core import clock
 from kameng.core.views import shows_refusals
 from kameng.support import evidence, selectors, services
 from kameng.support.models import Complaint, Ticket
+from kameng.support.workdays import unknown_years
 
 
 @login_required
@@ -123,8 +124,6 @@ def queue(request):
         "overdue": request.GET.get("overdue") == "1",
         "vip": request.GET.get("vip") == "1",
     }
-    from kameng.support.workdays import unknown_years
-
     today = clock.now().date()
     return render(
         request,

@@ -8,13 +8,12 @@ from datetime import date, datetime, time, timedelta
 import chinese_calendar
 
 from kameng.core import clock
+from kameng.support.models import CalendarDay
 
 log = logging.getLogger(__name__)
 
 
 def _overrides(first: date, last: date) -> dict[date, bool]:
-    from kameng.support.models import CalendarDay
-
     return dict(CalendarDay.objects.filter(date__range=(first, last)).values_list("date", "is_workday"))
 
 
