@@ -64,7 +64,8 @@ $(CHROMIUM):
 	@command -v apt-get >/dev/null || { echo "install Chromium at $(CHROMIUM)"; exit 1; }
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei
 
-# Lint (ruff, and import-linter's layer contracts in pyproject.toml), then the suite on SQLite and on PostgreSQL in parallel (see tests/run.sh).
+# Lint (ruff; import-linter's layer contracts in pyproject.toml), then the suite on SQLite and on PostgreSQL in
+# parallel (see tests/run.sh).
 test: $(STAMP) $(BENCH_STAMP) $(CHROMIUM)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
