@@ -3,8 +3,8 @@
 import pytest
 from django.test import Client
 
-from kameng.payments.channels import alipay_protocol
 from kameng.payments.channels.registry import get_channel
+from kameng.protocols import alipay as alipay_protocol
 from kameng.sandbox import keys
 
 pytestmark = pytest.mark.django_db

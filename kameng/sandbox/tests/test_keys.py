@@ -4,7 +4,7 @@ import json
 
 from django.test import override_settings
 
-from kameng.payments.channels import alipay_protocol
+from kameng.protocols import alipay as alipay_protocol
 from kameng.sandbox import keys
 
 
