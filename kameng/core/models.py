@@ -11,6 +11,16 @@ class TestClock(models.Model):
         return f"+{self.offset_seconds}s"
 
 
+class AuditLogQuerySet(models.QuerySet):
+    """Bulk writes are refused like single ones (the database refuses them too: migration core 0003)."""
+
+    def update(self, **kwargs):
+        raise RuntimeError("audit log rows are append-only")
+
+    def delete(self):
+        raise RuntimeError("audit log rows are append-only")
+
+
 class AuditLog(models.Model):
     """Append-only record of every state change: who, what, when, from where (审计日志)."""
 
@@ -30,6 +40,8 @@ class AuditLog(models.Model):
     object_type = models.CharField(max_length=64)
     object_id = models.CharField(max_length=64, db_index=True)
     data = models.JSONField(default=dict, blank=True)
+
+    objects = AuditLogQuerySet.as_manager()
 
     class Meta:
         ordering = ["-at", "-id"]

@@ -246,6 +246,20 @@ def test_force_replaces_what_a_non_empty_database_held(tmp_path, fresh_pg_databa
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
+def test_force_replaces_an_earlier_restore_whose_audit_log_stays_append_only(tmp_path, fresh_pg_database):
+    shop_with_a_sale_and_a_member()
+    folder = make_backup(tmp_path / "dumps")
+    assert restore_into(fresh_pg_database, folder, tmp_path).returncode == 0
+
+    again = restore_into(fresh_pg_database, folder, tmp_path, "--force")
+
+    assert again.returncode == 0, again.stderr
+    with pytest.raises(psycopg.errors.RestrictViolation, match="append-only"):
+        pg_query(fresh_pg_database, "DELETE FROM core_auditlog")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
 def test_the_manifest_describes_the_dump_from_the_same_snapshot(tmp_path):
     shop_with_a_sale_and_a_member()
     folder = make_backup(tmp_path / "dumps")

@@ -147,7 +147,7 @@ PG_DROP_ORDER.append(("S", "SEQUENCE"))
 
 
 def _drop_everything() -> None:
-    """--force: drops every table, view and sequence in the schemas on the search path (one transaction)."""
+    """--force: drops every table, view, sequence and function in the schemas on the search path (one transaction)."""
     quote = connection.ops.quote_name
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -159,6 +159,15 @@ def _drop_everything() -> None:
                 )
                 for schema, name in cursor.fetchall():
                     cursor.execute(f"DROP {kind} IF EXISTS {quote(schema)}.{quote(name)} CASCADE")
+            # Trigger functions (the audit log's append-only guard) outlive their tables, and pg_restore's CREATE
+            # FUNCTION would fail on them; functions that belong to an extension are the extension's to keep.
+            cursor.execute(
+                "SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid) FROM pg_proc p"
+                " JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = ANY(current_schemas(false))"
+                " AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')"
+            )
+            for schema, name, arguments in cursor.fetchall():
+                cursor.execute(f"DROP FUNCTION IF EXISTS {quote(schema)}.{quote(name)}({arguments}) CASCADE")
         else:
             cursor.execute(
                 "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'"

@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 import pytest
+from django.db import IntegrityError, connection, transaction
 
 from kameng.core import clock, outbox
 from kameng.core.audit import log_action
@@ -21,15 +22,54 @@ outbox.register("test.record", _record)
 outbox.register("test.fail", _fail)
 
 
+def _audit_row() -> AuditLog:
+    return log_action(action="thing.done", object_type="thing", object_id="1", data={"a": 1})
+
+
 @pytest.mark.django_db
-def test_audit_rows_cannot_be_changed_or_deleted():
-    row = log_action(action="thing.done", object_type="thing", object_id="1", data={"a": 1})
+def test_audit_rows_cannot_be_changed_or_deleted_one_by_one():
+    row = _audit_row()
     row.action = "thing.undone"
     with pytest.raises(RuntimeError):
         row.save()
     with pytest.raises(RuntimeError):
         row.delete()
     assert AuditLog.objects.get(pk=row.pk).action == "thing.done"
+
+
+@pytest.mark.django_db
+def test_audit_rows_cannot_be_changed_or_deleted_in_bulk():
+    row = _audit_row()
+    with pytest.raises(RuntimeError):
+        AuditLog.objects.filter(pk=row.pk).update(action="thing.undone")
+    with pytest.raises(RuntimeError):
+        AuditLog.objects.all().delete()
+    assert AuditLog.objects.get(pk=row.pk).action == "thing.done"
+
+
+@pytest.mark.django_db
+def test_the_database_refuses_an_update_of_an_audit_row_that_bypasses_the_model():
+    row = _audit_row()
+    with (
+        pytest.raises(IntegrityError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("UPDATE core_auditlog SET action = %s WHERE id = %s", ["thing.undone", row.pk])
+    assert AuditLog.objects.get(pk=row.pk).action == "thing.done"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_postgresql_refuses_a_delete_of_an_audit_row_that_bypasses_the_model():
+    row = _audit_row()
+    with (
+        pytest.raises(IntegrityError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("DELETE FROM core_auditlog WHERE id = %s", [row.pk])
+    assert AuditLog.objects.filter(pk=row.pk).exists()
 
 
 @pytest.mark.django_db
