@@ -1,5 +1,5 @@
 import json
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 from django.test import Client
@@ -13,6 +13,7 @@ from kameng.protocols import alipay as alipay_protocol
 from kameng.protocols import wechat as wechat_protocol
 from kameng.sandbox import keys
 from kameng.sandbox.keys import _keypair
+from kameng.sandbox.models import SandboxTrade
 from tests.factories import UserFactory, pay_in_sandbox, place_order, stocked_product
 
 pytestmark = pytest.mark.django_db
@@ -248,11 +249,20 @@ def test_a_person_pays_through_the_pages_pay_link_cashier_and_back():
     assert order.status == Order.Status.DELIVERED
 
 
-def test_a_tampered_pay_link_is_refused_by_the_gateway():
+def test_a_pay_link_whose_amount_was_lowered_is_refused_by_the_gateway():
     order = _order()
     location = Client().get(f"/orders/{order.order_no}/pay/")["Location"]
-    tampered = location.replace("total_amount", "total_amountX")
-    assert Client().get(tampered).status_code == 400
+    parts = urlsplit(location)
+    params = dict(parse_qsl(parts.query))
+    biz = json.loads(params["biz_content"])
+    assert biz["total_amount"] == yuan_str(order.amount_fen)
+    biz["total_amount"] = (
+        "0.01"  # the buyer edits the link to pay one fen; the merchant's signature stays as it was
+    )
+    tampered = urlunsplit(parts._replace(query=urlencode({**params, "biz_content": json.dumps(biz)})))
+    answer = Client().get(tampered)
+    assert answer.status_code == 400
+    assert not SandboxTrade.objects.filter(out_trade_no=order.order_no).exists()
 
 
 def test_paying_a_wechat_order_through_the_h5_flow():
