@@ -30,7 +30,13 @@ def _discount() -> int:
 
 
 def list_products(*, category: Category | None = None) -> list[ProductRow]:
-    queryset = Product.objects.filter(is_active=True, category__is_active=True).select_related("category")
+    # Ordered explicitly: the stock count's GROUP BY makes Django drop Meta.ordering, and the shelf then came out in
+    # whatever order the database chose instead of the operator's.
+    queryset = (
+        Product.objects.filter(is_active=True, category__is_active=True)
+        .select_related("category")
+        .order_by("sort_order", "id")
+    )
     if category is not None:
         queryset = queryset.filter(category=category)
     discount = _discount()
