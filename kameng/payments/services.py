@@ -24,8 +24,10 @@ _AGREEMENT_EVENTS = {
     EventKind.AGREEMENT_SIGNED: events.AgreementSigned,
     EventKind.AGREEMENT_TERMINATED: events.AgreementEnded,
 }
+# With the body, what it takes to verify a logged notification again later (a dispute): WeChat Pay signs in headers.
 _HEADERS_KEPT = (
     "CONTENT_TYPE",
+    "HTTP_WECHATPAY_SIGNATURE",
     "HTTP_WECHATPAY_SERIAL",
     "HTTP_WECHATPAY_TIMESTAMP",
     "HTTP_WECHATPAY_NONCE",
