@@ -34,6 +34,14 @@ def play_until_converged(done, *, limit: int = 400) -> None:
     raise AssertionError("did not converge")
 
 
+def wait_for(condition, *, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still not so after {seconds} s")
+        time.sleep(0.05)
+
+
 def test_renewal_charges_converge_once_each_when_the_channel_fails_30_percent(flaky_channel):
     plan = PlanFactory()
     members = [
@@ -98,7 +106,7 @@ def test_refunds_converge_once_each_when_the_channel_answers_after_the_shop_stop
         play_until_converged(lambda: not refunds.exclude(status=Refund.Status.SUCCEEDED).exists())
     finally:
         settings.KAMENG_SANDBOX_FAULT_RATE = 0
-        time.sleep(2)  # the gateway's late answers finish before the database is flushed
+        wait_for(lambda: faults.calls_being_answered() == 0, seconds=10)  # late answers end before the flush
 
     assert faults.injected["after"] > 0
     for refund in refunds:
