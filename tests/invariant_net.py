@@ -4,10 +4,13 @@ Loaded by the root conftest (`pytest_plugins`). It runs in the test's call phase
 before any fixture is torn down, so it sees what the test left: inside a `django_db` test's transaction before it
 is rolled back, and in a transactional (or live_server) test's database before it is flushed. The checks are
 `kameng.console.invariants.DATA_CHECKS` (ledger balanced, keys sold once, refunds within their payment, one kept
-payment per membership period): one query each, so the net costs a few milliseconds a test.
+payment per membership period): six queries, so the net costs a few milliseconds a test.
 
 A test that damages the data on purpose (the invariant checker's own tests) names what it breaks:
-`@pytest.mark.breaks_invariants("unbalanced_ledger_entries")`; the other promises are still checked.
+`@pytest.mark.breaks_invariants("unbalanced_ledger_entries")`; the other promises are still checked. The marker
+is registered here, not in pyproject.toml, so that any session loading the net knows it (the net's own test runs
+one with a configuration of its own). The project's models are imported inside the hooks: this module is loaded
+before Django is set up.
 """
 
 import pytest

@@ -76,6 +76,7 @@ def test_through_the_db_fixture(db):
 
 
 def test_only_a_test_that_names_the_promise_it_breaks_on_purpose_passes(pytester, monkeypatch):
+    """Naming another promise, or a promise by a wrong name, switches nothing off."""
     result = _run_inner(
         pytester,
         monkeypatch,
@@ -93,16 +94,26 @@ def test_names_another_promise():
 
 
 @pytest.mark.django_db
+@pytest.mark.breaks_invariants("unbalanced_ledger_entry")
+def test_misspells_the_promise():
+    leave_one_fen_unbalanced()
+
+
+@pytest.mark.django_db
 def test_keeps_every_promise():
-    LedgerEntry.objects.create(at=timezone.now(), kind="test", reference="EMPTY")
+    entry = LedgerEntry.objects.create(at=timezone.now(), kind="test", reference="BALANCED")
+    LedgerLine.objects.create(entry=entry, account="asset:channel:alipay", amount_fen=1)
+    LedgerLine.objects.create(entry=entry, account="liability:customer_prepayments", amount_fen=-1)
 """,
     )
-    result.assert_outcomes(passed=2, failed=1)
+    result.assert_outcomes(passed=2, failed=2)
     result.stdout.fnmatch_lines(
         [
             "PASSED test_inner.py::test_says_it_unbalances_the_ledger",
             "PASSED test_inner.py::test_keeps_every_promise",
             "FAILED test_inner.py::test_names_another_promise*",
+            "FAILED test_inner.py::test_misspells_the_promise*",
         ],
         consecutive=False,
     )
+    assert "unknown checks ['unbalanced_ledger_entry']" in result.stdout.str()
