@@ -54,7 +54,8 @@ def _page_pay_params(out_trade_no: str) -> dict[str, str]:
 
 
 def test_a_pay_request_signed_with_the_merchants_key_opens_a_trade_at_its_amount():
-    params = alipay_protocol.sign_request(_page_pay_params("K1"), keys.sandbox_keys()["alipay_app_private"])
+    merchant_key = get_channel("alipay").config.app_private_key_pem  # what the shop signs with
+    params = alipay_protocol.sign_request(_page_pay_params("K1"), merchant_key)
     assert Client().get("/sandbox/alipay/gateway.do?" + urlencode(params)).status_code == 200
     assert SandboxTrade.objects.get(out_trade_no="K1").amount_fen == 1
 
@@ -87,7 +88,7 @@ def test_a_server_call_signed_with_another_key_is_answered_invalid_signature_in_
     )
 
     answer = alipay_protocol.verify_response(
-        reply.content.decode(), "alipay.trade.refund", keys.sandbox_keys()["alipay_public"]
+        reply.content.decode(), "alipay.trade.refund", get_channel("alipay").config.alipay_public_key_pem
     )
     assert answer["sub_code"] == "isv.invalid-signature"
     assert not SandboxRefund.objects.exists()
