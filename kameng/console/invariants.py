@@ -87,7 +87,7 @@ def channel_refunds_paid_twice() -> list[str]:
     return [row["out_refund_no"] for row in twice[:LIMIT]]
 
 
-# The promises kept in the shop's own tables: cheap enough (one query each) to check after every test.
+# The promises kept in the shop's own tables: cheap enough (a query or two each) to check after every test.
 DATA_CHECKS = {
     "delivered_orders_with_wrong_key_count": delivered_orders_with_wrong_key_count,
     "sold_keys_outside_delivered_orders": sold_keys_outside_delivered_orders,

@@ -11,14 +11,17 @@ class TestClock(models.Model):
         return f"+{self.offset_seconds}s"
 
 
+APPEND_ONLY = "audit log rows are append-only"
+
+
 class AuditLogQuerySet(models.QuerySet):
     """Bulk writes are refused like single ones (the database refuses them too: migration core 0003)."""
 
     def update(self, **kwargs):
-        raise RuntimeError("audit log rows are append-only")
+        raise RuntimeError(APPEND_ONLY)
 
     def delete(self):
-        raise RuntimeError("audit log rows are append-only")
+        raise RuntimeError(APPEND_ONLY)
 
 
 class AuditLog(models.Model):
@@ -51,11 +54,11 @@ class AuditLog(models.Model):
 
     def save(self, *args, **kwargs):
         if self.pk is not None:
-            raise RuntimeError("audit log rows are append-only")
+            raise RuntimeError(APPEND_ONLY)
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
-        raise RuntimeError("audit log rows are append-only")
+        raise RuntimeError(APPEND_ONLY)
 
 
 class IdempotencyKey(models.Model):
