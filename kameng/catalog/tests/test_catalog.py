@@ -4,8 +4,9 @@ import pytest
 from django.test import Client
 
 from kameng.catalog import selectors
+from kameng.catalog.error_codes import CatalogErrorCode
 from kameng.catalog.models import Delivery
-from kameng.core.errors import NotFound
+from kameng.core.errors import DomainError
 from tests.factories import (
     CategoryFactory,
     PlanFactory,
@@ -51,8 +52,9 @@ def test_only_active_categories_are_offered_in_their_sort_order():
 def test_a_withdrawn_product_cannot_be_looked_up_and_its_page_is_404():
     product = ProductFactory(is_active=False)
 
-    with pytest.raises(NotFound):
+    with pytest.raises(DomainError) as refused:
         selectors.get_product(sku=product.sku)
+    assert refused.value.code == CatalogErrorCode.UNKNOWN_SKU
     assert Client().get(f"/p/{product.sku}/").status_code == 404
 
 
