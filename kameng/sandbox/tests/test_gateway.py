@@ -9,10 +9,10 @@ from django.test import Client
 
 from kameng.core import clock
 from kameng.core.money import yuan_str
-from kameng.payments.channels import alipay_protocol
 from kameng.payments.channels.errors import ChannelRefused, SignatureError
 from kameng.payments.channels.registry import get_channel
 from kameng.payments.models import NotificationLog
+from kameng.protocols import alipay as alipay_protocol
 from kameng.sandbox import keys
 from kameng.sandbox.keys import _keypair
 from kameng.sandbox.models import SandboxNotification, SandboxRefund, SandboxTrade
