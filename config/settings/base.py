@@ -40,6 +40,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "kameng.core.middleware.RejectNulCharacters",
     "kameng.core.middleware.DatabaseUnavailable",
+    "kameng.core.middleware.ApiMethodNotAllowed",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

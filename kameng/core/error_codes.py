@@ -12,6 +12,7 @@ class CoreErrorCode(ErrorCode):
     INVALID = "invalid", 422, _("字段缺失或无效:%(fields)s")
     UNAUTHORIZED = "unauthorized", 401, _("需要有效的 Bearer 令牌")
     NOT_FOUND = "not_found", 404, _("未找到")
+    METHOD_NOT_ALLOWED = "method_not_allowed", 405, _("此地址不接受 %(method)s 请求")
     BAD_IDEMPOTENCY_KEY = "bad_idempotency_key", 422, _("Idempotency-Key 最多 128 个可打印字符")
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused", 409, _("这个 Idempotency-Key 已用于另一个请求")
     # Not a refusal but an outage, answered before a view runs: listed so that clients know the one 5xx to retry.

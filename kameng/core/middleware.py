@@ -44,6 +44,25 @@ class RejectNulCharacters:
         return False
 
 
+class ApiMethodNotAllowed:
+    """django-ninja answers a method a path does not take with a plain-text 405; API clients are promised the error
+    envelope on every refusal, so an API path's 405 is rewritten into it (the Allow header kept)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code != 405 or not request.path.startswith("/api/"):
+            return response
+        if response.get("Content-Type", "").startswith("application/json"):
+            return response
+        answer = _refusal(request, DomainError(CoreErrorCode.METHOD_NOT_ALLOWED, method=request.method))
+        if response.has_header("Allow"):
+            answer["Allow"] = response["Allow"]
+        return answer
+
+
 class DatabaseUnavailable:
     """A database that drops the connection or cannot be reached fails the request cleanly: 503 with Retry-After,
     never a 500. Every write runs in one transaction, so nothing half-done stays behind and the same request (with

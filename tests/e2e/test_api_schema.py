@@ -26,7 +26,7 @@ schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application)
 def error_code_is_declared(ctx, response, case) -> None:
     """A refusal's code is one the document promises for that status: clients may switch on the list."""
     if response.status_code < 400 or is_unexpected_http_status_case(case):
-        return  # a method the path does not have is refused by the router (405) before any endpoint
+        return  # a method the path does not have: 405 method_not_allowed, which no endpoint can declare
     declared = case.operation.definition.raw["responses"].get(str(response.status_code), {})
     code = response.json()["error"]["code"]
     codes = declared.get("x-error-codes", [])

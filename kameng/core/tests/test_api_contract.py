@@ -120,3 +120,20 @@ def test_an_idempotent_refusal_is_answered_the_same_way_again():
     again = post_json(client, "/api/v1/orders", body, **{"Idempotency-Key": "r"})
     assert first.status_code == again.status_code == 404
     assert first.json() == again.json()
+
+
+def test_a_method_an_api_path_does_not_take_is_a_405_in_the_error_envelope():
+    response = Client().delete("/api/v1/products", HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 405
+    assert response["Content-Type"].startswith("application/json")
+    assert response["Allow"] == "GET"
+    assert response.json()["error"] == {
+        "code": "method_not_allowed",
+        "message": "This address does not take DELETE requests",
+    }
+
+
+def test_a_page_keeps_djangos_own_405():
+    response = Client().delete("/healthz")
+    assert response.status_code == 405
+    assert not response["Content-Type"].startswith("application/json")
