@@ -12,7 +12,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Min, QuerySet
 
-from kameng.core import clock, sweeps
+from kameng.core import clock, locking, sweeps
 from kameng.core.audit import Source, log_action
 from kameng.core.models import OutboxMessage
 
@@ -106,8 +106,8 @@ def retry_dead(*, message_ids: list[int], actor) -> int:
     """An operator sends dead messages round again (after fixing the cause): pending now, attempts from zero."""
     retried = 0
     with transaction.atomic():
-        for message in OutboxMessage.objects.select_for_update().filter(
-            pk__in=message_ids, status=OutboxMessage.Status.DEAD
+        for message in locking.lock(
+            OutboxMessage.objects.filter(pk__in=message_ids, status=OutboxMessage.Status.DEAD)
         ):
             message.status, message.attempts, message.available_at = (
                 OutboxMessage.Status.PENDING,

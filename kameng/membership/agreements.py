@@ -4,8 +4,9 @@ A late or repeated sign notification is idempotent and never revives a terminate
 """
 
 from django.conf import settings
+from django.db.models import QuerySet
 
-from kameng.core import clock
+from kameng.core import clock, locking
 from kameng.core.audit import Source, log_action
 from kameng.membership.cancellation import agreement_ended_at_channel
 from kameng.membership.models import PERIOD_MONTHS, Agreement, Cancellation, ChargeAttempt, Membership
@@ -39,14 +40,26 @@ def sign_url(*, agreement: Agreement, return_path: str) -> str:
     )
 
 
+def lock_agreement(agreements: QuerySet[Agreement]) -> Agreement | None:
+    """Locks the agreement the queryset finds and, first, its membership (the lock order: a member's cancel
+    takes the membership, then the agreement; so must the channel's side). The agreement carries the locked
+    membership."""
+    found = agreements.values_list("pk", "membership_id").first()
+    if found is None:
+        return None
+    membership, agreement = locking.lock_each(
+        Membership.objects.select_related("plan", "user").filter(pk=found[1]),
+        Agreement.objects.filter(pk=found[0]),
+    )
+    agreement.membership = membership
+    return agreement
+
+
 def apply_agreement_event(event: AgreementEvent) -> None:
     """Payments publishes these inside the notification's transaction. Raises UnknownAgreement for numbers we never
     issued (payments then rejects the notification)."""
-    agreement = (
-        Agreement.objects.select_for_update(of=("self",))
-        .select_related("membership")
-        .filter(channel=event.channel, external_no=event.external_agreement_no)
-        .first()
+    agreement = lock_agreement(
+        Agreement.objects.filter(channel=event.channel, external_no=event.external_agreement_no)
     )
     if agreement is None:
         raise UnknownAgreement(f"unknown agreement {event.external_agreement_no!r}")

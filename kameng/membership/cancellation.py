@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.core import signing
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db.models import QuerySet
 
-from kameng.core import clock, ids, outbox, sweeps
+from kameng.core import clock, ids, locking, outbox, sweeps
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
 from kameng.core.http import TransportError
+from kameng.membership.agreements import lock_agreement
 from kameng.membership.error_codes import MembershipErrorCode
 from kameng.membership.models import PERIOD_MONTHS, Agreement, Cancellation, Charge, Membership, Period
 from kameng.membership.notices import notify_member
@@ -41,12 +42,13 @@ _AUDIT_SOURCE = {
 
 
 def _current_membership(user, *, lock: bool) -> Membership | None:
-    query = Membership.objects.filter(user=user).exclude(
-        status__in=[Membership.Status.PENDING, Membership.Status.ABANDONED]
+    query = (
+        Membership.objects.filter(user=user)
+        .exclude(status__in=[Membership.Status.PENDING, Membership.Status.ABANDONED])
+        .select_related("plan", "user")
+        .order_by("-created_at", "-id")
     )
-    if lock:
-        query = query.select_for_update(of=("self",))
-    return query.select_related("plan", "user").order_by("-created_at", "-id").first()
+    return locking.lock_one(query) if lock else query.first()
 
 
 def refund_quote(*, user) -> tuple[RefundQuote, str]:
@@ -103,26 +105,28 @@ def cancel_membership(
         raise DomainError(MembershipErrorCode.BAD_REASON, choices=", ".join(Cancellation.Reason.values))
     comment = (comment or "").strip()[:500]
     try:
-        with transaction.atomic():
-            return _cancel(
-                user=user,
-                mode=mode,
-                source=source,
-                actor=actor,
-                reason=reason,
-                comment=comment,
-                quote_id=quote_id,
-                min_refund_fen=min_refund_fen,
-            )
+        return _cancel(
+            user=user,
+            mode=mode,
+            source=source,
+            actor=actor,
+            reason=reason,
+            comment=comment,
+            quote_id=quote_id,
+            min_refund_fen=min_refund_fen,
+        )
     except IntegrityError:  # the same cancellation raced in: answer with the one that won
         membership = _current_membership(user, lock=False)
         return Cancellation.objects.get(membership=membership, mode=mode)
 
 
+@locking.retried_atomic
 def _cancel(*, user, mode, source, actor, reason, comment, quote_id, min_refund_fen) -> Cancellation:
     membership = _current_membership(user, lock=True)
     if membership is None:
         raise DomainError(MembershipErrorCode.NO_MEMBERSHIP)
+    # The agreement before the refund's payment row: the lock order (docs/architecture.md).
+    agreement = locking.lock_one(Agreement.objects.filter(membership=membership))
     already = membership.cancellations.filter(mode=mode).first()
     if already is not None:
         return already
@@ -148,7 +152,7 @@ def _cancel(*, user, mode, source, actor, reason, comment, quote_id, min_refund_
         membership.status, membership.ended_at = Membership.Status.CANCELLED, now
     membership.auto_renew, membership.next_charge_at, membership.next_reminder_at = False, None, None
     membership.save()
-    _request_unsign(membership)
+    _request_unsign(agreement)
     cancellation = Cancellation.objects.create(
         receipt_no=ids.public_number("C"),
         membership=membership,
@@ -198,8 +202,7 @@ def _refund_current_period(membership: Membership, amount_fen: int):
     )
 
 
-def _request_unsign(membership: Membership) -> None:
-    agreement = Agreement.objects.select_for_update().filter(membership=membership).first()
+def _request_unsign(agreement: Agreement | None) -> None:
     if agreement is None or agreement.status not in (Agreement.Status.ACTIVE, Agreement.Status.PENDING):
         return
     agreement.status = Agreement.Status.CANCEL_REQUESTED
@@ -243,22 +246,26 @@ def unsign_at_channel(payload: dict) -> None:
     )
     if not done:
         raise outbox.RetryLater(f"agreement {agreement.external_no} not unsigned yet")
-    with transaction.atomic():
-        locked = Agreement.objects.select_for_update().get(pk=agreement.pk)
-        if locked.status != Agreement.Status.TERMINATED:
-            locked.status, locked.terminated_at, locked.termination_source = (
-                Agreement.Status.TERMINATED,
-                clock.now(),
-                "merchant_unsign",
-            )
-            locked.save(update_fields=["status", "terminated_at", "termination_source"])
-            log_action(action="agreement.unsigned", obj=locked, source=Source.SYSTEM)
+    _unsigned(agreement_id=agreement.pk)
+
+
+@locking.retried_atomic
+def _unsigned(*, agreement_id: int) -> None:
+    locked = locking.lock_one(Agreement.objects.filter(pk=agreement_id))
+    if locked.status != Agreement.Status.TERMINATED:
+        locked.status, locked.terminated_at, locked.termination_source = (
+            Agreement.Status.TERMINATED,
+            clock.now(),
+            "merchant_unsign",
+        )
+        locked.save(update_fields=["status", "terminated_at", "termination_source"])
+        log_action(action="agreement.unsigned", obj=locked, source=Source.SYSTEM)
 
 
 def agreement_ended_at_channel(*, agreement: Agreement, source: str, detail: str) -> None:
     """The channel says the agreement is over (member unsigned there, or it expired): same effect as turning
     auto-renew off: no further charge, VIP kept to the period end, a receipt. Inside the caller's transaction,
-    with the agreement row locked. Repeats change nothing."""
+    with the membership and agreement rows locked, in that order (`lock_agreement`). Repeats change nothing."""
     if agreement.status == Agreement.Status.TERMINATED:
         return
     ours = agreement.status == Agreement.Status.CANCEL_REQUESTED  # we asked for it: the member has a receipt
@@ -271,9 +278,7 @@ def agreement_ended_at_channel(*, agreement: Agreement, source: str, detail: str
         source=Source.CHANNEL if source == Cancellation.Source.CHANNEL else Source.SYSTEM,
         data={"detail": detail, "requested_by_us": ours},
     )
-    membership = (
-        Membership.objects.select_for_update().select_related("plan", "user").get(pk=agreement.membership_id)
-    )
+    membership = locking.hold(agreement.membership)
     if ours or membership.status not in (Membership.Status.ACTIVE, Membership.Status.PAST_DUE):
         return
     if membership.cancellations.exists():
@@ -328,26 +333,30 @@ def reconcile_agreement(*, agreement: Agreement, actor=None) -> AgreementCheck:
         )
     except (TransportError, ChannelProtocolError, LookupError) as exc:
         state, error = "unknown", f"{type(exc).__name__}: {exc}"[:200]
-    with transaction.atomic():
-        locked = Agreement.objects.select_for_update().get(pk=agreement.pk)
-        applied = state == "terminated" and locked.status in (
-            Agreement.Status.ACTIVE,
-            Agreement.Status.CANCEL_REQUESTED,
+    return _apply_check(agreement_id=agreement.pk, state=state, error=error, actor=actor)
+
+
+@locking.retried_atomic
+def _apply_check(*, agreement_id: int, state: str, error: str, actor) -> AgreementCheck:
+    locked = lock_agreement(Agreement.objects.filter(pk=agreement_id))
+    applied = state == "terminated" and locked.status in (
+        Agreement.Status.ACTIVE,
+        Agreement.Status.CANCEL_REQUESTED,
+    )
+    if applied:
+        agreement_ended_at_channel(
+            agreement=locked, source=Cancellation.Source.RECONCILE, detail="query: not in force"
         )
-        if applied:
-            agreement_ended_at_channel(
-                agreement=locked, source=Cancellation.Source.RECONCILE, detail="query: not in force"
-            )
-        locked.checked_at = clock.now()
-        locked.save(update_fields=["checked_at"])
-        if actor is not None:
-            log_action(
-                action="agreement.queried",
-                obj=locked,
-                actor=actor,
-                source=Source.ADMIN,
-                data={"channel_state": state, "applied": applied, "status": locked.status, "error": error},
-            )
+    locked.checked_at = clock.now()
+    locked.save(update_fields=["checked_at"])
+    if actor is not None:
+        log_action(
+            action="agreement.queried",
+            obj=locked,
+            actor=actor,
+            source=Source.ADMIN,
+            data={"channel_state": state, "applied": applied, "status": locked.status, "error": error},
+        )
     return AgreementCheck(agreement=locked, channel_state=state, applied=applied, error=error)
 
 

@@ -10,10 +10,9 @@ import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from django.db import transaction
 from django.db.models import Min, QuerySet
 
-from kameng.core import clock, sweeps
+from kameng.core import clock, locking, sweeps
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
 from kameng.core.http import TransportError
@@ -260,13 +259,12 @@ def execute_charge(*, order_no: str) -> str:
         log.warning("charge %s not answered: %s", order_no, exc)
         return "pending"  # the lease runs out and the next sweep asks again under the same order number
     if result.status == "succeeded":
-        with transaction.atomic():
-            payments.record_payment(
-                channel=order.channel,
-                out_trade_no=order.order_no,
-                channel_trade_no=result.channel_trade_no,
-                amount_fen=order.amount_fen,
-            )
+        locking.retried_atomic(payments.record_payment)(
+            channel=order.channel,
+            out_trade_no=order.order_no,
+            channel_trade_no=result.channel_trade_no,
+            amount_fen=order.amount_fen,
+        )
         return "succeeded"
     if result.status == "failed":
         _charge_failed(attempt_id=attempt.pk, message=result.message)
@@ -274,16 +272,14 @@ def execute_charge(*, order_no: str) -> str:
     return "pending"
 
 
-@transaction.atomic
+@locking.retried_atomic
 def _charge_failed(*, attempt_id: int, message: str) -> None:
     """A refused charge never extends the membership: past_due (benefits paused), retries, then the end."""
     attempt = ChargeAttempt.objects.select_related("order", "charge").get(pk=attempt_id)
-    membership = (
-        Membership.objects.select_for_update(of=("self",))
-        .select_related("plan", "user")
-        .get(pk=attempt.charge.membership_id)
+    membership, charge = locking.lock_each(
+        Membership.objects.select_related("plan", "user").filter(pk=attempt.charge.membership_id),
+        Charge.objects.filter(pk=attempt.charge_id),
     )
-    charge = Charge.objects.select_for_update().get(pk=attempt.charge_id)
     if charge.status != Charge.Status.PENDING or attempt.outcome == "failed":
         return
     now = clock.now()

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 
-from kameng.core import clock, outbox
+from kameng.core import clock, locking, outbox
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
 from kameng.membership import selectors
@@ -56,7 +56,7 @@ def _external_agreement_no() -> str:
 
 def _abandon_stale(user) -> None:
     """A pending membership whose first payment did not come is abandoned, so the member can choose again."""
-    stale = Membership.objects.select_for_update().filter(user=user, status=Status.PENDING).first()
+    stale = locking.lock_one(Membership.objects.filter(user=user, status=Status.PENDING))
     if stale is None:
         return
     attempt = ChargeAttempt.objects.filter(charge__membership=stale).select_related("order").first()
@@ -197,14 +197,13 @@ def apply_membership_payment(*, order_no: str, source: str = Source.CHANNEL) -> 
 
     DELIVERED when it paid a period, REFUND when that period was already paid or the membership is over.
     """
-    order = orders.lock_order(order_no)
-    attempt = ChargeAttempt.objects.select_related("charge").get(order=order)
-    membership = (
-        Membership.objects.select_for_update(of=("self",))
-        .select_related("plan")
-        .get(pk=attempt.charge.membership_id)
+    attempt = ChargeAttempt.objects.select_related("charge").get(order__order_no=order_no)
+    # Membership, charge, then order: the lock order, as a failed renewal takes them (docs/architecture.md).
+    membership, charge = locking.lock_each(
+        Membership.objects.select_related("plan").filter(pk=attempt.charge.membership_id),
+        Charge.objects.filter(pk=attempt.charge_id),
     )
-    charge = Charge.objects.select_for_update().get(pk=attempt.charge_id)
+    order = orders.lock_order(order_no)
     usable = order.status in (Order.Status.PENDING_PAYMENT, Order.Status.EXPIRED)
     if membership.status == Status.ABANDONED and charge.period_index == 0:
         usable = (

@@ -15,7 +15,7 @@ from django.db.models import F, Min, QuerySet
 from kameng.catalog import channels, pricing
 from kameng.catalog.error_codes import CatalogErrorCode
 from kameng.catalog.models import Delivery, Product
-from kameng.core import clock, ids, sweeps
+from kameng.core import clock, ids, locking, sweeps
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
 from kameng.inventory import services as inventory
@@ -34,12 +34,7 @@ class PaymentOutcome(enum.Enum):
 
 
 def lock_order(order_no: str) -> Order:
-    order = (
-        Order.objects.select_for_update(of=("self",))
-        .select_related("product")
-        .filter(order_no=order_no)
-        .first()
-    )
+    order = locking.lock_one(Order.objects.select_related("product").filter(order_no=order_no))
     if order is None:
         raise DomainError(OrderErrorCode.UNKNOWN_ORDER)
     return order

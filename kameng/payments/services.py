@@ -5,7 +5,7 @@ from collections.abc import Mapping
 
 from django.db import IntegrityError, transaction
 
-from kameng.core import clock, ids, outbox
+from kameng.core import clock, ids, locking, outbox
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
 from kameng.orders import services as orders
@@ -66,33 +66,7 @@ def process_notification(*, channel: str, headers: Mapping[str, str], body: byte
         _log_rejection(channel, headers, body, exc.reason)
         return adapter.nack(exc.reason)
     try:
-        with transaction.atomic():
-            entry = NotificationLog.objects.create(
-                channel=channel,
-                dedupe_key=event.dedupe_key[:128],
-                kind=event.kind,
-                accepted=True,
-                headers=_kept_headers(headers),
-                body=body.decode("utf-8", "replace"),
-                received_at=clock.now(),
-            )
-            if event.kind == EventKind.PAYMENT:
-                record_payment(
-                    channel=channel,
-                    out_trade_no=event.out_trade_no,
-                    channel_trade_no=event.channel_trade_no,
-                    amount_fen=event.amount_fen,
-                    notification=entry,
-                )
-            elif event.kind in _AGREEMENT_EVENTS:
-                events.publish_agreement_event(
-                    _AGREEMENT_EVENTS[event.kind](
-                        channel=channel,
-                        external_agreement_no=event.external_agreement_no,
-                        channel_agreement_no=event.channel_agreement_no,
-                        dedupe_key=event.dedupe_key,
-                    )
-                )
+        _apply_notification(channel=channel, event=event, headers=headers, body=body)
     except IntegrityError:
         if NotificationLog.objects.filter(
             channel=channel, dedupe_key=event.dedupe_key, accepted=True
@@ -103,6 +77,36 @@ def process_notification(*, channel: str, headers: Mapping[str, str], body: byte
         _log_rejection(channel, headers, body, str(exc), event.dedupe_key)
         return adapter.nack(str(exc))
     return adapter.ack()
+
+
+@locking.retried_atomic
+def _apply_notification(*, channel: str, event, headers: Mapping[str, str], body: bytes) -> None:
+    entry = NotificationLog.objects.create(
+        channel=channel,
+        dedupe_key=event.dedupe_key[:128],
+        kind=event.kind,
+        accepted=True,
+        headers=_kept_headers(headers),
+        body=body.decode("utf-8", "replace"),
+        received_at=clock.now(),
+    )
+    if event.kind == EventKind.PAYMENT:
+        record_payment(
+            channel=channel,
+            out_trade_no=event.out_trade_no,
+            channel_trade_no=event.channel_trade_no,
+            amount_fen=event.amount_fen,
+            notification=entry,
+        )
+    elif event.kind in _AGREEMENT_EVENTS:
+        events.publish_agreement_event(
+            _AGREEMENT_EVENTS[event.kind](
+                channel=channel,
+                external_agreement_no=event.external_agreement_no,
+                channel_agreement_no=event.channel_agreement_no,
+                dedupe_key=event.dedupe_key,
+            )
+        )
 
 
 def record_payment(
@@ -197,7 +201,7 @@ def request_refund(
     """Records the refund and queues its execution at the channel; inside the caller's transaction.
 
     `from_account` is what the refund reverses: undelivered prepayments, or revenue already earned."""
-    Payment.objects.select_for_update().filter(pk=payment.pk).first()  # one refund decision at a time
+    locking.lock_one(Payment.objects.filter(pk=payment.pk))  # one refund decision at a time
     already = sum(r.amount_fen for r in payment.refunds.all())
     if amount_fen <= 0 or already + amount_fen > payment.amount_fen:
         raise ValueError("a refund never exceeds what was paid")
@@ -247,9 +251,11 @@ def execute_refund(payload: dict) -> None:
     _confirm_refund(refund_id=refund.pk, channel_refund_no=result.channel_refund_no)
 
 
-@transaction.atomic
+@locking.retried_atomic
 def _confirm_refund(*, refund_id: int, channel_refund_no: str) -> None:
-    refund = Refund.objects.select_for_update(of=("self",)).select_related("payment__order").get(pk=refund_id)
+    # The order before its refund: the lock order (docs/architecture.md); mark_refunded works on that order.
+    orders.lock_order(Refund.objects.values_list("payment__order__order_no", flat=True).get(pk=refund_id))
+    refund = locking.lock_one(Refund.objects.select_related("payment__order").filter(pk=refund_id))
     if refund.status == Refund.Status.SUCCEEDED:
         return
     payment = refund.payment

@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, urlsplit
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from kameng.core import clock
+from kameng.core import clock, locking
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
 from kameng.core.money import parse_yuan
@@ -116,7 +116,7 @@ def agreement_from_sign_url(sign_url: str) -> SandboxAgreement:
 @transaction.atomic
 def sign_agreement(*, agreement: SandboxAgreement) -> SandboxAgreement:
     """The member confirms on the channel's signing page; the sign notification follows once."""
-    agreement = SandboxAgreement.objects.select_for_update().get(pk=agreement.pk)
+    agreement = locking.lock_one(SandboxAgreement.objects.filter(pk=agreement.pk))
     if agreement.status == SandboxAgreement.Status.NORMAL:
         return agreement
     if agreement.status == SandboxAgreement.Status.UNSIGN:
@@ -132,7 +132,7 @@ def sign_agreement(*, agreement: SandboxAgreement) -> SandboxAgreement:
 def unsign_agreement(*, agreement_no: str, by: str = "user", notify: bool = True) -> SandboxAgreement:
     """Ends an agreement: the member in the channel's app (by="user"), the merchant's unsign API
     (by="merchant"), or a silent expiry (notify=False: the channels send nothing then). Once."""
-    agreement = SandboxAgreement.objects.select_for_update().filter(agreement_no=agreement_no).first()
+    agreement = locking.lock_one(SandboxAgreement.objects.filter(agreement_no=agreement_no))
     if agreement is None:
         raise DomainError(SandboxErrorCode.USER_AGREEMENT_NOT_EXIST)
     if agreement.status == SandboxAgreement.Status.UNSIGN:
@@ -163,10 +163,8 @@ def charge_agreement(
 ) -> SandboxTrade:
     """The merchant charges a signed agreement (alipay.trade.pay CYCLE_PAY_AUTH / papay transactions/apply)."""
     with transaction.atomic():
-        agreement = (
-            SandboxAgreement.objects.select_for_update()
-            .filter(channel=channel, agreement_no=agreement_no)
-            .first()
+        agreement = locking.lock_one(
+            SandboxAgreement.objects.filter(channel=channel, agreement_no=agreement_no)
         )
         if agreement is None:
             raise DomainError(SandboxErrorCode.AGREEMENT_NOT_EXIST)
@@ -193,7 +191,7 @@ def charge_agreement(
 @transaction.atomic
 def set_balance_short(*, agreement_no: str, short: bool) -> SandboxAgreement:
     """Test switch: makes the member's charges fail (or succeed again)."""
-    agreement = SandboxAgreement.objects.select_for_update().filter(agreement_no=agreement_no).first()
+    agreement = locking.lock_one(SandboxAgreement.objects.filter(agreement_no=agreement_no))
     if agreement is None:
         raise DomainError(SandboxErrorCode.UNKNOWN_AGREEMENT)
     agreement.balance_short = short

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Min, QuerySet
 
-from kameng.core import clock, http, sweeps
+from kameng.core import clock, http, locking, sweeps
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
 from kameng.core.money import parse_yuan, yuan_str
@@ -109,7 +109,7 @@ def trade_from_pay_url(pay_url: str) -> SandboxTrade:
 @transaction.atomic
 def pay(*, trade: SandboxTrade) -> SandboxTrade:
     """The buyer confirms in the channel's cashier. Paying twice is a no-op; a notification is queued once."""
-    trade = SandboxTrade.objects.select_for_update().get(pk=trade.pk)
+    trade = locking.lock_one(SandboxTrade.objects.filter(pk=trade.pk))
     if trade.status == SandboxTrade.Status.PAID:
         return trade
     trade.status, trade.paid_at = SandboxTrade.Status.PAID, clock.now()
@@ -331,11 +331,7 @@ def _send(note: SandboxNotification) -> bool:
 def refund(*, channel: str, out_trade_no: str, out_refund_no: str, amount_fen: int) -> SandboxRefund:
     """Pays money back once per refund number; never more than the trade's amount in total."""
     with transaction.atomic():
-        trade = (
-            SandboxTrade.objects.select_for_update()
-            .filter(channel=channel, out_trade_no=out_trade_no)
-            .first()
-        )
+        trade = locking.lock_one(SandboxTrade.objects.filter(channel=channel, out_trade_no=out_trade_no))
         if trade is None or trade.status != SandboxTrade.Status.PAID:
             raise DomainError(SandboxErrorCode.TRADE_NOT_EXIST)
         existing = trade.refunds.filter(out_refund_no=out_refund_no).first()

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy
 
 from kameng.accounts.models import Role
-from kameng.core import clock, ids
+from kameng.core import clock, ids, locking
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
 from kameng.membership import cancellation
@@ -102,10 +102,8 @@ def file_ticket(
 
 
 def _ticket_for(user, ticket_no: str, *, lock: bool = False) -> Ticket:
-    query = Ticket.objects.select_related("user")
-    if lock:
-        query = query.select_for_update(of=("self",))
-    ticket = query.filter(ticket_no=ticket_no).first()
+    query = Ticket.objects.select_related("user").filter(ticket_no=ticket_no)
+    ticket = locking.lock_one(query) if lock else query.first()
     if ticket is None or not (ticket.user_id == user.pk or is_agent(user)):
         raise DomainError(SupportErrorCode.UNKNOWN_TICKET)
     return ticket
@@ -263,7 +261,7 @@ def file_complaint(*, user, about: str, about_ref: str, text: str) -> Complaint:
 def answer_complaint(*, agent, complaint_no: str, answer: str) -> Complaint:
     if not agent.has_role(Role.OPERATOR, Role.SUPPORT):
         raise DomainError(SupportErrorCode.STAFF_ONLY)
-    complaint = Complaint.objects.select_for_update().filter(complaint_no=complaint_no).first()
+    complaint = locking.lock_one(Complaint.objects.filter(complaint_no=complaint_no))
     if complaint is None:
         raise DomainError(SupportErrorCode.UNKNOWN_COMPLAINT)
     if complaint.answered_at is not None:

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.db.models import Min, QuerySet
 
-from kameng.core import clock, sweeps
+from kameng.core import clock, locking, sweeps
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
 from kameng.membership import cancellation
@@ -71,7 +71,7 @@ def _flag_complaint(complaint: Complaint) -> Complaint:
 
 def _stop_auto_renew(ticket_id: int) -> None:
     with transaction.atomic():
-        ticket = Ticket.objects.select_for_update().select_related("user").get(pk=ticket_id)
+        ticket = locking.lock_one(Ticket.objects.select_related("user").filter(pk=ticket_id))
         if ticket.auto_renew_stopped_at is not None or ticket.status not in Ticket.OPEN_STATES:
             return
         try:

@@ -1,0 +1,224 @@
+"""Row locks, always taken in one global order, so two transactions never wait on each other in a circle.
+
+Every `SELECT … FOR UPDATE` in Kameng goes through this module (docs/architecture.md, "Lock order"): rows are
+locked model by model in `LOCK_ORDER` and, within a model, by primary key. A transaction that already holds a
+row of a model later in the order and asks for one earlier is refused with `LockOrderViolation`: that is the
+path that would deadlock under load, caught by any single-threaded test that runs it. Sweeps may claim due rows
+with their own `SKIP LOCKED` query (it never waits, so it cannot close a circle); what they lock after that comes
+through here.
+
+On PostgreSQL the first lock of a transaction sets `lock_timeout`, so a row held too long (a stuck transaction)
+fails the waiter cleanly instead of hanging it; on SQLite, which locks the whole database, this is all a no-op
+apart from the order check. `retried_atomic` runs a service's transaction and, should PostgreSQL still pick it
+as a deadlock victim or fail it for serialization, runs it once more before anyone sees the error.
+"""
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+from django.db import OperationalError, transaction
+from django.db.models import Model, QuerySet
+from django.db.transaction import TransactionManagementError
+
+log = logging.getLogger(__name__)
+
+# Parents before children (a membership before its agreement and charges, an order before its payments), and
+# what a path decides on before what it writes because of it. The sandbox plays the channel's own database.
+LOCK_ORDER: tuple[str, ...] = (
+    "support.Ticket",
+    "support.Complaint",
+    "membership.Membership",
+    "membership.Agreement",
+    "membership.Charge",
+    "orders.Order",
+    "inventory.CardKey",
+    "payments.Payment",
+    "payments.Refund",
+    "core.OutboxMessage",
+    "sandbox.SandboxAgreement",
+    "sandbox.SandboxTrade",
+    "sandbox.SandboxNotification",
+)
+_RANK = {label: rank for rank, label in enumerate(LOCK_ORDER)}
+# Longer than PostgreSQL's deadlock_timeout (1 s), so a real deadlock is reported as one, not as a timeout.
+LOCK_TIMEOUT_MS = 5000
+# SQLSTATEs worth one more try: the other transaction has finished or moved on by the time we run again.
+RETRIED = {"40P01": "deadlock", "40001": "serialization failure"}
+LOCK_TIMEOUT_SQLSTATE = (
+    "55P03"  # lock_timeout: a row held that long is not freed by waiting again; answered 503
+)
+
+M = TypeVar("M", bound=Model)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class LockOrderViolation(RuntimeError):
+    """A path asked for a row of a model earlier in LOCK_ORDER than one it already holds."""
+
+
+class _Held:
+    """The rows one transaction has locked. It is registered as a (do-nothing) on-commit callback, so it lives
+    exactly as long as the transaction: Django drops it on commit, on rollback, and with a savepoint rolled back
+    (when PostgreSQL releases that savepoint's locks too)."""
+
+    def __init__(self, scope: tuple[int, str | None]):
+        self.scope = scope
+        self.rows: dict[str, set] = {}
+        self.top = -1  # the highest rank held
+
+    def __call__(self) -> None:
+        pass
+
+    def note(self, label: str, rows: list[Model]) -> None:
+        self.rows.setdefault(label, set()).update(row.pk for row in rows)
+        self.top = max(self.top, _RANK[label])
+
+
+def _scope(connection) -> tuple[int, str | None]:
+    """The transaction as production sees it: the first atomic block not opened by Django's TestCase (tests
+    wrap each test in one), named by its savepoint id, which is unique within the enclosing transaction."""
+    blocks, sids = connection.atomic_blocks, connection.savepoint_ids
+    offset = len(blocks) - len(sids)  # the outermost block has no savepoint
+    for index, block in enumerate(blocks):
+        if not getattr(block, "_from_testcase", False):
+            return index, sids[index - offset] if index >= offset else None
+    return len(blocks), None
+
+
+def _held(connection) -> _Held:
+    scope = _scope(connection)
+    for _, callback, *_ in connection.run_on_commit:
+        if isinstance(callback, _Held) and callback.scope == scope:
+            return callback
+    held = _Held(scope)
+    connection.on_commit(held)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL lock_timeout = {int(LOCK_TIMEOUT_MS)}")
+    return held
+
+
+def _rank(model: type[Model]) -> int:
+    label = model._meta.label
+    if label not in _RANK:
+        raise LockOrderViolation(
+            f"{label} has no place in LOCK_ORDER; add it there (and to docs/architecture.md)"
+        )
+    return _RANK[label]
+
+
+def _connection(queryset: QuerySet):
+    connection = transaction.get_connection(queryset.db)
+    if not connection.in_atomic_block:
+        raise TransactionManagementError("row locks are taken inside a transaction")
+    return connection
+
+
+def _check(held: _Held, model: type[Model], rows: list[Model] | None) -> None:
+    """Refuses a lock against the order: before the query (`rows` None) unless this model was asked for earlier
+    in the transaction, after it unless every row found is one already held (asking again never waits)."""
+    if _rank(model) >= held.top:
+        return
+    mine = held.rows.get(model._meta.label)
+    if mine is not None and (rows is None or all(row.pk in mine for row in rows)):
+        return
+    holding = [label for label in LOCK_ORDER if _RANK[label] > _rank(model) and held.rows.get(label)]
+    raise LockOrderViolation(
+        f"{model._meta.label} locked after {', '.join(holding)}: LOCK_ORDER takes it first (docs/architecture.md)"
+    )
+
+
+def _take(queryset: QuerySet[M], *, one: bool) -> list[M]:
+    connection = _connection(queryset)
+    held = _held(connection)
+    _check(held, queryset.model, None)
+    locked = queryset.select_for_update(of=("self",))
+    if one:
+        row = locked.first()  # keeps the queryset's ordering: only that row is locked
+        rows = [row] if row is not None else []
+    else:
+        rows = list(locked.order_by("pk"))
+    _check(held, queryset.model, rows)
+    held.note(queryset.model._meta.label, rows)
+    return rows
+
+
+def lock(queryset: QuerySet[M]) -> list[M]:
+    """Locks every row the queryset selects, in primary-key order, and returns them."""
+    return _take(queryset, one=False)
+
+
+def lock_one(queryset: QuerySet[M]) -> M | None:
+    """Locks the first row the queryset selects (by its ordering) and returns it, or None."""
+    rows = _take(queryset, one=True)
+    return rows[0] if rows else None
+
+
+def lock_each(*querysets: QuerySet) -> list[Model | None]:
+    """Locks the first row of each queryset, model by model in LOCK_ORDER whatever order they are given in;
+    returns them in the order given."""
+    found: list[Model | None] = [None] * len(querysets)
+    for index in sorted(range(len(querysets)), key=lambda i: _rank(querysets[i].model)):
+        found[index] = lock_one(querysets[index])
+    return found
+
+
+def hold(instance: M) -> M:
+    """Makes sure this transaction holds `instance`'s row: if it does not yet (a sweep's SKIP LOCKED claim, or
+    a caller that did not lock), locks it now and refreshes the instance from the locked row."""
+    model = type(instance)
+    connection = _connection(model._base_manager.all())
+    held = _held(connection)
+    if instance.pk in held.rows.get(model._meta.label, set()):
+        return instance
+    _check(held, model, [instance])
+    instance.refresh_from_db(from_queryset=model._base_manager.select_for_update(of=("self",)))
+    held.note(model._meta.label, [instance])
+    return instance
+
+
+def holds(instance: Model) -> bool:
+    """True when this transaction has locked `instance`'s row through this module."""
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        return False
+    return instance.pk in _held(connection).rows.get(type(instance)._meta.label, set())
+
+
+def _sqlstate(exc: BaseException) -> str:
+    cause = exc.__cause__
+    return getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None) or ""
+
+
+def retried_atomic(fn: Callable[P, R]) -> Callable[P, R]:
+    """Runs `fn` in a transaction of its own; a deadlock or serialization failure rolls it back and runs it once
+    more, logged as what it was. Nested in a caller's transaction it is a plain savepoint: only whoever owns the
+    transaction can retry it. `fn` must call no other system (a channel) and must be safe to run twice."""
+
+    @functools.wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        if transaction.get_connection().in_atomic_block:
+            with transaction.atomic():
+                return fn(*args, **kwargs)
+        try:
+            with transaction.atomic():
+                return fn(*args, **kwargs)
+        except OperationalError as exc:
+            state = _sqlstate(exc)
+            if state == LOCK_TIMEOUT_SQLSTATE:
+                log.warning("lock timeout in %s after %d ms: %s", fn.__qualname__, LOCK_TIMEOUT_MS, exc)
+            if state not in RETRIED:
+                raise
+            log.warning("%s in %s, running it once more: %s", RETRIED[state], fn.__qualname__, exc)
+        try:
+            with transaction.atomic():
+                return fn(*args, **kwargs)
+        except OperationalError as exc:
+            if _sqlstate(exc) in RETRIED:
+                log.error("%s in %s again after one retry: %s", RETRIED[_sqlstate(exc)], fn.__qualname__, exc)
+            raise
+
+    return run
