@@ -24,6 +24,7 @@ from kameng.inventory.services import import_card_keys
 from kameng.membership import cancellation
 from kameng.membership.models import Agreement, Cancellation, Plan
 from kameng.membership.selectors import live_membership
+from kameng.payments.channels.base import AgreementState
 
 MAX_RANGE = timedelta(days=366)
 
@@ -131,7 +132,7 @@ def refund_within_policy(request, username: str):
     if user is None:
         raise Http404
     made = cancellation.cancel_membership(
-        user=user, mode="immediate", source=Cancellation.Source.SUPPORT, actor=request.user
+        user=user, mode=Cancellation.Mode.IMMEDIATE, source=Cancellation.Source.SUPPORT, actor=request.user
     )
     return redirect("membership:receipt", made.receipt_no)
 
@@ -231,7 +232,7 @@ def query_agreement(request, agreement_id: int):
     check = cancellation.reconcile_agreement(agreement=agreement, actor=request.user)
     number = check.agreement.channel_agreement_no or check.agreement.external_no
     status = check.agreement.get_status_display()
-    if check.channel_state == "unknown":
+    if check.channel_state == AgreementState.UNKNOWN:
         messages.warning(request, _("协议 %(no)s:渠道暂时无法答复,未做任何更改。") % {"no": number})
     elif check.applied:
         messages.success(
@@ -239,7 +240,7 @@ def query_agreement(request, agreement_id: int):
             _("协议 %(no)s:渠道答复“已解约”。已照此处理:自动续费已关闭,本地状态改为“%(status)s”。")
             % {"no": number, "status": status},
         )
-    elif check.channel_state == "terminated":
+    elif check.channel_state == AgreementState.TERMINATED:
         messages.info(
             request,
             _("协议 %(no)s:渠道答复“已解约”,本地状态为“%(status)s”,无需更改。")

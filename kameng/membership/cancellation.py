@@ -13,32 +13,26 @@ from django.core import signing
 from django.db import IntegrityError
 from django.db.models import QuerySet
 
-from kameng.core import clock, ids, locking, outbox, sweeps
+from kameng.core import clock, locking, outbox, sweeps
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
 from kameng.core.http import TransportError
+from kameng.membership import lifecycle
 from kameng.membership.agreements import lock_agreement
 from kameng.membership.error_codes import MembershipErrorCode
 from kameng.membership.models import PERIOD_MONTHS, Agreement, Cancellation, Charge, Membership, Period
-from kameng.membership.notices import notify_member
 from kameng.membership.refunds import RefundQuote, quote_refund
 from kameng.payments import ledger
 from kameng.payments import services as payments
+from kameng.payments.channels.base import AgreementState
 from kameng.payments.channels.errors import ChannelProtocolError
 from kameng.payments.channels.registry import get_channel
 from kameng.payments.models import Payment, Refund
 
 Mode = Cancellation.Mode
-UNSIGN_TOPIC = "membership.unsign"
+UNSIGN_TOPIC = lifecycle.UNSIGN_TOPIC
 QUOTE_SALT = "kameng.membership.refund-quote"
 QUOTE_MAX_AGE = timedelta(minutes=30)
-_AUDIT_SOURCE = {
-    Cancellation.Source.SELF_SERVICE: Source.WEB,
-    Cancellation.Source.SUPPORT: Source.ADMIN,
-    Cancellation.Source.SUPPORT_OVERDUE: Source.SYSTEM,
-    Cancellation.Source.CHANNEL: Source.CHANNEL,
-    Cancellation.Source.RECONCILE: Source.SYSTEM,
-}
 
 
 def _current_membership(user, *, lock: bool) -> Membership | None:
@@ -137,7 +131,6 @@ def _cancel(*, user, mode, source, actor, reason, comment, quote_id, min_refund_
         raise DomainError(MembershipErrorCode.MEMBERSHIP_ENDED)
     now, plan = clock.now(), membership.plan
     quote, refund_fen, refund = None, 0, None
-    ends_now = mode == Mode.IMMEDIATE or membership.status == Membership.Status.PAST_DUE
     if mode == Mode.END_OF_PERIOD and plan.period == Period.LIFETIME:
         raise DomainError(MembershipErrorCode.NOTHING_TO_TURN_OFF)
     if mode == Mode.IMMEDIATE:
@@ -148,40 +141,20 @@ def _cancel(*, user, mode, source, actor, reason, comment, quote_id, min_refund_
         refund_fen = min(max(refund_fen, min_refund_fen), quote.paid_fen)  # never more than was paid for it
         if refund_fen > 0:
             refund = _refund_current_period(membership, refund_fen)
-    if ends_now:
-        membership.status, membership.ended_at = Membership.Status.CANCELLED, now
-    membership.auto_renew, membership.next_charge_at, membership.next_reminder_at = False, None, None
-    membership.save()
-    _request_unsign(agreement)
-    cancellation = Cancellation.objects.create(
-        receipt_no=ids.public_number("C"),
+    return lifecycle.cancel(
         membership=membership,
+        agreement=agreement,
         mode=mode,
         source=source,
+        at=now,
         actor=actor if actor is not None and actor.pk != user.pk else None,
+        audited_actor=actor or user,
         reason=reason,
         comment=comment,
-        received_at=now,
-        effective_at=now if ends_now else (membership.current_period_end or now),
         refund_fen=refund_fen,
         quote=quote.as_dict() if quote else {},
         refund=refund,
     )
-    log_action(
-        action=f"membership.cancelled.{mode}",
-        obj=membership,
-        actor=actor or user,
-        source=_AUDIT_SOURCE.get(source, Source.SYSTEM),
-        data={
-            "receipt_no": cancellation.receipt_no,
-            "via": source,
-            "refund_fen": refund_fen,
-            "effective_at": clock.iso(cancellation.effective_at),
-            "reason": reason,
-        },
-    )
-    _send_receipt(cancellation)
-    return cancellation
 
 
 def _refund_current_period(membership: Membership, amount_fen: int):
@@ -199,24 +172,6 @@ def _refund_current_period(membership: Membership, amount_fen: int):
         amount_fen=amount_fen,
         reason=Refund.Reason.MEMBERSHIP_CANCELLED,
         from_account=ledger.MEMBERSHIP_REVENUE,  # the period was earned as revenue; the refund reverses it
-    )
-
-
-def _request_unsign(agreement: Agreement | None) -> None:
-    if agreement is None or agreement.status not in (Agreement.Status.ACTIVE, Agreement.Status.PENDING):
-        return
-    agreement.status = Agreement.Status.CANCEL_REQUESTED
-    agreement.save(update_fields=["status"])
-    outbox.enqueue(topic=UNSIGN_TOPIC, payload={"agreement": agreement.pk})
-
-
-def _send_receipt(cancellation: Cancellation) -> None:
-    notify_member(
-        membership=cancellation.membership,
-        kind="membership.cancelled",
-        key=cancellation.receipt_no,
-        amount_fen=cancellation.refund_fen,
-        receipt=cancellation,
     )
 
 
@@ -256,7 +211,7 @@ def _unsigned(*, agreement_id: int) -> None:
         locked.status, locked.terminated_at, locked.termination_source = (
             Agreement.Status.TERMINATED,
             clock.now(),
-            "merchant_unsign",
+            Agreement.TerminationSource.MERCHANT_UNSIGN,
         )
         locked.save(update_fields=["status", "terminated_at", "termination_source"])
         log_action(action="agreement.unsigned", obj=locked, source=Source.SYSTEM)
@@ -270,7 +225,11 @@ def agreement_ended_at_channel(*, agreement: Agreement, source: str, detail: str
         return
     ours = agreement.status == Agreement.Status.CANCEL_REQUESTED  # we asked for it: the member has a receipt
     agreement.status, agreement.terminated_at = Agreement.Status.TERMINATED, clock.now()
-    agreement.termination_source = "merchant_unsign" if ours else f"{agreement.channel}_{source}"
+    agreement.termination_source = (
+        Agreement.TerminationSource.MERCHANT_UNSIGN
+        if ours
+        else Agreement.TerminationSource(f"{agreement.channel}_{source}")
+    )
     agreement.save(update_fields=["status", "terminated_at", "termination_source"])
     log_action(
         action="agreement.terminated",
@@ -278,32 +237,14 @@ def agreement_ended_at_channel(*, agreement: Agreement, source: str, detail: str
         source=Source.CHANNEL if source == Cancellation.Source.CHANNEL else Source.SYSTEM,
         data={"detail": detail, "requested_by_us": ours},
     )
-    membership = locking.hold(agreement.membership)
+    membership = agreement.membership  # locked before the agreement (lock_agreement)
     if ours or membership.status not in (Membership.Status.ACTIVE, Membership.Status.PAST_DUE):
         return
     if membership.cancellations.exists():
         return
-    ends_now = membership.status == Membership.Status.PAST_DUE
-    now = clock.now()
-    if ends_now:
-        membership.status, membership.ended_at = Membership.Status.CANCELLED, now
-    membership.auto_renew, membership.next_charge_at, membership.next_reminder_at = False, None, None
-    membership.save()
-    cancellation = Cancellation.objects.create(
-        receipt_no=ids.public_number("C"),
-        membership=membership,
-        mode=Mode.END_OF_PERIOD,
-        source=source,
-        received_at=now,
-        effective_at=now if ends_now else (membership.current_period_end or now),
+    lifecycle.cancel(
+        membership=membership, agreement=agreement, mode=Mode.END_OF_PERIOD, source=source, at=clock.now()
     )
-    log_action(
-        action="membership.cancelled.end_of_period",
-        obj=membership,
-        source=Source.CHANNEL if source == Cancellation.Source.CHANNEL else Source.SYSTEM,
-        data={"receipt_no": cancellation.receipt_no, "via": source},
-    )
-    _send_receipt(cancellation)
 
 
 @dataclass(frozen=True)
@@ -311,7 +252,7 @@ class AgreementCheck:
     """What the channel said about one agreement, and whether it changed anything here."""
 
     agreement: Agreement
-    channel_state: str  # "active", "terminated" or "unknown" (the channel could not or would not say)
+    channel_state: AgreementState
     # True when this answer ended the agreement here (auto-renew off; a receipt unless we unsigned).
     applied: bool
     error: str = ""  # why the answer is "unknown", when the call itself failed
@@ -332,14 +273,14 @@ def reconcile_agreement(*, agreement: Agreement, actor=None) -> AgreementCheck:
             period_months=PERIOD_MONTHS.get(agreement.membership.plan.period, 1),
         )
     except (TransportError, ChannelProtocolError, LookupError) as exc:
-        state, error = "unknown", f"{type(exc).__name__}: {exc}"[:200]
+        state, error = AgreementState.UNKNOWN, f"{type(exc).__name__}: {exc}"[:200]
     return _apply_check(agreement_id=agreement.pk, state=state, error=error, actor=actor)
 
 
 @locking.retried_atomic
-def _apply_check(*, agreement_id: int, state: str, error: str, actor) -> AgreementCheck:
+def _apply_check(*, agreement_id: int, state: AgreementState, error: str, actor) -> AgreementCheck:
     locked = lock_agreement(Agreement.objects.filter(pk=agreement_id))
-    applied = state == "terminated" and locked.status in (
+    applied = state == AgreementState.TERMINATED and locked.status in (
         Agreement.Status.ACTIVE,
         Agreement.Status.CANCEL_REQUESTED,
     )

@@ -93,10 +93,7 @@ class Plan(models.Model):
 class Membership(models.Model):
     """One member's VIP contract, from purchase to its end. At most one live membership per member.
 
-    pending ─paid→ active ─charge fails→ past_due ─retry ok→ active
-    pending ─never paid→ abandoned
-                   active ─period ends without auto-renew→ expired;  past_due ─retries exhausted→ expired
-    active ─immediate cancel→ cancelled;  past_due ─any cancel→ cancelled
+    Its status changes only in kameng/membership/lifecycle.py, whose docstring draws the state machine.
     """
 
     class Status(models.TextChoices):
@@ -186,6 +183,15 @@ class Agreement(models.Model):
         CANCEL_REQUESTED = "cancel_requested", _("解约中")  # we asked the channel; retried until it confirms
         TERMINATED = "terminated", _("已解约")
 
+    class TerminationSource(models.TextChoices):
+        """Who ended it: we (our unsign confirmed), or the channel (the member there, or found by the reconcile)."""
+
+        MERCHANT_UNSIGN = "merchant_unsign", _("商户解约")
+        ALIPAY_CHANNEL = "alipay_channel", _("支付宝内解约")
+        ALIPAY_RECONCILE = "alipay_reconcile", _("对账发现支付宝已解约")
+        WECHAT_CHANNEL = "wechat_channel", _("微信内解约")
+        WECHAT_RECONCILE = "wechat_reconcile", _("对账发现微信已解约")
+
     membership = models.OneToOneField(Membership, on_delete=models.PROTECT, related_name="agreement")
     channel = models.CharField(max_length=16)
     external_no = models.CharField(max_length=32, unique=True)  # ours; never reused
@@ -195,7 +201,7 @@ class Agreement(models.Model):
     created_at = models.DateTimeField()
     signed_at = models.DateTimeField(null=True, blank=True)
     terminated_at = models.DateTimeField(null=True, blank=True)
-    termination_source = models.CharField(max_length=32, blank=True)
+    termination_source = models.CharField(max_length=32, blank=True)  # a TerminationSource
     checked_at = models.DateTimeField(null=True, blank=True)  # last daily reconcile with the channel
 
     class Meta:
@@ -241,11 +247,17 @@ class Charge(models.Model):
 class ChargeAttempt(models.Model):
     """One try at the channel for a charge, tied to the order whose number the channel sees."""
 
+    class Outcome(models.TextChoices):
+        UNANSWERED = "", _("未答复")  # claimed; the channel has not answered yet (or the answer was lost)
+        PENDING = "pending", _("处理中")
+        SUCCEEDED = "succeeded", _("成功")
+        FAILED = "failed", _("失败")
+
     charge = models.ForeignKey(Charge, on_delete=models.PROTECT, related_name="tries")
     order = models.OneToOneField("orders.Order", on_delete=models.PROTECT, related_name="membership_attempt")
     created_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
-    outcome = models.CharField(max_length=16, blank=True)  # succeeded | failed | pending
+    outcome = models.CharField(max_length=16, blank=True)  # an Outcome
 
     def __str__(self) -> str:
         return f"{self.charge} · {self.order_id}"

@@ -6,6 +6,7 @@ transaction (idempotent there by order number), and its result applied in anothe
 pending attempt that the next sweep retries with the same order number, so a period is never charged twice.
 """
 
+import enum
 import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ from kameng.core import clock, locking, sweeps
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
 from kameng.core.http import TransportError
+from kameng.membership import lifecycle
 from kameng.membership.error_codes import MembershipErrorCode
 from kameng.membership.models import (
     MIN_FIRST_REMINDER_DAYS,
@@ -29,6 +31,7 @@ from kameng.membership.notices import notify_member
 from kameng.orders import services as orders
 from kameng.orders.models import Order
 from kameng.payments import services as payments
+from kameng.payments.channels.base import Outcome
 from kameng.payments.channels.errors import ChannelProtocolError
 from kameng.payments.channels.registry import get_channel
 from kameng.payments.selectors import notify_url
@@ -38,7 +41,7 @@ Status = Membership.Status
 CHARGE_TOPIC = "membership.charge"
 BATCH = 100
 CHARGE_LEASE = timedelta(minutes=10)  # a claimed renewal not finished by then is looked at again
-RETRY_AFTER = [timedelta(days=1), timedelta(days=3)]  # after the first failure; then the membership ends
+UNFINISHED = (ChargeAttempt.Outcome.UNANSWERED, ChargeAttempt.Outcome.PENDING)
 ABANDON_AFTER = timedelta(hours=24)  # a first order never paid: the membership is abandoned
 
 
@@ -177,18 +180,14 @@ def _ready_attempt(membership: Membership) -> str | None:
     agreement = getattr(membership, "agreement", None)
     if agreement is None or agreement.status != Agreement.Status.ACTIVE:
         # Nothing we may charge through: the membership simply runs to its end.
-        membership.auto_renew, membership.next_charge_at = False, None
-        membership.save(update_fields=["auto_renew", "next_charge_at"])
-        log_action(action="membership.renewal_without_agreement", obj=membership, source=Source.SYSTEM)
+        lifecycle.stop_renewing(membership=membership, why="renewal_without_agreement")
         return None
     if membership.status == Status.ACTIVE and not _reminded_in_time(membership, cycle):
         _postpone(membership, cycle)
         return None
     amount = membership.price_fen  # the agreed price, never more
     if amount > agreement.single_amount_fen:
-        log_action(action="membership.renewal_above_cap", obj=membership, source=Source.SYSTEM)
-        membership.auto_renew, membership.next_charge_at = False, None
-        membership.save(update_fields=["auto_renew", "next_charge_at"])
+        lifecycle.stop_renewing(membership=membership, why="renewal_above_cap")
         return None
     charge, _ = Charge.objects.get_or_create(
         membership=membership,
@@ -199,7 +198,7 @@ def _ready_attempt(membership: Membership) -> str | None:
         return None  # already paid (its notification is being applied): never twice
     attempt = (
         ChargeAttempt.objects.select_related("order")
-        .filter(charge=charge, outcome__in=["", "pending"])
+        .filter(charge=charge, outcome__in=UNFINISHED)
         .order_by("-id")
         .first()
     )
@@ -224,8 +223,17 @@ def execute_charge_message(payload: dict) -> None:
     execute_charge(order_no=payload["order_no"])
 
 
-def execute_charge(*, order_no: str) -> str:
-    """Asks the channel for the money of one attempt; returns succeeded | pending | failed | skipped."""
+class Charged(enum.StrEnum):
+    """What became of one charge attempt run by `execute_charge`."""
+
+    SUCCEEDED = "succeeded"
+    PENDING = "pending"  # unanswered, or the channel will notify: the next sweep or the notification decides
+    FAILED = "failed"
+    SKIPPED = "skipped"  # no longer wanted (cancelled, terminated, already paid): the channel was not asked
+
+
+def execute_charge(*, order_no: str) -> Charged:
+    """Asks the channel for the money of one attempt."""
     attempt = (
         ChargeAttempt.objects.select_related(
             "order", "charge__membership__agreement", "charge__membership__plan"
@@ -238,7 +246,7 @@ def execute_charge(*, order_no: str) -> str:
     membership, order = attempt.charge.membership, attempt.order
     agreement = getattr(membership, "agreement", None)
     still_wanted = (
-        attempt.outcome in ("", "pending")
+        attempt.outcome in UNFINISHED
         and attempt.charge.status == Charge.Status.PENDING
         and agreement is not None
         and agreement.status == Agreement.Status.ACTIVE
@@ -246,7 +254,7 @@ def execute_charge(*, order_no: str) -> str:
         and membership.status in Membership.LIVE
     )
     if not still_wanted:
-        return "skipped"  # cancelled, terminated or already paid since it was claimed: no channel call
+        return Charged.SKIPPED  # cancelled, terminated or already paid since it was claimed: no channel call
     try:
         result = get_channel(order.channel).charge_agreement(
             channel_agreement_no=agreement.channel_agreement_no,
@@ -257,19 +265,19 @@ def execute_charge(*, order_no: str) -> str:
         )
     except (TransportError, ChannelProtocolError) as exc:
         log.warning("charge %s not answered: %s", order_no, exc)
-        return "pending"  # the lease runs out and the next sweep asks again under the same order number
-    if result.status == "succeeded":
+        return Charged.PENDING  # the lease runs out and the next sweep asks again under the same order number
+    if result.status == Outcome.SUCCEEDED:
         locking.retried_atomic(payments.record_payment)(
             channel=order.channel,
             out_trade_no=order.order_no,
             channel_trade_no=result.channel_trade_no,
             amount_fen=order.amount_fen,
         )
-        return "succeeded"
-    if result.status == "failed":
+        return Charged.SUCCEEDED
+    if result.status == Outcome.FAILED:
         _charge_failed(attempt_id=attempt.pk, message=result.message)
-        return "failed"
-    return "pending"
+        return Charged.FAILED
+    return Charged.PENDING
 
 
 @locking.retried_atomic
@@ -280,10 +288,9 @@ def _charge_failed(*, attempt_id: int, message: str) -> None:
         Membership.objects.select_related("plan", "user").filter(pk=attempt.charge.membership_id),
         Charge.objects.filter(pk=attempt.charge_id),
     )
-    if charge.status != Charge.Status.PENDING or attempt.outcome == "failed":
+    if charge.status != Charge.Status.PENDING or attempt.outcome == ChargeAttempt.Outcome.FAILED:
         return
-    now = clock.now()
-    attempt.outcome, attempt.finished_at = "failed", now
+    attempt.outcome, attempt.finished_at = ChargeAttempt.Outcome.FAILED, clock.now()
     attempt.save(update_fields=["outcome", "finished_at"])
     order = orders.lock_order(attempt.order.order_no)
     if order.status == Order.Status.PENDING_PAYMENT:
@@ -298,45 +305,15 @@ def _charge_failed(*, attempt_id: int, message: str) -> None:
     )
     if charge.period_index == 0:  # the first charge after signing: the membership never started
         charge.status = Charge.Status.FAILED
-        charge.save(update_fields=["status", "last_error"])
-        membership.status, membership.ended_at = Status.ABANDONED, now
-        membership.save(update_fields=["status", "ended_at"])
-        return
-    if membership.status == Status.ACTIVE:
-        membership.status, membership.past_due_since = Status.PAST_DUE, now
-    if membership.failed_attempts < len(RETRY_AFTER):
-        membership.next_charge_at = membership.past_due_since + RETRY_AFTER[membership.failed_attempts]
-        membership.failed_attempts += 1
-        membership.save(update_fields=["status", "past_due_since", "next_charge_at", "failed_attempts"])
-        charge.save(update_fields=["last_error"])
-        notify_member(
-            membership=membership,
-            kind="membership.charge_failed",
-            key=f"{charge.period_index}:{membership.failed_attempts}",
-            amount_fen=charge.amount_fen,
-            retry_at=membership.next_charge_at,
-        )
-        return
-    charge.status = Charge.Status.FAILED
+        lifecycle.abandon(membership=membership)
+    elif membership.status in (Status.ACTIVE, Status.PAST_DUE) and lifecycle.charge_refused(
+        membership=membership, charge=charge
+    ):
+        charge.status = Charge.Status.FAILED  # no retry left
     charge.save(update_fields=["status", "last_error"])
-    _end(membership, reason="renewal_failed")
 
 
 # --- expiry ---------------------------------------------------------------------------------------------------------
-
-
-def _end(membership: Membership, *, reason: str) -> None:
-    before = membership.status
-    membership.status, membership.ended_at = Status.EXPIRED, clock.now()
-    membership.auto_renew, membership.next_charge_at, membership.next_reminder_at = False, None, None
-    membership.save()
-    log_action(
-        action="membership.expired",
-        obj=membership,
-        source=Source.SYSTEM,
-        data={"from": before, "reason": reason},
-    )
-    notify_member(membership=membership, kind="membership.expired", key="end")
 
 
 def expire_due_memberships(*, limit: int = 5000) -> int:
@@ -372,7 +349,7 @@ def _due_ends() -> QuerySet[Membership]:
 
 
 def _end_at_period_end(membership: Membership) -> Membership:
-    _end(membership, reason="period_end")
+    lifecycle.expire(membership=membership, reason=lifecycle.ExpiryReason.PERIOD_END)
     return membership
 
 
@@ -381,7 +358,5 @@ def _stale_first_orders() -> QuerySet[Membership]:
 
 
 def _abandon(membership: Membership) -> Membership:
-    membership.status, membership.ended_at = Status.ABANDONED, clock.now()
-    membership.save(update_fields=["status", "ended_at"])
-    log_action(action="membership.abandoned", obj=membership, source=Source.SYSTEM)
+    lifecycle.abandon(membership=membership)
     return membership

@@ -12,18 +12,15 @@ from django.db import IntegrityError, transaction
 from kameng.core import clock, locking, outbox
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
-from kameng.membership import selectors
+from kameng.membership import lifecycle, selectors
 from kameng.membership.error_codes import MembershipErrorCode
 from kameng.membership.models import (
-    PERIOD_MONTHS,
     Agreement,
     Charge,
     ChargeAttempt,
     ConsentRecord,
     Membership,
 )
-from kameng.membership.notices import notify_member
-from kameng.membership.periods import period_bounds
 from kameng.membership.renewals import CHARGE_TOPIC
 from kameng.orders import services as orders
 from kameng.orders.models import Order
@@ -64,9 +61,7 @@ def _abandon_stale(user) -> None:
     signing = hasattr(stale, "agreement") and stale.created_at > clock.now() - ABANDON_AFTER
     if (waiting and attempt.order.expires_at > clock.now()) or signing:
         raise DomainError(MembershipErrorCode.SUBSCRIPTION_PENDING)
-    stale.status, stale.ended_at = Status.ABANDONED, clock.now()
-    stale.save(update_fields=["status", "ended_at"])
-    log_action(action="membership.abandoned", obj=stale, source=Source.SYSTEM)
+    lifecycle.abandon(membership=stale)
 
 
 def subscribe(
@@ -164,34 +159,6 @@ def _subscribe(*, user, plan_code: str, channel: str, auto_renew: bool, consent:
     return Subscription(membership=membership, order=order, disclosure=shown)
 
 
-def start_period(*, membership: Membership, charge: Charge) -> None:
-    """The money for `charge` arrived: its period starts (the membership row is locked by the caller).
-
-    A first period or a recovery from past_due starts now; an on-time renewal continues from the period end, so
-    Jan 31 renews on Feb 28 and then Mar 31.
-    """
-    plan, moment = membership.plan, clock.now()
-    if charge.period_index == 0 or membership.status == Status.PAST_DUE:
-        membership.anchor_at, membership.anchor_index = moment, charge.period_index
-    membership.period_index = charge.period_index
-    if plan.period in PERIOD_MONTHS:
-        start, end = period_bounds(
-            anchor_at=membership.anchor_at,
-            period=plan.period,
-            index=membership.period_index - membership.anchor_index,
-        )
-    else:
-        start, end = moment, None
-    membership.current_period_start, membership.current_period_end = start, end
-    membership.status, membership.failed_attempts, membership.past_due_since = Status.ACTIVE, 0, None
-    membership.next_charge_at = end if (membership.auto_renew and end) else None
-    membership.next_reminder_at = None
-    if membership.next_charge_at:
-        first_offset = plan.reminder_schedule()[0]
-        membership.next_reminder_at = end - timedelta(days=first_offset)
-    membership.save()
-
-
 def apply_membership_payment(*, order_no: str, source: str = Source.CHANNEL) -> orders.PaymentOutcome:
     """A verified payment for a membership order; inside the payment's transaction.
 
@@ -222,30 +189,9 @@ def apply_membership_payment(*, order_no: str, source: str = Source.CHANNEL) -> 
     orders.mark_service_delivered(order=order, source=source)
     charge.status, charge.succeeded_at = Charge.Status.SUCCEEDED, clock.now()
     charge.save(update_fields=["status", "succeeded_at"])
-    attempt.outcome, attempt.finished_at = "succeeded", clock.now()
+    attempt.outcome, attempt.finished_at = ChargeAttempt.Outcome.SUCCEEDED, clock.now()
     attempt.save(update_fields=["outcome", "finished_at"])
-    before = membership.status
-    start_period(membership=membership, charge=charge)
-    log_action(
-        action="membership.renewed" if charge.period_index else "membership.activated",
-        obj=membership,
-        source=source,
-        data={
-            "order_no": order_no,
-            "amount_fen": charge.amount_fen,
-            "period_index": charge.period_index,
-            "from": before,
-            "period_start": clock.iso(membership.current_period_start),
-            "period_end": clock.iso(membership.current_period_end),
-        },
-    )
-    notify_member(
-        membership=membership,
-        kind="membership.renewed" if charge.period_index else "membership.subscribed",
-        key=f"paid:{charge.pk}",
-        order_no=order_no,
-        amount_fen=charge.amount_fen,
-    )
+    lifecycle.start_period(membership=membership, charge=charge, order_no=order_no, source=source)
     return orders.PaymentOutcome.DELIVERED
 
 

@@ -15,7 +15,7 @@ from kameng.core import clock, ids, locking
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
 from kameng.membership import cancellation
-from kameng.membership.models import Cancellation
+from kameng.membership.models import Cancellation, Membership
 from kameng.membership.selectors import live_membership
 from kameng.notifications.services import notify
 from kameng.orders.models import Order
@@ -79,7 +79,11 @@ def file_ticket(
         order_no=order_no,
         proof_verified=verified,
         reason=reason,
-        is_vip=bool(membership and membership.status == "active" and membership.plan.perk_priority_support),
+        is_vip=bool(
+            membership
+            and membership.status == Membership.Status.ACTIVE
+            and membership.plan.perk_priority_support
+        ),
         created_at=now,
         due_at=add_working_days(now, SLA_WORKING_DAYS),
     )
@@ -176,7 +180,11 @@ def approve(
             raise DomainError(SupportErrorCode.TICKET_DECIDED, status=ticket.get_status_display())
         made = None
         if ticket.category in (Ticket.Category.CANCEL_MEMBERSHIP, Ticket.Category.REFUND):
-            mode = mode or ("immediate" if ticket.category == Ticket.Category.REFUND else "end_of_period")
+            mode = mode or (
+                Cancellation.Mode.IMMEDIATE
+                if ticket.category == Ticket.Category.REFUND
+                else Cancellation.Mode.END_OF_PERIOD
+            )
             if refund_fen is not None:
                 quote, _ = cancellation.refund_quote(user=ticket.user)
                 if refund_fen > quote.refund_fen and not agent.has_role(Role.FINANCE):

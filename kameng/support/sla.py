@@ -76,7 +76,9 @@ def _stop_auto_renew(ticket_id: int) -> None:
             return
         try:
             made = cancellation.cancel_membership(
-                user=ticket.user, mode="end_of_period", source=Cancellation.Source.SUPPORT_OVERDUE
+                user=ticket.user,
+                mode=Cancellation.Mode.END_OF_PERIOD,
+                source=Cancellation.Source.SUPPORT_OVERDUE,
             )
         except DomainError:
             made = None  # no membership left to cancel: nothing could be charged anyway

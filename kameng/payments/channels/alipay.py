@@ -9,10 +9,12 @@ from kameng.core import clock
 from kameng.core.http import TransportError, post
 from kameng.core.money import parse_yuan, yuan_str
 from kameng.payments.channels.base import (
+    AgreementState,
     AgreementTerms,
     ChannelEvent,
     ChargeResult,
     EventKind,
+    Outcome,
     RefundResult,
     Reply,
 )
@@ -154,9 +156,9 @@ class AlipayChannel:
             },
         )
         if answer.get("code") == "10000":
-            return RefundResult("succeeded", channel_refund_no=answer.get("trade_no", ""))
+            return RefundResult(Outcome.SUCCEEDED, channel_refund_no=answer.get("trade_no", ""))
         return RefundResult(
-            "failed", message=f"{answer.get('sub_code', '')} {answer.get('sub_msg', '')}".strip()
+            Outcome.FAILED, message=f"{answer.get('sub_code', '')} {answer.get('sub_msg', '')}".strip()
         )
 
     def agreement_sign_url(self, *, terms: AgreementTerms, notify_url: str, return_url: str) -> str:
@@ -202,11 +204,11 @@ class AlipayChannel:
         if answer.get("code") == "10000":
             if answer.get("total_amount") != yuan_str(amount_fen) or not answer.get("trade_no"):
                 raise ChannelProtocolError("alipay.trade.pay answered another amount or no trade_no")
-            return ChargeResult("succeeded", channel_trade_no=answer["trade_no"])
+            return ChargeResult(Outcome.SUCCEEDED, channel_trade_no=answer["trade_no"])
         if answer.get("code") == "10003":  # 等待用户付款: the result comes by notification
-            return ChargeResult("pending", channel_trade_no=answer.get("trade_no", ""))
+            return ChargeResult(Outcome.PENDING, channel_trade_no=answer.get("trade_no", ""))
         return ChargeResult(
-            "failed", message=f"{answer.get('sub_code', '')} {answer.get('sub_msg', '')}".strip()
+            Outcome.FAILED, message=f"{answer.get('sub_code', '')} {answer.get('sub_msg', '')}".strip()
         )
 
     def unsign_agreement(self, *, channel_agreement_no: str, external_no: str, period_months: int) -> bool:
@@ -217,11 +219,15 @@ class AlipayChannel:
         # Already unsigned at the channel counts as done: the member may have switched it off there first.
         return answer.get("code") == "10000" or answer.get("sub_code") == "USER_AGREEMENT_NOT_EXIST"
 
-    def query_agreement(self, *, channel_agreement_no: str, external_no: str, period_months: int) -> str:
+    def query_agreement(
+        self, *, channel_agreement_no: str, external_no: str, period_months: int
+    ) -> AgreementState:
         answer = self.call(
             "alipay.user.agreement.query",
             {"agreement_no": channel_agreement_no, "personal_product_code": "CYCLE_PAY_AUTH_P"},
         )
         if answer.get("code") != "10000":
-            return "terminated" if answer.get("sub_code") == "USER_AGREEMENT_NOT_EXIST" else "unknown"
-        return "active" if answer.get("status") == "NORMAL" else "terminated"
+            if answer.get("sub_code") == "USER_AGREEMENT_NOT_EXIST":
+                return AgreementState.TERMINATED
+            return AgreementState.UNKNOWN
+        return AgreementState.ACTIVE if answer.get("status") == "NORMAL" else AgreementState.TERMINATED

@@ -1,5 +1,6 @@
 """The one small interface every payment channel adapter implements. The rest of Kameng talks only to this."""
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -39,16 +40,32 @@ class AgreementTerms:
     user_ref: str  # our stable id of the member (out_user_code)
 
 
+class Outcome(enum.StrEnum):
+    """What the channel answered a charge or a refund with."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    PENDING = "pending"  # accepted; the result comes later (a notification, or asking again)
+
+
+class AgreementState(enum.StrEnum):
+    """An agreement's state at the channel, as its query answers."""
+
+    ACTIVE = "active"
+    TERMINATED = "terminated"
+    UNKNOWN = "unknown"  # the channel could not or would not say
+
+
 @dataclass(frozen=True)
 class ChargeResult:
-    status: str  # "succeeded" | "failed" | "pending" (the channel will notify)
+    status: Outcome
     channel_trade_no: str = ""
     message: str = ""
 
 
 @dataclass(frozen=True)
 class RefundResult:
-    status: str  # "succeeded" | "pending" | "failed"
+    status: Outcome
     channel_refund_no: str = ""
     message: str = ""
 
@@ -100,5 +117,7 @@ class PaymentChannel(Protocol):
     def unsign_agreement(self, *, channel_agreement_no: str, external_no: str, period_months: int) -> bool:
         """Ends the agreement at the channel (merchant-side unsign); True once the channel confirms."""
 
-    def query_agreement(self, *, channel_agreement_no: str, external_no: str, period_months: int) -> str:
-        """The agreement's state at the channel: "active", "terminated" or "unknown"."""
+    def query_agreement(
+        self, *, channel_agreement_no: str, external_no: str, period_months: int
+    ) -> AgreementState:
+        """The agreement's state at the channel."""

@@ -8,10 +8,12 @@ from urllib.parse import quote
 from kameng.core import clock
 from kameng.core.http import TransportError, post
 from kameng.payments.channels.base import (
+    AgreementState,
     AgreementTerms,
     ChannelEvent,
     ChargeResult,
     EventKind,
+    Outcome,
     RefundResult,
     Reply,
 )
@@ -154,7 +156,9 @@ class WechatChannel:
                 "amount": {"refund": refund_fen, "total": total_fen, "currency": "CNY"},
             },
         )
-        status = {"SUCCESS": "succeeded", "PROCESSING": "pending"}.get(answer.get("status", ""), "failed")
+        status = {"SUCCESS": Outcome.SUCCEEDED, "PROCESSING": Outcome.PENDING}.get(
+            answer.get("status", ""), Outcome.FAILED
+        )
         return RefundResult(
             status, channel_refund_no=answer.get("refund_id", ""), message=answer.get("status", "")
         )
@@ -196,8 +200,8 @@ class WechatChannel:
         except (
             ChannelRefused
         ) as exc:  # a signed business refusal (e.g. NOTENOUGH); other errors: outcome unknown
-            return ChargeResult("failed", message=str(exc)[:200])
-        return ChargeResult("pending")  # accepted; TRANSACTION.SUCCESS tells the result
+            return ChargeResult(Outcome.FAILED, message=str(exc)[:200])
+        return ChargeResult(Outcome.PENDING)  # accepted; TRANSACTION.SUCCESS tells the result
 
     def _contract_path(self, external_no: str, period_months: int) -> str:
         plan_id = self.config.papay_plan_ids[period_months]
@@ -213,9 +217,13 @@ class WechatChannel:
             return "CONTRACT_TERMINATED" in str(exc)  # already ended at the channel: done
         return True
 
-    def query_agreement(self, *, channel_agreement_no: str, external_no: str, period_months: int) -> str:
+    def query_agreement(
+        self, *, channel_agreement_no: str, external_no: str, period_months: int
+    ) -> AgreementState:
         try:
             answer = self._call(self._contract_path(external_no, period_months), None, method="GET")
         except ChannelRefused as exc:
-            return "terminated" if "NOT_FOUND" in str(exc) else "unknown"
-        return "active" if answer.get("contract_state") == "SIGNED" else "terminated"
+            return AgreementState.TERMINATED if "NOT_FOUND" in str(exc) else AgreementState.UNKNOWN
+        return (
+            AgreementState.ACTIVE if answer.get("contract_state") == "SIGNED" else AgreementState.TERMINATED
+        )

@@ -1,0 +1,240 @@
+"""The membership state machine. Every change of a membership's status is one function here, run under the
+membership's row lock (`locking.hold`) inside the caller's transaction; a transition asked of a membership in a
+state it does not start from is refused with `IllegalTransition` and changes nothing.
+
+    (subscribe) ─▶ pending ──start_period: first payment──────────────────────────▶ active
+                   pending ──abandon: no payment in 24 h, first charge refused,
+                             or the member chose again──────────────────────────▶ abandoned
+                 abandoned ──start_period: late first payment, no other live one─▶ active
+                    active ──start_period: renewal paid─────────────────────────▶ active (next period)
+                    active ──charge_refused─────────────────────────────────────▶ past_due
+                  past_due ──charge_refused: retries left───────────────────────▶ past_due
+                  past_due ──start_period: a retry paid─────────────────────────▶ active
+                  past_due ──charge_refused: retries exhausted──────────────────▶ expired
+                    active ──expire: period end without auto-renew──────────────▶ expired
+                    active ──cancel, immediate──────────────────────────────────▶ cancelled (refund by policy)
+                  past_due ──cancel, either mode────────────────────────────────▶ cancelled
+                    active ──cancel, end of period; stop_renewing───────────────▶ active, auto-renew off
+                                                                                   (expire at the period end)
+
+expired, cancelled and abandoned are final (an abandoned membership's late first payment aside). Every cancel,
+whoever asks (the member, support, the channel, the reconcile), writes one receipt (`Cancellation`) and audits it.
+"""
+
+import enum
+from datetime import datetime, timedelta
+
+from kameng.core import clock, ids, locking, outbox
+from kameng.core.audit import Source, log_action
+from kameng.core.errors import Conflict
+from kameng.membership.models import PERIOD_MONTHS, Agreement, Cancellation, Charge, Membership
+from kameng.membership.notices import notify_member
+from kameng.membership.periods import period_bounds
+
+Status = Membership.Status
+UNSIGN_TOPIC = "membership.unsign"
+RETRY_AFTER = [
+    timedelta(days=1),
+    timedelta(days=3),
+]  # after the first refused renewal; then the membership ends
+_CANCEL_AUDIT_SOURCE = {
+    Cancellation.Source.SELF_SERVICE: Source.WEB,
+    Cancellation.Source.SUPPORT: Source.ADMIN,
+    Cancellation.Source.SUPPORT_OVERDUE: Source.SYSTEM,
+    Cancellation.Source.CHANNEL: Source.CHANNEL,
+    Cancellation.Source.RECONCILE: Source.SYSTEM,
+}
+
+
+class ExpiryReason(enum.StrEnum):
+    PERIOD_END = "period_end"
+    RENEWAL_FAILED = "renewal_failed"
+
+
+class IllegalTransition(Conflict):
+    """A transition asked of a membership in a state it does not start from."""
+
+    code = "illegal_transition"
+
+
+def _under_lock(membership: Membership, transition: str, *allowed: str) -> Membership:
+    locking.hold(membership)
+    if membership.status not in allowed:
+        raise IllegalTransition(f"a {membership.status} membership cannot {transition}")
+    return membership
+
+
+def abandon(*, membership: Membership) -> None:
+    """pending → abandoned: the first payment never came, so the member is free to choose again."""
+    _under_lock(membership, "be abandoned", Status.PENDING)
+    membership.status, membership.ended_at = Status.ABANDONED, clock.now()
+    membership.save(update_fields=["status", "ended_at"])
+    log_action(action="membership.abandoned", obj=membership, source=Source.SYSTEM)
+
+
+def start_period(*, membership: Membership, charge: Charge, order_no: str, source: str) -> None:
+    """The money for `charge` arrived: its period starts. A first period or a recovery from past_due starts now;
+    an on-time renewal continues from the period end, so Jan 31 renews on Feb 28 and then Mar 31."""
+    allowed = (Status.PENDING, Status.ACTIVE, Status.PAST_DUE)
+    _under_lock(
+        membership, "start a period", *allowed, *([Status.ABANDONED] if charge.period_index == 0 else [])
+    )
+    plan, moment, before = membership.plan, clock.now(), membership.status
+    if charge.period_index == 0 or membership.status == Status.PAST_DUE:
+        membership.anchor_at, membership.anchor_index = moment, charge.period_index
+    membership.period_index = charge.period_index
+    if plan.period in PERIOD_MONTHS:
+        start, end = period_bounds(
+            anchor_at=membership.anchor_at,
+            period=plan.period,
+            index=membership.period_index - membership.anchor_index,
+        )
+    else:
+        start, end = moment, None
+    membership.current_period_start, membership.current_period_end = start, end
+    membership.status, membership.failed_attempts, membership.past_due_since = Status.ACTIVE, 0, None
+    membership.next_charge_at = end if (membership.auto_renew and end) else None
+    membership.next_reminder_at = None
+    if membership.next_charge_at:
+        first_offset = plan.reminder_schedule()[0]
+        membership.next_reminder_at = end - timedelta(days=first_offset)
+    membership.save()
+    log_action(
+        action="membership.renewed" if charge.period_index else "membership.activated",
+        obj=membership,
+        source=source,
+        data={
+            "order_no": order_no,
+            "amount_fen": charge.amount_fen,
+            "period_index": charge.period_index,
+            "from": before,
+            "period_start": clock.iso(membership.current_period_start),
+            "period_end": clock.iso(membership.current_period_end),
+        },
+    )
+    notify_member(
+        membership=membership,
+        kind="membership.renewed" if charge.period_index else "membership.subscribed",
+        key=f"paid:{charge.pk}",
+        order_no=order_no,
+        amount_fen=charge.amount_fen,
+    )
+
+
+def charge_refused(*, membership: Membership, charge: Charge) -> bool:
+    """active → past_due (benefits paused) with a retry scheduled; past_due → past_due while retries are left,
+    then → expired. Returns True when no retry is left (the charge has failed for good)."""
+    _under_lock(membership, "have a renewal refused", Status.ACTIVE, Status.PAST_DUE)
+    if membership.status == Status.ACTIVE:
+        membership.status, membership.past_due_since = Status.PAST_DUE, clock.now()
+    if membership.failed_attempts >= len(RETRY_AFTER):
+        expire(membership=membership, reason=ExpiryReason.RENEWAL_FAILED)
+        return True
+    membership.next_charge_at = membership.past_due_since + RETRY_AFTER[membership.failed_attempts]
+    membership.failed_attempts += 1
+    membership.save(update_fields=["status", "past_due_since", "next_charge_at", "failed_attempts"])
+    notify_member(
+        membership=membership,
+        kind="membership.charge_failed",
+        key=f"{charge.period_index}:{membership.failed_attempts}",
+        amount_fen=charge.amount_fen,
+        retry_at=membership.next_charge_at,
+    )
+    return False
+
+
+def expire(*, membership: Membership, reason: ExpiryReason) -> None:
+    """active / past_due → expired: the period ended without auto-renew, or the renewal failed for good."""
+    _under_lock(membership, "expire", Status.ACTIVE, Status.PAST_DUE)
+    before = membership.status
+    membership.status, membership.ended_at = Status.EXPIRED, clock.now()
+    membership.auto_renew, membership.next_charge_at, membership.next_reminder_at = False, None, None
+    membership.save()
+    log_action(
+        action="membership.expired",
+        obj=membership,
+        source=Source.SYSTEM,
+        data={"from": before, "reason": reason},
+    )
+    notify_member(membership=membership, kind="membership.expired", key="end")
+
+
+def stop_renewing(*, membership: Membership, why: str) -> None:
+    """Auto-renew off without a receipt: there is nothing we may charge through (no agreement in force, or the
+    price is above the signed cap). The membership runs to its period end. `why` names the audit action."""
+    _under_lock(membership, "stop renewing", Status.ACTIVE, Status.PAST_DUE)
+    membership.auto_renew, membership.next_charge_at = False, None
+    membership.save(update_fields=["auto_renew", "next_charge_at"])
+    log_action(action=f"membership.{why}", obj=membership, source=Source.SYSTEM)
+
+
+def cancel(
+    *,
+    membership: Membership,
+    agreement: Agreement | None,
+    mode: str,
+    source: str,
+    at: datetime,
+    actor=None,
+    audited_actor=None,
+    reason: str = "",
+    comment: str = "",
+    refund_fen: int = 0,
+    quote: dict | None = None,
+    refund=None,
+) -> Cancellation:
+    """active / past_due → cancelled (immediate, or any cancel of a past-due membership), or auto-renew off to
+    the period end: no further charge, the agreement unsigned at the channel (through the outbox, if still in
+    force), one receipt, audited, sent to the member. The agreement, if any, is locked by the caller after the
+    membership and before any refund's payment (the lock order)."""
+    _under_lock(membership, "be cancelled", Status.ACTIVE, Status.PAST_DUE)
+    ends_now = mode == Cancellation.Mode.IMMEDIATE or membership.status == Status.PAST_DUE
+    if ends_now:
+        membership.status, membership.ended_at = Status.CANCELLED, at
+    membership.auto_renew, membership.next_charge_at, membership.next_reminder_at = False, None, None
+    membership.save()
+    _request_unsign(agreement)
+    cancellation = Cancellation.objects.create(
+        receipt_no=ids.public_number("C"),
+        membership=membership,
+        mode=mode,
+        source=source,
+        actor=actor,
+        reason=reason,
+        comment=comment,
+        received_at=at,
+        effective_at=at if ends_now else (membership.current_period_end or at),
+        refund_fen=refund_fen,
+        quote=quote or {},
+        refund=refund,
+    )
+    log_action(
+        action=f"membership.cancelled.{mode}",
+        obj=membership,
+        actor=audited_actor,
+        source=_CANCEL_AUDIT_SOURCE.get(source, Source.SYSTEM),
+        data={
+            "receipt_no": cancellation.receipt_no,
+            "via": source,
+            "refund_fen": refund_fen,
+            "effective_at": clock.iso(cancellation.effective_at),
+            "reason": reason,
+        },
+    )
+    notify_member(
+        membership=membership,
+        kind="membership.cancelled",
+        key=cancellation.receipt_no,
+        amount_fen=cancellation.refund_fen,
+        receipt=cancellation,
+    )
+    return cancellation
+
+
+def _request_unsign(agreement: Agreement | None) -> None:
+    if agreement is None or agreement.status not in (Agreement.Status.ACTIVE, Agreement.Status.PENDING):
+        return
+    locking.hold(agreement)
+    agreement.status = Agreement.Status.CANCEL_REQUESTED
+    agreement.save(update_fields=["status"])
+    outbox.enqueue(topic=UNSIGN_TOPIC, payload={"agreement": agreement.pk})
