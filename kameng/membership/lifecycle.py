@@ -26,7 +26,6 @@ from datetime import datetime, timedelta
 
 from kameng.core import clock, ids, locking, outbox
 from kameng.core.audit import Source, log_action
-from kameng.core.errors import Conflict
 from kameng.membership.models import PERIOD_MONTHS, Agreement, Cancellation, Charge, Membership
 from kameng.membership.notices import notify_member
 from kameng.membership.periods import period_bounds
@@ -51,10 +50,9 @@ class ExpiryReason(enum.StrEnum):
     RENEWAL_FAILED = "renewal_failed"
 
 
-class IllegalTransition(Conflict):
-    """A transition asked of a membership in a state it does not start from."""
-
-    code = "illegal_transition"
+class IllegalTransition(RuntimeError):
+    """A transition asked of a membership in a state it does not start from. The services check the state and
+    answer the member with their own refusal first, so reaching this is a bug in the caller, not a user's error."""
 
 
 def _under_lock(membership: Membership, transition: str, *allowed: str) -> Membership:
