@@ -4,11 +4,11 @@ A late or repeated sign notification is idempotent and never revives a terminate
 """
 
 from django.conf import settings
-from django.db.models import QuerySet
 
-from kameng.core import clock, locking
+from kameng.core import clock
 from kameng.core.audit import Source, log_action
 from kameng.membership.cancellation import agreement_ended_at_channel
+from kameng.membership.lifecycle import lock_agreement
 from kameng.membership.models import PERIOD_MONTHS, Agreement, Cancellation, ChargeAttempt, Membership
 from kameng.membership.periods import add_months
 from kameng.membership.services import queue_charge
@@ -38,21 +38,6 @@ def sign_url(*, agreement: Agreement, return_path: str) -> str:
         notify_url=notify_url(agreement.channel),
         return_url=settings.KAMENG_PUBLIC_URL.rstrip("/") + return_path,
     )
-
-
-def lock_agreement(agreements: QuerySet[Agreement]) -> Agreement | None:
-    """Locks the agreement the queryset finds and, first, its membership (the lock order: a member's cancel
-    takes the membership, then the agreement; so must the channel's side). The agreement carries the locked
-    membership."""
-    found = agreements.values_list("pk", "membership_id").first()
-    if found is None:
-        return None
-    membership, agreement = locking.lock_each(
-        Membership.objects.select_related("plan", "user").filter(pk=found[1]),
-        Agreement.objects.filter(pk=found[0]),
-    )
-    agreement.membership = membership
-    return agreement
 
 
 def apply_agreement_event(event: AgreementEvent) -> None:

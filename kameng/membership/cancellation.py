@@ -18,8 +18,8 @@ from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
 from kameng.core.http import TransportError
 from kameng.membership import lifecycle
-from kameng.membership.agreements import lock_agreement
 from kameng.membership.error_codes import MembershipErrorCode
+from kameng.membership.lifecycle import lock_agreement
 from kameng.membership.models import PERIOD_MONTHS, Agreement, Cancellation, Charge, Membership, Period
 from kameng.membership.refunds import RefundQuote, quote_refund
 from kameng.payments import ledger

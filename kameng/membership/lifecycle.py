@@ -24,6 +24,8 @@ whoever asks (the member, support, the channel, the reconcile), writes one recei
 import enum
 from datetime import datetime, timedelta
 
+from django.db.models import QuerySet
+
 from kameng.core import clock, ids, locking, outbox
 from kameng.core.audit import Source, log_action
 from kameng.membership.models import PERIOD_MONTHS, Agreement, Cancellation, Charge, Membership
@@ -60,6 +62,21 @@ def _under_lock(membership: Membership, transition: str, *allowed: str) -> Membe
     if membership.status not in allowed:
         raise IllegalTransition(f"a {membership.status} membership cannot {transition}")
     return membership
+
+
+def lock_agreement(agreements: QuerySet[Agreement]) -> Agreement | None:
+    """Locks the agreement the queryset finds and, first, its membership (the lock order: a member's cancel
+    takes the membership, then the agreement; so must the channel's side). The agreement carries the locked
+    membership."""
+    found = agreements.values_list("pk", "membership_id").first()
+    if found is None:
+        return None
+    membership, agreement = locking.lock_each(
+        Membership.objects.select_related("plan", "user").filter(pk=found[1]),
+        Agreement.objects.filter(pk=found[0]),
+    )
+    agreement.membership = membership
+    return agreement
 
 
 def abandon(*, membership: Membership) -> None:

@@ -10,7 +10,7 @@ from kameng.core import clock, locking
 from kameng.core.audit import Source
 from kameng.core.models import AuditLog
 from kameng.membership import lifecycle, services
-from kameng.membership.agreements import lock_agreement
+from kameng.membership.lifecycle import lock_agreement
 from kameng.membership.models import Agreement, Cancellation, Charge, Membership
 from kameng.notifications.models import Notification
 from tests.factories import PlanFactory, UserFactory, join_vip
