@@ -23,8 +23,8 @@ from kameng.core import clock, locking
 from kameng.core.money import yuan_str
 from kameng.membership import cancellation, renewals
 from kameng.membership.models import Agreement, Cancellation, Charge, ChargeAttempt, Membership, Reminder
-from kameng.payments.channels import alipay_protocol
 from kameng.payments.models import Payment, Refund
+from kameng.protocols import alipay as alipay_protocol
 from kameng.sandbox import agreements as sandbox_agreements
 from kameng.sandbox import keys
 from tests.factories import PlanFactory, UserFactory, join_vip
