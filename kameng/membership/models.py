@@ -201,7 +201,7 @@ class Agreement(models.Model):
     created_at = models.DateTimeField()
     signed_at = models.DateTimeField(null=True, blank=True)
     terminated_at = models.DateTimeField(null=True, blank=True)
-    termination_source = models.CharField(max_length=32, blank=True)  # a TerminationSource
+    termination_source = models.CharField(max_length=32, blank=True, choices=TerminationSource.choices)
     checked_at = models.DateTimeField(null=True, blank=True)  # last daily reconcile with the channel
 
     class Meta:
@@ -257,7 +257,7 @@ class ChargeAttempt(models.Model):
     order = models.OneToOneField("orders.Order", on_delete=models.PROTECT, related_name="membership_attempt")
     created_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
-    outcome = models.CharField(max_length=16, blank=True)  # an Outcome
+    outcome = models.CharField(max_length=16, blank=True, choices=Outcome.choices)
 
     def __str__(self) -> str:
         return f"{self.charge} · {self.order_id}"

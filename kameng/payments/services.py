@@ -11,7 +11,7 @@ from kameng.core.errors import DomainError
 from kameng.orders import services as orders
 from kameng.orders.models import Order
 from kameng.payments import events, ledger
-from kameng.payments.channels.base import EventKind, Reply
+from kameng.payments.channels.base import EventKind, Outcome, Reply
 from kameng.payments.channels.errors import ChannelProtocolError
 from kameng.payments.channels.registry import get_channel
 from kameng.payments.error_codes import PaymentErrorCode
@@ -246,7 +246,7 @@ def execute_refund(payload: dict) -> None:
         total_fen=payment.amount_fen,
         reason=refund.get_reason_display(),
     )
-    if result.status != "succeeded":
+    if result.status != Outcome.SUCCEEDED:
         raise outbox.RetryLater(f"refund {refund.refund_no} {result.status}: {result.message}")
     _confirm_refund(refund_id=refund.pk, channel_refund_no=result.channel_refund_no)
 
