@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 from django.test import Client
 from prometheus_client import REGISTRY
 
@@ -162,3 +163,8 @@ def test_pages_and_probes_answer_head_as_monitors_send_it():
     client = Client()
     assert client.head("/").status_code == 200
     assert client.head("/healthz").status_code == 200
+
+
+def test_every_model_change_has_its_migration():
+    """A model edited without its migration would deploy a schema the code does not match."""
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
