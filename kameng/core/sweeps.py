@@ -83,17 +83,29 @@ def lease_due(
     Each claim is one short transaction: `due()` (built afresh, so it sees the current time) is locked with
     SELECT … FOR UPDATE SKIP LOCKED, so workers running the same sweep take different rows instead of queueing, and
     `lease(row)` runs on each row under its lock. `lease` must move the row out of `due()` — push its due time past
-    a lease, or do the whole of a database-only piece of work — or return None to leave it (then it does not count).
+    a lease, or do the whole of a database-only piece of work — or return None to pass it over (then it does not
+    count, and this run claims past it instead of stopping: rows passed over at the head of `due()` never starve
+    the rows behind them).
     What it returns is yielded after the transaction has committed: the caller does its slow work, such as calling
     another system, with no transaction and no lock held, and a worker that dies there leaves the row to the next
     sweep once its lease runs out.
     """
-    leased = 0
+    leased, passed_over = 0, set()
     while leased < limit:
         with transaction.atomic():
-            rows = list(due().select_for_update(skip_locked=True, of=("self",))[: min(batch, limit - leased)])
-            claimed = [item for item in map(lease, rows) if item is not None]
-        if not claimed:
+            rows = list(
+                due()
+                .exclude(pk__in=passed_over)
+                .select_for_update(skip_locked=True, of=("self",))[: min(batch, limit - leased)]
+            )
+            claimed = []
+            for row in rows:
+                item = lease(row)
+                if item is None:
+                    passed_over.add(row.pk)  # it may still be due: claim past it, never again this run
+                else:
+                    claimed.append(item)
+        if not rows:
             return
         leased += len(claimed)
         yield from claimed

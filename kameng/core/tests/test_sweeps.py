@@ -45,10 +45,28 @@ def test_claims_stop_at_the_limit_in_batches():
 
 
 @pytest.mark.django_db
-def test_rows_left_as_they_were_end_the_sweep_instead_of_being_claimed_forever():
+def test_rows_left_as_they_were_are_claimed_once_per_run_not_forever():
     _message(), _message()
-    assert list(sweeps.lease_due(due=_pending, lease=lambda message: None, limit=1000, batch=1)) == []
-    assert _pending().count() == 2
+    looked_at = []
+
+    def leave(message):
+        looked_at.append(message.pk)
+
+    assert list(sweeps.lease_due(due=_pending, lease=leave, limit=1000, batch=1)) == []
+    assert _pending().count() == 2 and len(looked_at) == 2
+
+
+@pytest.mark.django_db
+def test_a_batch_of_rows_passed_over_does_not_starve_the_rows_behind_it():
+    passed_over = [_message("test.later") for _ in range(3)]
+    behind = _message()
+
+    def lease(message):
+        return None if message.topic == "test.later" else _deliver(message)
+
+    leased = list(sweeps.lease_due(due=_pending, lease=lease, limit=10, batch=3))
+    assert [message.pk for message in leased] == [behind.pk]
+    assert set(_pending().values_list("pk", flat=True)) == {message.pk for message in passed_over}
 
 
 @pytest.mark.postgres
