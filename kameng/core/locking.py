@@ -60,45 +60,79 @@ class LockOrderViolation(RuntimeError):
 
 
 class _Held:
-    """The rows one transaction has locked. It is registered as a (do-nothing) on-commit callback, so it lives
-    exactly as long as the transaction: Django drops it on commit, on rollback, and with a savepoint rolled back
-    (when PostgreSQL releases that savepoint's locks too)."""
+    """The rows locked inside one atomic block (one savepoint). It is registered as a (do-nothing) on-commit
+    callback, so it lives exactly as long as those locks: Django drops a savepoint's callbacks when the savepoint
+    rolls back (PostgreSQL releases the rows it locked then), keeps them when it is released into the enclosing
+    block (the locks stay too), and drops them all when the transaction ends."""
 
-    def __init__(self, scope: tuple[int, str | None]):
-        self.scope = scope
+    def __init__(self, sids: tuple[str, ...]):
+        self.sids = sids
         self.rows: dict[str, set] = {}
-        self.top = -1  # the highest rank held
 
     def __call__(self) -> None:
         pass
 
+
+class _Locks:
+    """What the current transaction holds: the union of its live `_Held` records."""
+
+    def __init__(self, connection):
+        self.connection = connection
+        self.records = _live(connection)
+        self.rows: dict[str, set] = {}
+        for record in self.records:
+            for label, pks in record.rows.items():
+                self.rows.setdefault(label, set()).update(pks)
+        self.top = max((_RANK[label] for label, pks in self.rows.items() if pks), default=-1)
+
     def note(self, label: str, rows: list[Model]) -> None:
+        """Records rows just locked, in the record of the innermost block (created with the first lock)."""
+        if not rows:
+            return  # a lock that found nothing holds nothing
+        connection, sids = self.connection, tuple(self.connection.savepoint_ids)
+        record = next((r for r in self.records if r.sids == sids), None)
+        if record is None:
+            record = _Held(sids)
+            connection.on_commit(record)
+            self.records.append(record)
+        record.rows.setdefault(label, set()).update(row.pk for row in rows)
         self.rows.setdefault(label, set()).update(row.pk for row in rows)
         self.top = max(self.top, _RANK[label])
 
 
-def _scope(connection) -> tuple[int, str | None]:
+def _transaction_sid(connection) -> tuple[bool, str | None]:
     """The transaction as production sees it: the first atomic block not opened by Django's TestCase (tests
-    wrap each test in one), named by its savepoint id, which is unique within the enclosing transaction."""
+    wrap each test in one), named by its savepoint id (None for the outermost block, which has none). The first
+    item is False when there is no such block: a test body taking locks itself, inside TestCase's own block."""
     blocks, sids = connection.atomic_blocks, connection.savepoint_ids
     offset = len(blocks) - len(sids)  # the outermost block has no savepoint
     for index, block in enumerate(blocks):
         if not getattr(block, "_from_testcase", False):
-            return index, sids[index - offset] if index >= offset else None
-    return len(blocks), None
+            return True, sids[index - offset] if index >= offset else None
+    return False, None
 
 
-def _held(connection) -> _Held:
-    scope = _scope(connection)
-    for _, callback, *_ in connection.run_on_commit:
-        if isinstance(callback, _Held) and callback.scope == scope:
-            return callback
-    held = _Held(scope)
-    connection.on_commit(held)
-    if connection.vendor == "postgresql":
+def _live(connection) -> list[_Held]:
+    """The `_Held` records of the current transaction whose savepoints have not been rolled back."""
+    found, sid = _transaction_sid(connection)
+    here = set(connection.savepoint_ids)
+    records = []
+    for registered_in, callback, *_ in connection.run_on_commit:
+        if not isinstance(callback, _Held):
+            continue
+        if (found and (sid is None or sid in registered_in)) or (not found and registered_in == here):
+            records.append(callback)
+    return records
+
+
+def _locks(connection, *, first_lock: bool = True) -> _Locks:
+    locks = _Locks(connection)
+    if first_lock and not locks.records and connection.vendor == "postgresql":
+        # The transaction's first lock: SET LOCAL lasts to its end (and is undone with a rolled-back savepoint,
+        # as is the record that would say it was set).
         with connection.cursor() as cursor:
             cursor.execute(f"SET LOCAL lock_timeout = {int(LOCK_TIMEOUT_MS)}")
-    return held
+    return locks
 
 
 def _rank(model: type[Model]) -> int:
@@ -117,7 +151,7 @@ def _connection(queryset: QuerySet):
     return connection
 
 
-def _check(held: _Held, model: type[Model], rows: list[Model] | None) -> None:
+def _check(held: _Locks, model: type[Model], rows: list[Model] | None) -> None:
     """Refuses a lock against the order: before the query (`rows` None) unless this model was asked for earlier
     in the transaction, after it unless every row found is one already held (asking again never waits)."""
     if _rank(model) >= held.top:
@@ -133,7 +167,7 @@ def _check(held: _Held, model: type[Model], rows: list[Model] | None) -> None:
 
 def _take(queryset: QuerySet[M], *, one: bool) -> list[M]:
     connection = _connection(queryset)
-    held = _held(connection)
+    held = _locks(connection)
     _check(held, queryset.model, None)
     locked = queryset.select_for_update(of=("self",))
     if one:
@@ -171,7 +205,7 @@ def hold(instance: M) -> M:
     a caller that did not lock), locks it now and refreshes the instance from the locked row."""
     model = type(instance)
     connection = _connection(model._base_manager.all())
-    held = _held(connection)
+    held = _locks(connection)
     if instance.pk in held.rows.get(model._meta.label, set()):
         return instance
     _check(held, model, [instance])
@@ -185,7 +219,7 @@ def holds(instance: Model) -> bool:
     connection = transaction.get_connection()
     if not connection.in_atomic_block:
         return False
-    return instance.pk in _held(connection).rows.get(type(instance)._meta.label, set())
+    return instance.pk in _Locks(connection).rows.get(type(instance)._meta.label, set())  # creates nothing
 
 
 def _sqlstate(exc: BaseException) -> str:

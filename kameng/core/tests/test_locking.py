@@ -66,6 +66,45 @@ def test_a_savepoint_rolled_back_takes_its_locks_with_it(membership):
         assert locking.lock_one(Membership.objects.filter(pk=membership.pk)) == membership
 
 
+def test_rows_locked_in_a_savepoint_rolled_back_no_longer_count_after_earlier_locks(membership):
+    # PostgreSQL releases what the savepoint locked; the guard must forget it too, or a path that caught an error
+    # (a support approval whose cancellation was refused) and carries on would be refused the next correct lock.
+    other = join_vip(UserFactory(), PlanFactory())
+    with transaction.atomic():
+        locking.lock_one(Membership.objects.filter(pk=membership.pk))
+        try:
+            with transaction.atomic():
+                assert locking.lock(Payment.objects.all())
+                raise RuntimeError("rolled back")
+        except RuntimeError:
+            pass
+        assert not locking.holds(Payment.objects.first())
+        assert locking.lock_one(Membership.objects.filter(pk=other.pk)) == other
+
+
+def test_rows_locked_in_a_savepoint_released_still_count(membership):
+    other = join_vip(UserFactory(), PlanFactory())
+    with transaction.atomic():
+        locking.lock_one(Membership.objects.filter(pk=membership.pk))
+        with transaction.atomic():
+            locking.lock(Payment.objects.all())
+        with pytest.raises(locking.LockOrderViolation):
+            locking.lock_one(Membership.objects.filter(pk=other.pk))
+
+
+def test_a_lock_that_found_no_row_holds_nothing(membership):
+    with transaction.atomic():
+        assert locking.lock(Payment.objects.none()) == []
+        assert locking.lock_one(Membership.objects.filter(pk=membership.pk)) == membership
+
+
+def test_asking_whether_a_row_is_held_takes_no_lock_and_sets_nothing(membership):
+    with transaction.atomic():
+        before = len(connection.run_on_commit)
+        assert not locking.holds(membership)
+        assert len(connection.run_on_commit) == before
+
+
 def test_lock_each_takes_rows_in_the_global_order_whatever_order_they_are_given_in(membership):
     charge = membership.charges.get()
     with transaction.atomic():
