@@ -3,9 +3,9 @@
 Every `SELECT … FOR UPDATE` in Kameng goes through this module (docs/architecture.md, "Lock order"): rows are
 locked model by model in `LOCK_ORDER` and, within a model, by primary key. A transaction that already holds a
 row of a model later in the order and asks for one earlier is refused with `LockOrderViolation`: that is the
-path that would deadlock under load, caught by any single-threaded test that runs it. Sweeps may claim due rows
-with their own `SKIP LOCKED` query (it never waits, so it cannot close a circle); what they lock after that comes
-through here.
+path that would deadlock under load, caught by any single-threaded test that runs it. Sweeps and the key
+reservation claim rows with `claim` (SKIP LOCKED: the claim never waits, but what it claimed is held like any
+other lock, and what the transaction locks after it must come later in the order).
 
 On PostgreSQL the first lock of a transaction sets `lock_timeout`, so a row held too long (a stuck transaction)
 fails the waiter cleanly instead of hanging it; on SQLite, which locks the whole database, this is all a no-op
@@ -189,6 +189,19 @@ def lock_one(queryset: QuerySet[M]) -> M | None:
     """Locks the first row the queryset selects (by its ordering) and returns it, or None."""
     rows = _take(queryset, one=True)
     return rows[0] if rows else None
+
+
+def claim(queryset: QuerySet[M], *, limit: int) -> list[M]:
+    """Locks up to `limit` rows the queryset selects that no other transaction holds (SKIP LOCKED), in the
+    queryset's order. The claim itself never waits (workers sweeping at once take different rows, buyers take
+    different keys), but the claimed rows stay locked to the end of the transaction, so they count as held for
+    the order check like any other lock: what the caller locks after them must come later in the order."""
+    connection = _connection(queryset)
+    held = _locks(connection)
+    _check(held, queryset.model, None)
+    rows = list(queryset.select_for_update(skip_locked=True, of=("self",))[:limit])
+    held.note(queryset.model._meta.label, rows)
+    return rows
 
 
 def lock_each(*querysets: QuerySet) -> list[Model | None]:

@@ -14,7 +14,7 @@ from typing import TypeVar
 from django.db import models, transaction
 from django.db.models import F
 
-from kameng.core import clock
+from kameng.core import clock, locking
 from kameng.core.models import SweepStat
 
 log = logging.getLogger(__name__)
@@ -93,11 +93,7 @@ def lease_due(
     leased, passed_over = 0, set()
     while leased < limit:
         with transaction.atomic():
-            rows = list(
-                due()
-                .exclude(pk__in=passed_over)
-                .select_for_update(skip_locked=True, of=("self",))[: min(batch, limit - leased)]
-            )
+            rows = locking.claim(due().exclude(pk__in=passed_over), limit=min(batch, limit - leased))
             claimed = []
             for row in rows:
                 item = lease(row)

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import transaction
 
 from kameng.catalog.models import Delivery, Product
-from kameng.core import clock
+from kameng.core import clock, locking
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
 from kameng.inventory.crypto import decrypt_secret, encrypt_secret, secret_digest
@@ -139,12 +139,8 @@ def reserve_keys(*, order, quantity: int) -> list[int]:
 
     SKIP LOCKED lets concurrent buyers take different rows instead of queueing on the same ones.
     """
-    ids = list(
-        CardKey.objects.select_for_update(skip_locked=True)
-        .filter(product_id=order.product_id, status=CardKey.Status.AVAILABLE)
-        .order_by("id")
-        .values_list("id", flat=True)[:quantity]
-    )
+    available = CardKey.objects.filter(product_id=order.product_id, status=CardKey.Status.AVAILABLE)
+    ids = [key.id for key in locking.claim(available.order_by("id").only("id"), limit=quantity)]
     if len(ids) < quantity:
         raise OutOfStock()
     taken = CardKey.objects.filter(id__in=ids, status=CardKey.Status.AVAILABLE).update(
