@@ -280,6 +280,8 @@ def reconcile_agreement(*, agreement: Agreement, actor=None) -> AgreementCheck:
 @locking.retried_atomic
 def _apply_check(*, agreement_id: int, state: AgreementState, error: str, actor) -> AgreementCheck:
     locked = lock_agreement(Agreement.objects.filter(pk=agreement_id))
+    if locked is None:  # agreements are never deleted (PROTECT); a wrong id is the caller's bug, said as such
+        raise Agreement.DoesNotExist(f"no agreement {agreement_id}")
     applied = state == AgreementState.TERMINATED and locked.status in (
         Agreement.Status.ACTIVE,
         Agreement.Status.CANCEL_REQUESTED,

@@ -174,44 +174,48 @@ def approve(
     its source; `refund_fen` above the policy's quote is for finance only."""
     if not is_agent(agent):
         raise DomainError(SupportErrorCode.AGENTS_ONLY)
-    with transaction.atomic():
-        ticket = _ticket_for(agent, ticket_no, lock=True)
-        if ticket.status not in Ticket.OPEN_STATES:
-            raise DomainError(SupportErrorCode.TICKET_DECIDED, status=ticket.get_status_display())
-        made = None
-        if ticket.category in (Ticket.Category.CANCEL_MEMBERSHIP, Ticket.Category.REFUND):
-            mode = mode or (
-                Cancellation.Mode.IMMEDIATE
-                if ticket.category == Ticket.Category.REFUND
-                else Cancellation.Mode.END_OF_PERIOD
-            )
-            if refund_fen is not None:
-                quote, _ = cancellation.refund_quote(user=ticket.user)
-                if refund_fen > quote.refund_fen and not agent.has_role(Role.FINANCE):
-                    raise DomainError(SupportErrorCode.FINANCE_ROLE_REQUIRED)
-            made = cancellation.cancel_membership(
-                user=ticket.user,
-                mode=mode,
-                source=Cancellation.Source.SUPPORT,
-                actor=agent,
-                min_refund_fen=refund_fen or 0,
-            )
-            ticket.cancellation = made
-        text = _text(note, field=gettext_lazy("备注"), required=False) or (
-            f"已按退订政策处理,回执 {made.receipt_no}。" if made else "已处理。"
+    return _approve(agent=agent, ticket_no=ticket_no, mode=mode, refund_fen=refund_fen, note=note)
+
+
+@locking.retried_atomic  # ticket → membership → agreement → payment: a deadlock is retried once, not shown
+def _approve(*, agent, ticket_no: str, mode: str, refund_fen: int | None, note: str) -> Ticket:
+    ticket = _ticket_for(agent, ticket_no, lock=True)
+    if ticket.status not in Ticket.OPEN_STATES:
+        raise DomainError(SupportErrorCode.TICKET_DECIDED, status=ticket.get_status_display())
+    made = None
+    if ticket.category in (Ticket.Category.CANCEL_MEMBERSHIP, Ticket.Category.REFUND):
+        mode = mode or (
+            Cancellation.Mode.IMMEDIATE
+            if ticket.category == Ticket.Category.REFUND
+            else Cancellation.Mode.END_OF_PERIOD
         )
-        _resolve(ticket, agent=agent, status=Ticket.Status.APPROVED, resolution=text)
-        log_action(
-            action="ticket.approved",
-            obj=ticket,
+        if refund_fen is not None:
+            quote, _ = cancellation.refund_quote(user=ticket.user)
+            if refund_fen > quote.refund_fen and not agent.has_role(Role.FINANCE):
+                raise DomainError(SupportErrorCode.FINANCE_ROLE_REQUIRED)
+        made = cancellation.cancel_membership(
+            user=ticket.user,
+            mode=mode,
+            source=Cancellation.Source.SUPPORT,
             actor=agent,
-            source=Source.ADMIN,
-            data={
-                "receipt_no": made.receipt_no if made else "",
-                "refund_fen": made.refund_fen if made else 0,
-            },
+            min_refund_fen=refund_fen or 0,
         )
-        _tell_member(ticket, kind="support.resolved")
+        ticket.cancellation = made
+    text = _text(note, field=gettext_lazy("备注"), required=False) or (
+        f"已按退订政策处理,回执 {made.receipt_no}。" if made else "已处理。"
+    )
+    _resolve(ticket, agent=agent, status=Ticket.Status.APPROVED, resolution=text)
+    log_action(
+        action="ticket.approved",
+        obj=ticket,
+        actor=agent,
+        source=Source.ADMIN,
+        data={
+            "receipt_no": made.receipt_no if made else "",
+            "refund_fen": made.refund_fen if made else 0,
+        },
+    )
+    _tell_member(ticket, kind="support.resolved")
     return ticket
 
 

@@ -3,7 +3,6 @@ its deadline turns auto-renew off by itself, so slow support never costs the mem
 
 from datetime import datetime, timedelta
 
-from django.db import transaction
 from django.db.models import Min, QuerySet
 
 from kameng.core import clock, locking, sweeps
@@ -69,25 +68,25 @@ def _flag_complaint(complaint: Complaint) -> Complaint:
     return complaint
 
 
+@locking.retried_atomic  # ticket → membership → agreement: a deadlock is retried once
 def _stop_auto_renew(ticket_id: int) -> None:
-    with transaction.atomic():
-        ticket = locking.lock_one(Ticket.objects.select_related("user").filter(pk=ticket_id))
-        if ticket.auto_renew_stopped_at is not None or ticket.status not in Ticket.OPEN_STATES:
-            return
-        try:
-            made = cancellation.cancel_membership(
-                user=ticket.user,
-                mode=Cancellation.Mode.END_OF_PERIOD,
-                source=Cancellation.Source.SUPPORT_OVERDUE,
-            )
-        except DomainError:
-            made = None  # no membership left to cancel: nothing could be charged anyway
-        ticket.auto_renew_stopped_at = clock.now()
-        ticket.cancellation = made
-        ticket.save(update_fields=["auto_renew_stopped_at", "cancellation"])
-        log_action(
-            action="ticket.auto_renew_stopped",
-            obj=ticket,
-            source=Source.SYSTEM,
-            data={"receipt_no": made.receipt_no if made else ""},
+    ticket = locking.lock_one(Ticket.objects.select_related("user").filter(pk=ticket_id))
+    if ticket.auto_renew_stopped_at is not None or ticket.status not in Ticket.OPEN_STATES:
+        return
+    try:
+        made = cancellation.cancel_membership(
+            user=ticket.user,
+            mode=Cancellation.Mode.END_OF_PERIOD,
+            source=Cancellation.Source.SUPPORT_OVERDUE,
         )
+    except DomainError:
+        made = None  # no membership left to cancel: nothing could be charged anyway
+    ticket.auto_renew_stopped_at = clock.now()
+    ticket.cancellation = made
+    ticket.save(update_fields=["auto_renew_stopped_at", "cancellation"])
+    log_action(
+        action="ticket.auto_renew_stopped",
+        obj=ticket,
+        source=Source.SYSTEM,
+        data={"receipt_no": made.receipt_no if made else ""},
+    )
