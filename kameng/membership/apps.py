@@ -9,7 +9,7 @@ class MembershipConfig(AppConfig):
     def ready(self) -> None:
         # Imported here, not at the top: these modules use models, which exist only once the registry is ready.
         from kameng.core import metrics, outbox, sweeps
-        from kameng.membership import cancellation, hooks, renewals
+        from kameng.membership import cancellation, hooks, lifecycle, renewals
         from kameng.membership import metrics as membership_metrics
 
         sweeps.register(
@@ -24,6 +24,6 @@ class MembershipConfig(AppConfig):
         # A daily poll of the channel: its answer changes only when the channel's side does, so it has no schedule.
         sweeps.register("agreement_reconcile", cancellation.reconcile_agreements)
         outbox.register(renewals.CHARGE_TOPIC, renewals.execute_charge_message)
-        outbox.register(cancellation.UNSIGN_TOPIC, cancellation.unsign_at_channel)
+        outbox.register(lifecycle.UNSIGN_TOPIC, cancellation.unsign_at_channel)
         metrics.register("membership", membership_metrics.figures)
         hooks.register()

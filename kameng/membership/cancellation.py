@@ -30,7 +30,6 @@ from kameng.payments.channels.registry import get_channel
 from kameng.payments.models import Payment, Refund
 
 Mode = Cancellation.Mode
-UNSIGN_TOPIC = lifecycle.UNSIGN_TOPIC
 QUOTE_SALT = "kameng.membership.refund-quote"
 QUOTE_MAX_AGE = timedelta(minutes=30)
 

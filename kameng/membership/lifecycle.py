@@ -15,6 +15,7 @@ state it does not start from is refused with `IllegalTransition` and changes not
                     active ──cancel, immediate──────────────────────────────────▶ cancelled (refund by policy)
                   past_due ──cancel, either mode────────────────────────────────▶ cancelled
                     active ──cancel, end of period; stop_renewing───────────────▶ active, auto-renew off
+                  past_due ──stop_renewing──────────────────────────────────────▶ past_due, auto-renew off
                                                                                    (expire at the period end)
 
 expired, cancelled and abandoned are final (an abandoned membership's late first payment aside). Every cancel,
@@ -34,6 +35,9 @@ from kameng.membership.periods import period_bounds
 
 Status = Membership.Status
 UNSIGN_TOPIC = "membership.unsign"
+ABANDON_AFTER = timedelta(
+    hours=24
+)  # a first payment that never came: abandoned, the member free to choose again
 RETRY_AFTER = [
     timedelta(days=1),
     timedelta(days=3),
@@ -140,11 +144,11 @@ def charge_refused(*, membership: Membership, charge: Charge) -> bool:
     """active → past_due (benefits paused) with a retry scheduled; past_due → past_due while retries are left,
     then → expired. Returns True when no retry is left (the charge has failed for good)."""
     _under_lock(membership, "have a renewal refused", Status.ACTIVE, Status.PAST_DUE)
+    if membership.failed_attempts >= len(RETRY_AFTER):
+        expire(membership=membership, reason=ExpiryReason.RENEWAL_FAILED)  # audited from the status it had
+        return True
     if membership.status == Status.ACTIVE:
         membership.status, membership.past_due_since = Status.PAST_DUE, clock.now()
-    if membership.failed_attempts >= len(RETRY_AFTER):
-        expire(membership=membership, reason=ExpiryReason.RENEWAL_FAILED)
-        return True
     membership.next_charge_at = membership.past_due_since + RETRY_AFTER[membership.failed_attempts]
     membership.failed_attempts += 1
     membership.save(update_fields=["status", "past_due_since", "next_charge_at", "failed_attempts"])

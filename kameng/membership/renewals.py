@@ -42,7 +42,6 @@ CHARGE_TOPIC = "membership.charge"
 BATCH = 100
 CHARGE_LEASE = timedelta(minutes=10)  # a claimed renewal not finished by then is looked at again
 UNFINISHED = (ChargeAttempt.Outcome.UNANSWERED, ChargeAttempt.Outcome.PENDING)
-ABANDON_AFTER = timedelta(hours=24)  # a first order never paid: the membership is abandoned
 
 
 # --- reminders ------------------------------------------------------------------------------------------------------
@@ -335,7 +334,7 @@ def _unpaid_first() -> QuerySet[Membership]:
 def next_expiry_due() -> datetime | None:
     period_end = _running_out().aggregate(at=Min("current_period_end"))["at"]
     created = _unpaid_first().aggregate(at=Min("created_at"))["at"]
-    moments = [m for m in (period_end, created and created + ABANDON_AFTER) if m is not None]
+    moments = [m for m in (period_end, created and created + lifecycle.ABANDON_AFTER) if m is not None]
     return min(moments, default=None)
 
 
@@ -354,7 +353,7 @@ def _end_at_period_end(membership: Membership) -> Membership:
 
 
 def _stale_first_orders() -> QuerySet[Membership]:
-    return _unpaid_first().filter(created_at__lte=clock.now() - ABANDON_AFTER)
+    return _unpaid_first().filter(created_at__lte=clock.now() - lifecycle.ABANDON_AFTER)
 
 
 def _abandon(membership: Membership) -> Membership:

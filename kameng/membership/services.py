@@ -5,7 +5,6 @@ Every function runs in one transaction with an audit row; periods never start wi
 
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 
@@ -27,7 +26,6 @@ from kameng.orders.models import Order
 from kameng.payments.selectors import channel_names
 
 Status = Membership.Status
-ABANDON_AFTER = timedelta(hours=24)  # a first payment that never came frees the member to choose again
 
 
 @dataclass(frozen=True)
@@ -58,7 +56,7 @@ def _abandon_stale(user) -> None:
         return
     attempt = ChargeAttempt.objects.filter(charge__membership=stale).select_related("order").first()
     waiting = attempt is not None and attempt.order.status == Order.Status.PENDING_PAYMENT
-    signing = hasattr(stale, "agreement") and stale.created_at > clock.now() - ABANDON_AFTER
+    signing = hasattr(stale, "agreement") and stale.created_at > clock.now() - lifecycle.ABANDON_AFTER
     if (waiting and attempt.order.expires_at > clock.now()) or signing:
         raise DomainError(MembershipErrorCode.SUBSCRIPTION_PENDING)
     lifecycle.abandon(membership=stale)
