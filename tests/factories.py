@@ -13,9 +13,10 @@ from django.contrib.auth.hashers import make_password
 from django.test import Client
 
 from kameng.accounts import services as accounts
-from kameng.accounts.models import Role, User
+from kameng.accounts.models import User
 from kameng.catalog.models import Category, Delivery, Product
 from kameng.core.errors import DomainError, ErrorCode
+from kameng.core.roles import Role
 from kameng.inventory import services as inventory
 from kameng.inventory.models import ImportBatch
 from kameng.orders import services as orders

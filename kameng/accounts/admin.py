@@ -1,7 +1,8 @@
 from django.contrib import admin
 
-from kameng.accounts.models import ApiToken, Role, User
+from kameng.accounts.models import ApiToken, User
 from kameng.core.admin_roles import ReadOnlyRoleAdmin, RoleAdmin
+from kameng.core.roles import Role
 
 
 @admin.register(User)

@@ -9,10 +9,11 @@ from django.core.validators import validate_email
 from django.db import transaction
 
 from kameng.accounts.error_codes import AccountErrorCode
-from kameng.accounts.models import ApiToken, LoginFailure, Role, User
+from kameng.accounts.models import ApiToken, LoginFailure, User
 from kameng.core import clock
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
+from kameng.core.roles import Role
 
 USERNAME_MAX = 150
 

@@ -12,11 +12,12 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
-from kameng.accounts.models import Role, User
+from kameng.accounts.models import User
 from kameng.catalog.models import Product
 from kameng.console import charts, selectors
 from kameng.console.error_codes import ConsoleErrorCode
 from kameng.core.errors import DomainError
+from kameng.core.roles import Role
 from kameng.core.views import shows_refusals
 from kameng.inventory.models import ImportBatch
 from kameng.inventory.selectors import products_taking_card_keys

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from kameng.accounts.models import Role
 from kameng.core.admin_roles import ReadOnlyRoleAdmin, RoleAdmin
+from kameng.core.roles import Role
 from kameng.membership.models import (
     Agreement,
     Cancellation,

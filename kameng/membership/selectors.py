@@ -7,10 +7,10 @@ from django.db.models import Q, Sum
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from kameng.accounts.models import Role
 from kameng.core import clock
 from kameng.core.errors import DomainError
 from kameng.core.money import format_yuan
+from kameng.core.roles import Role
 from kameng.membership.error_codes import MembershipErrorCode
 from kameng.membership.models import PERIOD_MONTHS, Agreement, Cancellation, Charge, Membership, Period, Plan
 from kameng.membership.periods import add_months

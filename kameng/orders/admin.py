@@ -5,9 +5,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from kameng.accounts.models import Role
 from kameng.core.admin_roles import ReadOnlyRoleAdmin
 from kameng.core.errors import DomainError
+from kameng.core.roles import Role
 from kameng.orders import selectors, services
 from kameng.orders.models import FulfilmentQueueEntry, Order
 

@@ -2,8 +2,8 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
-from kameng.accounts.models import Role
 from kameng.core.errors import DomainError
+from kameng.core.roles import Role
 from kameng.inventory import services as inventory
 from kameng.orders.error_codes import OrderErrorCode
 from kameng.orders.models import Order

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from kameng.accounts.models import Role
 from kameng.core.admin_roles import ReadOnlyRoleAdmin
+from kameng.core.roles import Role
 from kameng.payments.models import LedgerEntry, LedgerLine, NotificationLog, Payment, Refund
 
 FINANCE = (Role.FINANCE, Role.OPERATOR)

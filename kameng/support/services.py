@@ -10,10 +10,10 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils.translation import gettext_lazy
 
-from kameng.accounts.models import Role
 from kameng.core import clock, ids, locking
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
+from kameng.core.roles import Role
 from kameng.membership import cancellation
 from kameng.membership.models import Cancellation, Membership
 from kameng.membership.selectors import live_membership

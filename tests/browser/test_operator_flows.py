@@ -2,7 +2,7 @@
 
 import pytest
 
-from kameng.accounts.models import Role
+from kameng.core.roles import Role
 from kameng.inventory.models import CardKey
 from tests.browser.conftest import log_in
 from tests.factories import PASSWORD, PlanFactory, UserFactory, join_vip, stocked_product

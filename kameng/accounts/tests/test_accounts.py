@@ -1,7 +1,8 @@
 import pytest
 from django.test import Client
 
-from kameng.accounts.models import Role, User
+from kameng.accounts.models import User
+from kameng.core.roles import Role
 from tests.factories import PASSWORD, UserFactory, post_json
 
 pytestmark = pytest.mark.django_db

@@ -3,8 +3,8 @@
 import pytest
 from django.test import Client
 
-from kameng.accounts.models import Role
 from kameng.core.models import AuditLog
+from kameng.core.roles import Role
 from kameng.membership import cancellation
 from kameng.membership.models import Agreement, Cancellation, Membership
 from kameng.notifications.models import Notification

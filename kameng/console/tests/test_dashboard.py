@@ -4,8 +4,8 @@ import io
 import pytest
 from django.test import Client
 
-from kameng.accounts.models import Role
 from kameng.core import clock
+from kameng.core.roles import Role
 from kameng.membership import cancellation
 from kameng.membership.models import Charge
 from tests.factories import PlanFactory, UserFactory, join_vip, play_for

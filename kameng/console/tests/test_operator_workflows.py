@@ -4,9 +4,9 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from kameng.accounts.models import Role
 from kameng.core import outbox
 from kameng.core.models import OutboxMessage
+from kameng.core.roles import Role
 from kameng.membership.models import Cancellation
 from tests.factories import PlanFactory, UserFactory, join_vip
 

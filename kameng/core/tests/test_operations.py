@@ -13,11 +13,11 @@ from django.core.management import call_command
 from django.test import Client
 from prometheus_client import REGISTRY
 
-from kameng.accounts.models import Role
 from kameng.core import sweeps
 from kameng.core.logging import JsonFormatter
 from kameng.core.models import SweepStat
 from kameng.core.outbox import enqueue
+from kameng.core.roles import Role
 from kameng.membership import cancellation
 from kameng.notifications.services import EMAIL_TOPIC
 from tests.factories import PlanFactory, UserFactory, join_vip, settle

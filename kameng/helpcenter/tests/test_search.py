@@ -1,7 +1,7 @@
 import pytest
 from django.test import Client
 
-from kameng.accounts.models import Role
+from kameng.core.roles import Role
 from kameng.helpcenter.selectors import search_help
 from kameng.helpcenter.services import ensure_default_entries
 from tests.factories import UserFactory

@@ -5,9 +5,9 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 
-from kameng.accounts.models import Role
 from kameng.catalog.models import Delivery
 from kameng.core.models import AuditLog
+from kameng.core.roles import Role
 from kameng.inventory import crypto, services
 from kameng.inventory.error_codes import InventoryErrorCode as E
 from kameng.inventory.models import CardKey, ImportBatch

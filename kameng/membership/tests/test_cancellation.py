@@ -264,7 +264,7 @@ def test_every_cancellation_is_audit_logged_with_its_source():
 
 
 def test_operators_see_cancellation_reasons_and_modes_per_plan_and_week():
-    from kameng.accounts.models import Role
+    from kameng.core.roles import Role
 
     for reason in ("too_expensive", "too_expensive", ""):
         user = UserFactory()

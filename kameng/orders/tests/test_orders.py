@@ -1,10 +1,10 @@
 import pytest
 from django.test import Client
 
-from kameng.accounts.models import Role
 from kameng.catalog.models import Delivery
 from kameng.core import clock, outbox, sweeps
 from kameng.core.models import AuditLog
+from kameng.core.roles import Role
 from kameng.inventory.models import CardKey
 from kameng.orders import services
 from kameng.orders.models import Order

@@ -6,8 +6,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from PIL import Image
 
-from kameng.accounts.models import Role
 from kameng.core import clock
+from kameng.core.roles import Role
 from kameng.membership.models import Cancellation, Membership
 from kameng.orders.models import Order
 from kameng.payments.models import Refund

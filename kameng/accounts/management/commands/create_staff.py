@@ -3,9 +3,10 @@ import secrets
 from django.core.management.base import BaseCommand, CommandError
 
 from kameng.accounts import services
-from kameng.accounts.models import STAFF_ROLES, Role
+from kameng.accounts.models import STAFF_ROLES
 from kameng.core.audit import Source
 from kameng.core.errors import DomainError
+from kameng.core.roles import Role
 
 
 class Command(BaseCommand):

@@ -6,9 +6,10 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from kameng.accounts import services as accounts
-from kameng.accounts.models import Role, User
+from kameng.accounts.models import User
 from kameng.catalog.models import Category, Delivery, Product
 from kameng.core.audit import Source
+from kameng.core.roles import Role
 from kameng.helpcenter.services import ensure_default_entries
 from kameng.inventory import services as inventory
 from kameng.inventory.models import ImportBatch
