@@ -6,14 +6,14 @@ its answer here in PaymentsConfig.ready() and the storefront asks without import
 
 from collections.abc import Callable
 
-_offered: list[Callable[[], frozenset[str]]] = []
+from kameng.core.hooks import Slot
+
+_offered: Slot[Callable[[], frozenset[str]]] = Slot("the offered channels", filled_by="the payments app")
 
 
 def register(channel_names: Callable[[], frozenset[str]]) -> None:
-    _offered[:] = [channel_names]
+    _offered.fill(channel_names)
 
 
 def offered() -> frozenset[str]:
-    if not _offered:
-        raise LookupError("no payment channels registered: the payments app's ready() registers them")
-    return _offered[0]()
+    return _offered.get()()

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from kameng.core.hooks import Slot
 from kameng.core.money import apply_percent
 
 
@@ -21,18 +22,15 @@ class MemberPerks:
     priority_fulfilment: Callable[[Any], bool]  # the user's manual orders go to the front of the queue
 
 
-_perks: MemberPerks | None = None
+_perks: Slot[MemberPerks] = Slot("the member perks", filled_by="the membership app")
 
 
 def register(perks: MemberPerks) -> None:
-    global _perks
-    _perks = perks
+    _perks.fill(perks)
 
 
 def member_perks() -> MemberPerks:
-    if _perks is None:
-        raise LookupError("no member perks registered: the membership app's ready() registers them")
-    return _perks
+    return _perks.get()
 
 
 def vip_unit_price(price_fen: int, discount_percent: int) -> int:

@@ -9,17 +9,16 @@ from collections.abc import Callable
 from django.db.models import QuerySet
 
 from kameng.catalog.models import Product
+from kameng.core.hooks import Slot
 
 # Returns the queryset with `available_keys` (an int) annotated on each product.
 CountKeys = Callable[[QuerySet[Product]], QuerySet[Product]]
-_count_keys: list[CountKeys] = []
+_count_keys: Slot[CountKeys] = Slot("the card-key counter", filled_by="the inventory app")
 
 
 def register(count_keys: CountKeys) -> None:
-    _count_keys[:] = [count_keys]
+    _count_keys.fill(count_keys)
 
 
 def with_available_keys(queryset: QuerySet[Product]) -> QuerySet[Product]:
-    if not _count_keys:
-        raise LookupError("no card-key counter registered: the inventory app's ready() registers it")
-    return _count_keys[0](queryset)
+    return _count_keys.get()(queryset)

@@ -7,6 +7,8 @@ before payments registered is a configuration error and fails loudly (docs/archi
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from kameng.core.hooks import Slot
+
 
 @dataclass(frozen=True)
 class Payments:
@@ -14,14 +16,12 @@ class Payments:
     delivered_by_hand: Callable[..., None]  # (order=): a manual order was delivered, so its revenue is earned
 
 
-_payments: list[Payments] = []
+_payments: Slot[Payments] = Slot("orders' payments", filled_by="the payments app")
 
 
 def register(payments: Payments) -> None:
-    _payments[:] = [payments]
+    _payments.fill(payments)
 
 
 def payments() -> Payments:
-    if not _payments:
-        raise LookupError("no payments registered for orders: the payments app's ready() registers them")
-    return _payments[0]
+    return _payments.get()

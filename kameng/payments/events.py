@@ -9,6 +9,9 @@ a paid order of a kind nobody registered is a programming error, never a payment
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.core.exceptions import ImproperlyConfigured
+
+from kameng.core.hooks import Slot
 from kameng.orders.models import Order
 from kameng.orders.services import PaymentOutcome
 
@@ -64,10 +67,14 @@ class OrderKind:
 
 
 _order_kinds: dict[str, OrderKind] = {}
-_agreement_handlers: list[Callable[[AgreementEvent], None]] = []
+_agreement_handler: Slot[Callable[[AgreementEvent], None]] = Slot(
+    "the agreement events' handler", filled_by="the app that keeps agreements (membership)"
+)
 
 
 def register_order_kind(kind: str, handlers: OrderKind) -> None:
+    if _order_kinds.get(kind, handlers) != handlers:
+        raise ImproperlyConfigured(f"order kind {kind!r} has its payment handlers already")
     _order_kinds[kind] = handlers
 
 
@@ -80,10 +87,8 @@ def order_kind(kind: str) -> OrderKind:
 
 def subscribe_agreements(handler: Callable[[AgreementEvent], None]) -> None:
     """The one app that keeps agreements applies their events (inside the notification's transaction)."""
-    _agreement_handlers[:] = [handler]
+    _agreement_handler.fill(handler)
 
 
 def publish_agreement_event(event: AgreementEvent) -> None:
-    if not _agreement_handlers:
-        raise LookupError(f"no handler subscribed to agreement events ({type(event).__name__})")
-    _agreement_handlers[0](event)
+    _agreement_handler.get()(event)
