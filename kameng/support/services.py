@@ -8,6 +8,7 @@ import secrets
 
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.urls import reverse
 from django.utils.translation import gettext_lazy
 
 from kameng.core import clock, ids, locking
@@ -143,7 +144,6 @@ def reply(*, user, ticket_no: str, body: str, attachment=None) -> TicketMessage:
 
 
 def _tell_member(ticket: Ticket, *, kind: str) -> None:
-    from django.urls import reverse
 
     notify(
         user=ticket.user,
