@@ -7,7 +7,8 @@ instead, with this run's secrets passed in their environment (conftest.py, `kame
 
 from config.settings import *  # noqa: F403
 
-# Fixed secrets: a test run neither needs nor writes an instance folder's generated ones.
+# Fixed secrets: a test run neither needs nor writes the generated SECRET_KEY and card key (the sandbox still writes
+# its channel keys to the instance folder when Django starts with the sandbox on: see config/settings/channels.py).
 SECRET_KEY = "test-only-secret-key-never-used-outside-the-test-suite-" + "k" * 16
 KAMENG_CARD_KEY = "dGVzdC1vbmx5LWNhcmQta2V5LTMyLWJ5dGVzLWxvbmc="  # base64 of 32 bytes
 
