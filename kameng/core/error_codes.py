@@ -17,3 +17,5 @@ class CoreErrorCode(ErrorCode):
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused", 409, _("这个 Idempotency-Key 已用于另一个请求")
     # Not a refusal but an outage, answered before a view runs: listed so that clients know the one 5xx to retry.
     DATABASE_UNAVAILABLE = "database_unavailable", 503, _("数据库没有响应,未做任何更改,请重试")
+    # The database answered, but the rows were held too long (lock timeout) or a deadlock survived its one retry.
+    DATABASE_BUSY = "database_busy", 503, _("同一笔数据正在被处理,未做任何更改,请稍后重试")

@@ -240,6 +240,13 @@ def _sqlstate(exc: BaseException) -> str:
     return getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None) or ""
 
 
+def contention(exc: BaseException) -> str:
+    """What kind of lock contention failed a statement ("lock timeout", "deadlock", "serialization failure"), or ""
+    when it was something else (a dropped connection, say)."""
+    state = _sqlstate(exc)
+    return "lock timeout" if state == LOCK_TIMEOUT_SQLSTATE else RETRIED.get(state, "")
+
+
 def retried_atomic(fn: Callable[P, R]) -> Callable[P, R]:
     """Runs `fn` in a transaction of its own; a deadlock or serialization failure rolls it back and runs it once
     more, logged as what it was. Nested in a caller's transaction it is a plain savepoint: only whoever owns the

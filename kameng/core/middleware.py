@@ -7,6 +7,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 
+from kameng.core import locking
 from kameng.core.error_codes import CoreErrorCode
 from kameng.core.errors import DomainError
 
@@ -77,8 +78,14 @@ class DatabaseUnavailable:
     def process_exception(self, request, exception):
         if not isinstance(exception, (OperationalError, InterfaceError)):
             return None
-        log.warning("database unavailable for %s %s: %s", request.method, request.path, exception)
-        response = _refusal(request, DomainError(CoreErrorCode.DATABASE_UNAVAILABLE))
+        busy = locking.contention(exception)
+        if busy:
+            log.warning("database busy (%s) for %s %s: %s", busy, request.method, request.path, exception)
+            code = CoreErrorCode.DATABASE_BUSY
+        else:
+            log.warning("database unavailable for %s %s: %s", request.method, request.path, exception)
+            code = CoreErrorCode.DATABASE_UNAVAILABLE
+        response = _refusal(request, DomainError(code))
         response["Retry-After"] = "1"
         return response
 

@@ -27,7 +27,7 @@ from kameng.payments.models import Payment, Refund
 from kameng.protocols import alipay as alipay_protocol
 from kameng.sandbox import agreements as sandbox_agreements
 from kameng.sandbox import keys
-from tests.factories import PlanFactory, UserFactory, join_vip
+from tests.factories import PlanFactory, UserFactory, api_client, join_vip, post_json
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 WAIT = 10  # seconds any step may take before the test calls it stuck
@@ -351,3 +351,30 @@ def test_a_row_held_past_the_lock_timeout_fails_the_waiter_once_without_a_retry(
         holder.result(timeout=WAIT)
     assert runs == [1]
     assert [r.getMessage() for r in caplog.records if "lock timeout" in r.getMessage()]
+
+
+def test_a_cancel_that_waits_past_the_lock_timeout_is_told_busy_and_changes_nothing(monkeypatch):
+    monkeypatch.setattr(locking, "LOCK_TIMEOUT_MS", 300)
+    membership = member()
+    client = api_client(membership.user)
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with transaction.atomic():
+            Membership.objects.select_for_update().get(pk=membership.pk)
+            held.set()
+            release.wait(WAIT)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        holder = pool.submit(_in_thread(hold))
+        assert held.wait(WAIT)
+        answer = post_json(
+            client, "/api/v1/membership/cancel", {"mode": "immediate"}, **{"Accept-Language": "en"}
+        )
+        release.set()
+        holder.result(timeout=WAIT)
+    assert answer.status_code == 503 and answer["Retry-After"] == "1"
+    assert answer.json()["error"]["code"] == "database_busy"
+    assert "nothing was changed" in answer.json()["error"]["message"]
+    membership.refresh_from_db()
+    assert membership.status == Membership.Status.ACTIVE and not Cancellation.objects.exists()
