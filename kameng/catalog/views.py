@@ -1,4 +1,5 @@
 from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_safe
 
 from kameng.catalog import channels, selectors
@@ -21,7 +22,7 @@ def home(request, slug: str | None = None):
 
 
 @require_safe
-@shows_refusals("orders/error.html")
+@shows_refusals(back="catalog:home", back_label=_("返回首页"))
 def product(request, sku: str):
     row = selectors.get_product(sku=sku)
     return render(request, "catalog/product.html", {"row": row, "channels": sorted(channels.offered())})

@@ -10,6 +10,7 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST, require_safe
 
 from kameng.accounts.models import User
@@ -124,7 +125,7 @@ def member(request, username: str):
 
 @login_required
 @require_POST
-@shows_refusals("membership/error.html")
+@shows_refusals(back="console:dashboard", back_label=gettext_lazy("返回运营后台"))
 def refund_within_policy(request, username: str):
     """Cancels the member's membership immediately with exactly the policy's refund (never more: that is a
     finance decision on a support ticket), recorded with the operator as actor."""

@@ -5,13 +5,15 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 
 from kameng.core.errors import DomainError
 
 
-def shows_refusals(template: str) -> Callable:
-    """A DomainError raised in the view is answered with `template` showing its message (in the reader's
-    language) and the error's status, as the page's own error page. Anything else propagates."""
+def shows_refusals(*, back: str, back_label: str) -> Callable:
+    """A DomainError raised in the view is answered with the site's one refusal page (templates/refusal.html):
+    its message in the reader's language, the error's status, and a link back to the page named `back` (a URL
+    name taking no arguments) labelled `back_label`."""
 
     def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @functools.wraps(view)
@@ -19,7 +21,8 @@ def shows_refusals(template: str) -> Callable:
             try:
                 return view(request, *args, **kwargs)
             except DomainError as exc:
-                return render(request, template, {"message": exc.message}, status=exc.status)
+                context = {"message": exc.message, "back_url": reverse(back), "back_label": back_label}
+                return render(request, "refusal.html", context, status=exc.status)
 
         return wrapped
 

@@ -3,6 +3,7 @@ import contextlib
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from kameng.core.audit import Source
@@ -37,7 +38,7 @@ def plans(request):
 
 @login_required
 @require_POST
-@shows_refusals("membership/error.html")
+@shows_refusals(back="membership:plans", back_label=_("返回会员套餐"))
 def subscribe(request):
     auto_renew = request.POST.get("auto_renew") == "on"
     made = services.subscribe(
@@ -72,7 +73,7 @@ def centre(request):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@shows_refusals("membership/error.html")
+@shows_refusals(back="membership:centre", back_label=_("返回会员中心"))
 def cancel(request):
     """退订会员: one page with both modes side by side, the refund quote in full, an optional reason, and the
     confirm buttons. Click 1 was the 退订会员 button that led here; click 2 is a confirm button."""

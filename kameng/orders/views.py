@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST, require_safe
 
 from kameng.core.audit import Source
@@ -19,7 +20,7 @@ def pay_link(order: Order) -> str:
 
 @login_required
 @require_POST
-@shows_refusals("orders/error.html")
+@shows_refusals(back="catalog:home", back_label=_("返回首页"))
 def checkout(request):
     sku = request.POST.get("sku", "")
     try:
@@ -38,7 +39,7 @@ def checkout(request):
 
 @login_required
 @require_safe
-@shows_refusals("orders/error.html")
+@shows_refusals(back="catalog:home", back_label=_("返回首页"))
 def detail(request, order_no: str):
     view = selectors.order_view(order_no=order_no, viewer=request.user, source=Source.WEB)
     return render(
@@ -55,7 +56,7 @@ def my_orders(request):
 
 
 @require_safe
-@shows_refusals("orders/error.html")
+@shows_refusals(back="catalog:home", back_label=_("返回首页"))
 def pay(request, order_no: str):
     """Sends the buyer to the channel's cashier with a freshly signed request for this order."""
     order = Order.objects.select_related("product").filter(order_no=order_no).first()

@@ -3,6 +3,7 @@ import json
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from kameng.core import clock
@@ -27,7 +28,7 @@ def my_tickets(request):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@shows_refusals("support/error.html")
+@shows_refusals(back="support:tickets", back_label=_("返回客服工单"))
 def new_ticket(request):
     if request.method == "POST":
         ticket = services.file_ticket(
@@ -47,7 +48,7 @@ def new_ticket(request):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@shows_refusals("support/error.html")
+@shows_refusals(back="support:tickets", back_label=_("返回客服工单"))
 def ticket(request, ticket_no: str):
     found = selectors.ticket_for(viewer=request.user, ticket_no=ticket_no)
     if found is None:
@@ -85,7 +86,7 @@ def attachment(request, message_id: int):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@shows_refusals("support/error.html")
+@shows_refusals(back="support:tickets", back_label=_("返回客服工单"))
 def new_complaint(request):
     if request.method == "POST":
         services.file_complaint(
@@ -141,7 +142,7 @@ def queue(request):
 
 @login_required
 @require_POST
-@shows_refusals("support/error.html")
+@shows_refusals(back="support:queue", back_label=_("返回客服队列"))
 def decide(request, ticket_no: str):
     _agent_only(request)
     if request.POST.get("decision") == "approve":

@@ -80,10 +80,15 @@ def test_docs_api_md_lists_every_code_with_its_status():
 def test_a_page_shows_a_refusal_with_its_status_in_the_readers_language():
     product = stocked_product(keys=1)
     form = {"sku": product.sku, "quantity": "0", "channel": "alipay"}
-    for language, text in (("zh-hans", "数量须为 1 到"), ("en", "Quantity must be a whole number from 1 to")):
+    for language, text, back in (
+        ("zh-hans", "数量须为 1 到", '<a href="/">返回首页</a>'),
+        ("en", "Quantity must be a whole number from 1 to", '<a href="/">Back to the shop</a>'),
+    ):
         client = Client(headers={"Accept-Language": language})
         client.force_login(UserFactory())
         page = client.post("/orders/checkout/", form)
         assert page.status_code == 422
-        assert text in page.content.decode()
+        html = page.content.decode()
+        assert text in html and back in html  # inside the site's layout, with the way back
+        assert 'class="error" role="alert"' in html
     assert not Order.objects.exists()
