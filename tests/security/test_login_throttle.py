@@ -75,6 +75,7 @@ def test_the_web_page_the_api_and_the_admin_count_in_one_throttle():
     locked = post_json(Client(), "/api/v1/auth/token", {"username": user.username, "password": PASSWORD})
     assert locked.status_code == 429
     assert locked.json()["error"]["code"] == "too_many_attempts"
+    assert int(locked["Retry-After"]) > 0
 
 
 @pytest.mark.django_db
