@@ -43,7 +43,7 @@ class ApiToken(models.Model):
 
 
 class LoginFailure(models.Model):
-    """One failed login, counted per username and per address to throttle guessing."""
+    """One failed login: the record of who tried which name from where (the throttle counts in LoginCounter)."""
 
     username = models.CharField(max_length=150, db_index=True)
     ip = models.GenericIPAddressField(null=True, db_index=True)
@@ -51,3 +51,20 @@ class LoginFailure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.username}@{self.ip} {self.at}"
+
+
+class LoginCounter(models.Model):
+    """The login throttle's count for one key (kameng.accounts.throttle): one address (`name` empty), or one name
+    from one address. An attempt is counted before its password is checked, by a conditional UPDATE of this row,
+    so parallel attempts can never count past the limit; a right password gives its count back."""
+
+    name = models.CharField(max_length=150, blank=True)
+    address = models.CharField(max_length=64)  # an address, an IPv6 /64, or "unknown" without a request
+    failures = models.PositiveIntegerField(default=0)
+    window_ends = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["name", "address"], name="login_counter_key")]
+
+    def __str__(self) -> str:
+        return f"{self.name or '*'}@{self.address}: {self.failures}"

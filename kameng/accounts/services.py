@@ -1,15 +1,13 @@
 import hashlib
 import secrets
-from datetime import timedelta
 
-from django.conf import settings
 from django.contrib.auth import authenticate, password_validation
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 
 from kameng.accounts.error_codes import AccountErrorCode
-from kameng.accounts.models import ApiToken, LoginFailure, User
+from kameng.accounts.models import ApiToken, User
 from kameng.core import clock
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
@@ -42,27 +40,15 @@ def register_user(
     return candidate
 
 
-def _recent_failures(*, username: str, ip: str | None) -> tuple[int, int]:
-    since = clock.now() - timedelta(seconds=settings.KAMENG_LOGIN_WINDOW_SECONDS)
-    recent = LoginFailure.objects.filter(at__gte=since)
-    by_name = recent.filter(username=username.lower()).count()
-    # An address gets more room than a name: several people may share one NAT.
-    by_ip = recent.filter(ip=ip).count() if ip else 0
-    return by_name, by_ip
-
-
 def check_credentials(*, request, username: str, password: str) -> User:
-    """Authenticates, refusing while a name or an address has too many recent failures (throttled logins)."""
-    ip = request.META.get("REMOTE_ADDR") if request is not None else None
-    limit = settings.KAMENG_LOGIN_MAX_FAILURES
-    by_name, by_ip = _recent_failures(username=username or "", ip=ip)
-    if by_name >= limit or by_ip >= limit * 4:
-        raise DomainError(AccountErrorCode.TOO_MANY_ATTEMPTS)
-    user = authenticate(request, username=username, password=password)
+    """Authenticates through Django's authenticate(), whose backends all go through the login throttle
+    (kameng.accounts.throttle): refused while the name from this address, or the address, has too many recent
+    failures."""
+    user = authenticate(request, username=username or "", password=password)
     if user is None:
-        LoginFailure.objects.create(username=(username or "").lower()[:USERNAME_MAX], ip=ip, at=clock.now())
+        if getattr(request, "login_refused", None) is not None:
+            raise DomainError(AccountErrorCode.TOO_MANY_ATTEMPTS)
         raise DomainError(AccountErrorCode.BAD_CREDENTIALS)
-    LoginFailure.objects.filter(username=user.username.lower()).delete()
     return user
 
 

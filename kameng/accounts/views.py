@@ -51,7 +51,7 @@ def register_view(request):
             form.add_error(None, exc.message)
             status = exc.status
         else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, user, backend="kameng.accounts.backends.ThrottledModelBackend")
             return redirect("/")
     elif request.method == "POST":
         status = 400
