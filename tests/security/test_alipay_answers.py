@@ -302,3 +302,35 @@ def test_a_signed_agreement_query_about_another_agreement_ends_nothing(monkeypat
     assert (check.channel_state, check.applied) == (AgreementState.UNKNOWN, False)
     ours.refresh_from_db()
     assert ours.status == Agreement.Status.ACTIVE and ours.membership.auto_renew is True
+
+
+# --- WeChat Pay's refund answers are compared the same way -----------------------------------------------------------
+
+
+def test_a_signed_wechat_refund_answer_about_another_order_confirms_nothing(monkeypatch):
+    from kameng.payments.channels import wechat as wechat_adapter
+    from kameng.sandbox import wechat_views
+
+    def wechat_paid_payment() -> Payment:
+        order = place_order(UserFactory(), stocked_product(keys=1, price_fen=3000), channel="wechat")
+        pay_in_sandbox(order)
+        return Payment.objects.get(order=order)
+
+    ours, other = wechat_paid_payment(), wechat_paid_payment()
+    refund = pending_refund(ours)
+    answer = wechat_views._answer(  # signed with the platform key, as the sandbox (playing WeChat Pay) signs
+        200,
+        {
+            "refund_id": "50300000000000000000000000000",
+            "out_refund_no": refund.refund_no,
+            "transaction_id": other.channel_trade_no,
+            "out_trade_no": other.order.order_no,
+            "status": "SUCCESS",
+            "amount": {"refund": 3000, "total": 3000, "currency": "CNY"},
+        },
+    )
+    reply = HttpReply(200, dict(answer.items()), answer.content)
+    monkeypatch.setattr(wechat_adapter, "post", lambda url, **kwargs: reply)
+    with pytest.raises(ChannelProtocolError):
+        payments.execute_refund({"refund_no": refund.refund_no})
+    assert_refund_unchanged(refund)
