@@ -249,6 +249,7 @@ def execute_refund(payload: dict) -> None:
         refund_fen=refund.amount_fen,
         total_fen=payment.amount_fen,
         reason=refund.get_reason_display(),
+        channel_trade_no=payment.channel_trade_no,
     )
     if result.status != Outcome.SUCCEEDED:
         raise outbox.RetryLater(f"refund {refund.refund_no} {result.status}: {result.message}")
