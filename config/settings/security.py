@@ -50,6 +50,8 @@ KAMENG_LOGIN_WINDOW_SECONDS = env_int("KAMENG_LOGIN_WINDOW_SECONDS", 15 * 60)
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
+# An API token expires this many days after its last use (sliding; the use is recorded at most once an hour).
+KAMENG_API_TOKEN_TTL_DAYS = env_int("KAMENG_API_TOKEN_TTL_DAYS", 30)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
