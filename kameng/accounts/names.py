@@ -21,8 +21,9 @@ def normalize_username(name: str) -> str:
 
 
 def username_skeleton(name: str) -> str:
-    """The key two names share when they look alike: the UTS #39 skeleton of the NFKC form, case-folded (names are
+    """The key two names share when they look alike: the UTS #39 skeleton of the NFKC form, lower-cased (names are
     unique whatever their case) and skeletoned again, because some look-alikes are listed only for their lowercase
-    form (Greek capitals fold into letters that look Latin)."""
+    form. The first skeleton comes before the lower-casing so that a capital I still reads as l (`AIice`). Not
+    casefold(): it would turn a final ς into σ, which the data lists as a look-alike of o."""
     skeleton = _CHECKER.getSkeleton(_TYPE, normalize_username(name))
-    return _CHECKER.getSkeleton(_TYPE, skeleton.casefold())
+    return _CHECKER.getSkeleton(_TYPE, skeleton.lower())
