@@ -2,7 +2,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import PasswordChangeForm
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -10,7 +9,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from kameng.accounts import credentials, selectors, services
-from kameng.accounts.forms import LoginForm, RegisterForm
+from kameng.accounts.forms import ChangePasswordForm, LoginForm, RegisterForm
 from kameng.core.audit import Source
 from kameng.core.errors import DomainError
 from kameng.core.views import shows_refusals
@@ -67,7 +66,7 @@ def register_view(request):
     return render(request, "accounts/register.html", {"form": form}, status=status)
 
 
-def _account_page(request, form: PasswordChangeForm, *, status: int = 200):
+def _account_page(request, form: ChangePasswordForm, *, status: int = 200):
     context = {
         "form": form,
         "sessions": selectors.signed_in_sessions(request.user),
@@ -82,13 +81,13 @@ def _account_page(request, form: PasswordChangeForm, *, status: int = 200):
 @require_GET
 def account_view(request):
     credentials.note_session_use(request)  # so that this browser is listed from its first visit
-    return _account_page(request, PasswordChangeForm(request.user))
+    return _account_page(request, ChangePasswordForm(request.user))
 
 
 @login_required
 @require_POST
 def change_password_view(request):
-    form = PasswordChangeForm(request.user, request.POST)
+    form = ChangePasswordForm(request.user, request.POST)
     if not form.is_valid():
         return _account_page(request, form, status=400)
     credentials.set_new_password(user=request.user, password=form.cleaned_data["new_password1"])
