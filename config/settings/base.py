@@ -47,9 +47,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "kameng.accounts.middleware.SessionActivity",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so that on the way out it runs first: before SessionMiddleware saves what it wrote in the session.
+    "kameng.accounts.activity.SessionActivity",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -7,7 +7,6 @@ request, and the expiry slides with the recorded use.
 
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.contrib.auth import update_session_auth_hash
 from django.db import transaction
 from django.http import HttpRequest
@@ -56,7 +55,7 @@ def authenticate_token(*, token: str, ip: str | None, agent: str) -> ApiToken | 
         # Conditional, so that concurrent requests of one client record the hour once between them.
         ApiToken.objects.filter(pk=row.pk, revoked_at__isnull=True, last_used_at=row.last_used_at).update(
             last_used_at=now,
-            expires_at=now + timedelta(days=settings.KAMENG_API_TOKEN_TTL_DAYS),
+            expires_at=ApiToken.expiry_after_use(now),
             ip=ip,
             user_agent=agent,
         )
@@ -94,7 +93,7 @@ def _mark(row: UserSession, key: str) -> dict:
 
 def note_session_use(request: HttpRequest) -> None:
     """Records a signed-in browser's session the first time it is seen after login (or after its key changed),
-    and its use at most once an hour after that. Called by accounts.middleware.SessionActivity after the view."""
+    and its use at most once an hour after that. Called by accounts.activity.SessionActivity after the view."""
     session = request.session
     key = session.session_key
     if key is None:

@@ -1,3 +1,4 @@
+from datetime import datetime, timedelta
 from importlib import import_module
 
 from django.conf import settings
@@ -104,6 +105,10 @@ class ApiToken(models.Model):
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"
 
+    @staticmethod
+    def expiry_after_use(moment: datetime) -> datetime:
+        return moment + timedelta(days=settings.KAMENG_API_TOKEN_TTL_DAYS)
+
 
 def _session_store():
     return import_module(settings.SESSION_ENGINE).SessionStore
@@ -133,7 +138,7 @@ class UserSessionQuerySet(models.QuerySet):
 
 class UserSession(models.Model):
     """A browser signed in to the site. Django's session store cannot be searched by user, so each signed-in
-    session is recorded here (accounts.middleware) to be listed and revoked on the account page."""
+    session is recorded here (accounts.activity) to be listed and revoked on the account page."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="web_sessions")
     # The session store's own key (django_session holds it too): needed to delete the session; never shown.

@@ -8,9 +8,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 
+from kameng.accounts import names
 from kameng.accounts.error_codes import AccountErrorCode
 from kameng.accounts.models import ApiToken, LoginFailure, User
-from kameng.accounts.names import normalize_username, username_skeleton
 from kameng.core import clock
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
@@ -23,7 +23,7 @@ USERNAME_MAX = 150
 def register_user(
     *, username: str, password: str, email: str, role: str = Role.MEMBER, source: str = Source.WEB
 ) -> User:
-    username = normalize_username(username or "").strip()
+    username = names.normalize_username(username or "").strip()
     if not username or len(username) > USERNAME_MAX or not User.username_validator.regex.match(username):
         raise DomainError(AccountErrorCode.BAD_USERNAME)
     try:
@@ -37,7 +37,7 @@ def register_user(
         raise DomainError(AccountErrorCode.WEAK_PASSWORD, problems=" ".join(exc.messages)) from None
     if User.objects.filter(username__iexact=username).exists():
         raise DomainError(AccountErrorCode.USERNAME_TAKEN)
-    if User.objects.filter(username_skeleton=username_skeleton(username)).exists():
+    if User.objects.filter(username_skeleton=names.username_skeleton(username)).exists():
         raise DomainError(AccountErrorCode.USERNAME_CONFUSABLE)
     candidate.set_password(password)
     candidate.save()
@@ -83,7 +83,7 @@ def issue_token(*, user: User, source: str = Source.API, ip: str | None = None, 
         prefix=token[:8],
         created_at=issued,
         last_used_at=issued,
-        expires_at=issued + timedelta(days=settings.KAMENG_API_TOKEN_TTL_DAYS),
+        expires_at=ApiToken.expiry_after_use(issued),
         ip=ip,
         user_agent=user_agent[:256],
     )

@@ -158,3 +158,12 @@ def test_an_inactive_users_token_is_unauthorized():
     user.is_active = False
     user.save()
     assert bearer(token).get("/api/v1/notifications").json()["error"]["code"] == "unauthorized"
+
+
+def test_the_openapi_document_declares_token_revocation_and_its_refusals():
+    document = Client().get("/api/v1/openapi.json").json()
+    revoke = document["paths"]["/api/v1/auth/token"]["delete"]["responses"]
+    assert set(revoke) == {"204", "401"}
+    assert revoke["401"]["x-error-codes"] == ["unauthorized", "token_expired", "token_revoked"]
+    signed_in = document["paths"]["/api/v1/notifications"]["get"]["responses"]["401"]["x-error-codes"]
+    assert {"token_expired", "token_revoked"} <= set(signed_in)

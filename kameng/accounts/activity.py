@@ -8,7 +8,7 @@ from kameng.accounts import credentials
 class SessionActivity:
     """After the view: a request that read a signed-in session records it (once after login, then at most hourly).
     A request that never read its session did not use it, and costs nothing here. Placed after Django's
-    AuthenticationMiddleware, so that on the way out it runs before the session is saved."""
+    AuthenticationMiddleware and SessionMiddleware, so that on the way out it runs before the session is saved."""
 
     def __init__(self, get_response):
         self.get_response = get_response
