@@ -51,6 +51,8 @@ MIDDLEWARE = [
     "kameng.accounts.middleware.LoginRefusal",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so that on the way out it runs first: before SessionMiddleware saves what it wrote in the session.
+    "kameng.accounts.activity.SessionActivity",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -74,6 +74,8 @@ for _entry in FORWARDED_ALLOW_IPS:
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
+# An API token expires this many days after its last use (sliding; the use is recorded at most once an hour).
+KAMENG_API_TOKEN_TTL_DAYS = env_int("KAMENG_API_TOKEN_TTL_DAYS", 30)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 
+from kameng.accounts import names
 from kameng.accounts.error_codes import AccountErrorCode
 from kameng.accounts.models import ApiToken, User
 from kameng.core import clock
@@ -20,7 +21,7 @@ USERNAME_MAX = 150
 def register_user(
     *, username: str, password: str, email: str, role: str = Role.MEMBER, source: str = Source.WEB
 ) -> User:
-    username = (username or "").strip()
+    username = names.normalize_username(username or "").strip()
     if not username or len(username) > USERNAME_MAX or not User.username_validator.regex.match(username):
         raise DomainError(AccountErrorCode.BAD_USERNAME)
     try:
@@ -34,6 +35,8 @@ def register_user(
         raise DomainError(AccountErrorCode.WEAK_PASSWORD, problems=" ".join(exc.messages)) from None
     if User.objects.filter(username__iexact=username).exists():
         raise DomainError(AccountErrorCode.USERNAME_TAKEN)
+    if User.objects.filter(username_skeleton=names.username_skeleton(username)).exists():
+        raise DomainError(AccountErrorCode.USERNAME_CONFUSABLE)
     candidate.set_password(password)
     candidate.save()
     log_action(action="user.registered", obj=candidate, actor=candidate, source=source, data={"role": role})
@@ -57,8 +60,18 @@ def token_digest(token: str) -> str:
 
 
 @transaction.atomic
-def issue_token(*, user: User, source: str = Source.API) -> str:
+def issue_token(*, user: User, source: str = Source.API, ip: str | None = None, user_agent: str = "") -> str:
     token = "km_" + secrets.token_urlsafe(32)
-    ApiToken.objects.create(user=user, digest=token_digest(token), prefix=token[:8], created_at=clock.now())
+    issued = clock.now()
+    ApiToken.objects.create(
+        user=user,
+        digest=token_digest(token),
+        prefix=token[:8],
+        created_at=issued,
+        last_used_at=issued,
+        expires_at=ApiToken.expiry_after_use(issued),
+        ip=ip,
+        user_agent=user_agent[:256],
+    )
     log_action(action="token.issued", obj=user, actor=user, source=source)
     return token
