@@ -30,6 +30,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Greatest
 
+from kameng.accounts import names
 from kameng.accounts.models import LoginCounter, LoginFailure
 from kameng.core import clock
 from kameng.core.client import client_ip
@@ -64,10 +65,17 @@ def _address_key(address: str | None) -> str:
     return str(parsed)
 
 
+def _name_key(username: str) -> str:
+    # A name counts by its look-alike skeleton (kameng.accounts.names): `operator`, `OPERATOR`, full-width
+    # `ｏｐｅｒａｔｏｒ` and Cyrillic `оperator` all reach the same account or none, so they share one count.
+    name = username.strip()
+    return names.username_skeleton(name)[:NAME_MAX] if name else ""
+
+
 def _keys(*, username: str, address: str | None) -> list[_Key]:
     where = _address_key(address)
     keys = [_Key("", where, settings.KAMENG_LOGIN_MAX_FAILURES_PER_ADDRESS)]
-    name = username.strip().lower()[:NAME_MAX]
+    name = _name_key(username)
     if name:
         keys.insert(0, _Key(name, where, settings.KAMENG_LOGIN_MAX_FAILURES))  # the tighter one first
     return keys
@@ -110,7 +118,9 @@ class Attempt:
 
     def failed(self) -> None:
         LoginFailure.objects.create(
-            username=self.username.strip().lower()[:NAME_MAX], ip=self.address, at=clock.now()
+            username=names.normalize_username(self.username).strip().lower()[:NAME_MAX],
+            ip=self.address,
+            at=clock.now(),
         )
 
     def succeeded(self) -> None:

@@ -79,6 +79,21 @@ def test_the_web_page_the_api_and_the_admin_count_in_one_throttle():
 
 
 @pytest.mark.django_db
+def test_look_alike_spellings_of_a_name_share_its_count():
+    UserFactory(username="operator", role=Role.OPERATOR)
+    for spelling in (
+        "operator",
+        "OPERATOR",
+        "ｏｐｅｒａｔｏｒ",
+        "\u043eperator",
+        "Operator",
+    ):  # full-width, Cyrillic о
+        _page_login(spelling, "wrong-guess")
+    locked = post_json(Client(), "/api/v1/auth/token", {"username": "operator", "password": PASSWORD})
+    assert locked.status_code == 429
+
+
+@pytest.mark.django_db
 def test_a_right_password_clears_the_names_failures_from_that_address():
     user = UserFactory()
     for _ in range(4):
