@@ -9,11 +9,11 @@ from io import StringIO
 
 from django.conf import settings
 from django.core.management import CommandError, call_command
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 
 from kameng.core.backups import BackupError
 from kameng.inventory.models import CardKey
-from kameng.membership.models import Charge
+from kameng.membership.models import Cancellation, Charge, Membership
 from kameng.orders.models import Order
 from kameng.payments import ledger
 from kameng.payments.models import LedgerEntry, Payment, Refund
@@ -71,6 +71,35 @@ def refunds_above_payment() -> list[str]:
     return _refs(payments, "channel_trade_no")
 
 
+def vip_price_kept_after_fee_refunded() -> list[str]:
+    """No member keeps both the refund of a period's fee and that period's VIP price (docs/rules.md#5-cancellation).
+
+    Precisely: an immediate cancellation that refunded money (in full or in part) leaves no goods order of that
+    member at a VIP price (discount_fen > 0), created in the refunded period (from its start; after the cancel
+    too, unless a later membership of the member had begun by then), paid after the cancellation was received and
+    kept (paid, waiting to be fulfilled or delivered, not refunded). Orders paid before the cancellation are not
+    this check's business: their savings are what the refund deducts. Lists the orders."""
+    later_membership = Membership.objects.filter(
+        user_id=OuterRef(OuterRef("user_id")),
+        created_at__gt=OuterRef("membership__created_at"),
+        created_at__lte=OuterRef(OuterRef("created_at")),
+    )
+    refunded_period = Cancellation.objects.filter(
+        mode=Cancellation.Mode.IMMEDIATE,
+        refund_fen__gt=0,
+        membership__user_id=OuterRef("user_id"),
+        membership__current_period_start__lte=OuterRef("created_at"),
+        received_at__lte=OuterRef("paid_at"),
+    ).exclude(Exists(later_membership))
+    orders = Order.objects.filter(
+        Exists(refunded_period),
+        kind=Order.Kind.GOODS,
+        discount_fen__gt=0,
+        status__in=[Order.Status.PAID, Order.Status.FULFILLING, Order.Status.DELIVERED],
+    )
+    return _refs(orders, "order_no")
+
+
 def channel_payments_not_recorded() -> list[str]:
     """Money the channel took that the shop does not know about (a lost notification or a charge done twice)."""
     if not settings.KAMENG_SANDBOX:
@@ -94,6 +123,7 @@ DATA_CHECKS = {
     "unbalanced_ledger_entries": unbalanced_ledger_entries,
     "periods_paid_twice": periods_paid_twice,
     "refunds_above_payment": refunds_above_payment,
+    "vip_price_kept_after_fee_refunded": vip_price_kept_after_fee_refunded,
 }
 # The promises that compare our records with the channel's books (the sandbox's tables when it is the channel).
 CHANNEL_CHECKS = {
