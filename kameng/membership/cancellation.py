@@ -29,6 +29,8 @@ from kameng.payments.channels.registry import get_channel
 from kameng.payments.models import Payment, Refund
 
 Mode = Cancellation.Mode
+# The quote's signing lives in quotes.py; these names stay importable from here, where they were.
+QUOTE_SALT, QUOTE_MAX_AGE = quotes.QUOTE_SALT, quotes.QUOTE_MAX_AGE
 
 
 def _current_membership(user, *, lock: bool) -> Membership | None:
