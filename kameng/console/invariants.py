@@ -9,7 +9,8 @@ from io import StringIO
 
 from django.conf import settings
 from django.core.management import CommandError, call_command
-from django.db.models import Count, Exists, F, OuterRef, Q, Sum
+from django.db import connection
+from django.db.models import Count, F, Q, Sum
 
 from kameng.core.backups import BackupError
 from kameng.inventory.models import CardKey
@@ -71,6 +72,23 @@ def refunds_above_payment() -> list[str]:
     return _refs(payments, "channel_trade_no")
 
 
+# One query by hand: the same as nested Exists() querysets, whose Python-side building cost four times the query.
+_VIP_PRICE_KEPT = """
+SELECT o.order_no FROM {order} o
+WHERE o.kind = %s AND o.discount_fen > 0 AND o.status IN (%s, %s, %s)
+  AND EXISTS (
+    SELECT 1 FROM {cancellation} c JOIN {membership} m ON m.id = c.membership_id
+    WHERE m.user_id = o.user_id AND c.mode = %s AND c.refund_fen > 0
+      AND m.current_period_start <= o.created_at AND c.received_at <= o.paid_at
+      AND NOT EXISTS (
+        SELECT 1 FROM {membership} later
+        WHERE later.user_id = o.user_id AND later.created_at > m.created_at AND later.created_at <= o.created_at
+      )
+  )
+ORDER BY o.id LIMIT %s
+"""
+
+
 def vip_price_kept_after_fee_refunded() -> list[str]:
     """No member keeps both the refund of a period's fee and that period's VIP price (docs/rules.md#5-cancellation).
 
@@ -79,25 +97,16 @@ def vip_price_kept_after_fee_refunded() -> list[str]:
     too, unless a later membership of the member had begun by then), paid after the cancellation was received and
     kept (paid, waiting to be fulfilled or delivered, not refunded). Orders paid before the cancellation are not
     this check's business: their savings are what the refund deducts. Lists the orders."""
-    later_membership = Membership.objects.filter(
-        user_id=OuterRef(OuterRef("user_id")),
-        created_at__gt=OuterRef("membership__created_at"),
-        created_at__lte=OuterRef(OuterRef("created_at")),
+    sql = _VIP_PRICE_KEPT.format(
+        order=Order._meta.db_table,
+        cancellation=Cancellation._meta.db_table,
+        membership=Membership._meta.db_table,
     )
-    refunded_period = Cancellation.objects.filter(
-        mode=Cancellation.Mode.IMMEDIATE,
-        refund_fen__gt=0,
-        membership__user_id=OuterRef("user_id"),
-        membership__current_period_start__lte=OuterRef("created_at"),
-        received_at__lte=OuterRef("paid_at"),
-    ).exclude(Exists(later_membership))
-    orders = Order.objects.filter(
-        Exists(refunded_period),
-        kind=Order.Kind.GOODS,
-        discount_fen__gt=0,
-        status__in=[Order.Status.PAID, Order.Status.FULFILLING, Order.Status.DELIVERED],
-    )
-    return _refs(orders, "order_no")
+    kept = [Order.Status.PAID, Order.Status.FULFILLING, Order.Status.DELIVERED]
+    params = [Order.Kind.GOODS.value, *(s.value for s in kept), Cancellation.Mode.IMMEDIATE.value, LIMIT]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
 
 
 def channel_payments_not_recorded() -> list[str]:
