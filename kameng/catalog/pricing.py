@@ -20,6 +20,10 @@ class MemberPerks:
         [], int
     ]  # the VIP price shown beside every price: the best plan's discount
     priority_fulfilment: Callable[[Any], bool]  # the user's manual orders go to the front of the queue
+    # The same discount read again under the membership's row lock, inside the caller's transaction: what an
+    # order may commit as its VIP price. An immediate cancel that refunds the fee holds that lock while it closes
+    # the member's unpaid VIP-priced orders, so none can be priced in after it (docs/rules.md#5-cancellation).
+    held_discount_percent: Callable[[Any], int]
 
 
 _perks: Slot[MemberPerks] = Slot("the member perks", filled_by="the membership app")

@@ -9,11 +9,12 @@ from io import StringIO
 
 from django.conf import settings
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.db.models import Count, F, Q, Sum
 
 from kameng.core.backups import BackupError
 from kameng.inventory.models import CardKey
-from kameng.membership.models import Charge
+from kameng.membership.models import Cancellation, Charge, Membership
 from kameng.orders.models import Order
 from kameng.payments import ledger
 from kameng.payments.models import LedgerEntry, Payment, Refund
@@ -71,6 +72,43 @@ def refunds_above_payment() -> list[str]:
     return _refs(payments, "channel_trade_no")
 
 
+# One query by hand: the same as nested Exists() querysets, whose Python-side building cost four times the query.
+_VIP_PRICE_KEPT = """
+SELECT o.order_no FROM {order} o
+WHERE o.kind = %s AND o.discount_fen > 0 AND o.status IN (%s, %s, %s)
+  AND EXISTS (
+    SELECT 1 FROM {cancellation} c JOIN {membership} m ON m.id = c.membership_id
+    WHERE m.user_id = o.user_id AND c.mode = %s AND c.refund_fen > 0
+      AND m.current_period_start <= o.created_at AND c.received_at <= o.paid_at
+      AND NOT EXISTS (
+        SELECT 1 FROM {membership} later
+        WHERE later.user_id = o.user_id AND later.created_at > m.created_at AND later.created_at <= o.created_at
+      )
+  )
+ORDER BY o.id LIMIT %s
+"""
+
+
+def vip_price_kept_after_fee_refunded() -> list[str]:
+    """No member keeps both the refund of a period's fee and that period's VIP price (docs/rules.md#5-cancellation).
+
+    Precisely: an immediate cancellation that refunded money (in full or in part) leaves no goods order of that
+    member at a VIP price (discount_fen > 0), created in the refunded period (from its start; after the cancel
+    too, unless a later membership of the member had begun by then), paid after the cancellation was received and
+    kept (paid, waiting to be fulfilled or delivered, not refunded). Orders paid before the cancellation are not
+    this check's business: their savings are what the refund deducts. Lists the orders."""
+    sql = _VIP_PRICE_KEPT.format(
+        order=Order._meta.db_table,
+        cancellation=Cancellation._meta.db_table,
+        membership=Membership._meta.db_table,
+    )
+    kept = [Order.Status.PAID, Order.Status.FULFILLING, Order.Status.DELIVERED]
+    params = [Order.Kind.GOODS.value, *(s.value for s in kept), Cancellation.Mode.IMMEDIATE.value, LIMIT]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
+
+
 def channel_payments_not_recorded() -> list[str]:
     """Money the channel took that the shop does not know about (a lost notification or a charge done twice)."""
     if not settings.KAMENG_SANDBOX:
@@ -94,6 +132,7 @@ DATA_CHECKS = {
     "unbalanced_ledger_entries": unbalanced_ledger_entries,
     "periods_paid_twice": periods_paid_twice,
     "refunds_above_payment": refunds_above_payment,
+    "vip_price_kept_after_fee_refunded": vip_price_kept_after_fee_refunded,
 }
 # The promises that compare our records with the channel's books (the sandbox's tables when it is the channel).
 CHANNEL_CHECKS = {

@@ -7,7 +7,7 @@ from kameng.core.api import IDEMPOTENT, SIGNED_IN, WITH_BODY, answers, idempoten
 from kameng.core.audit import Source
 from kameng.core.client import client_ip
 from kameng.core.clock import iso
-from kameng.membership import cancellation, selectors, services
+from kameng.membership import cancellation, quotes, selectors, services
 from kameng.membership.error_codes import MembershipErrorCode as E
 from kameng.membership.models import Cancellation
 from kameng.membership.schemas import (
@@ -16,6 +16,7 @@ from kameng.membership.schemas import (
     AutoRenewOut,
     CancelIn,
     CancelOut,
+    CancelRefusalOut,
     MembershipOut,
     PlanOut,
     QuoteOut,
@@ -143,6 +144,7 @@ def receipt_answer(c: Cancellation) -> dict:
         "refund_fen": c.refund_fen,
         "refund_status": c.refund.status if c.refund_id else "none",
         "receipt_url": reverse("membership:receipt", args=[c.receipt_no]),
+        "closed_orders": c.closed_orders,
     }
 
 
@@ -150,7 +152,7 @@ def receipt_answer(c: Cancellation) -> dict:
 def refund_quote(request):
     """What cancelling immediately would refund now, each number shown (docs/rules.md#5-cancellation)."""
     quote, quote_id = cancellation.refund_quote(user=request.user)
-    return {**quote.as_dict(), "quote_id": quote_id}
+    return quotes.quote_answer(quote=quote, quote_id=quote_id)
 
 
 @router.post(
@@ -175,25 +177,36 @@ def auto_renew(request, payload: AutoRenewIn):
     return idempotent(request, action)
 
 
+def _with_new_quote(spec: dict) -> dict:
+    """The cancel's 409 envelope may carry the new quote (stale_quote): declared as such in the schema."""
+    spec["response"][409] = CancelRefusalOut
+    return spec
+
+
 @router.post(
     "/membership/cancel",
-    **answers(
-        {200: CancelOut},
-        *SIGNED_IN,
-        *WITH_BODY,
-        *IDEMPOTENT,
-        E.BAD_MODE,
-        E.BAD_REASON,
-        E.BAD_QUOTE,
-        E.STALE_QUOTE,
-        E.NO_MEMBERSHIP,
-        E.MEMBERSHIP_ENDED,
-        E.NOTHING_TO_TURN_OFF,
+    **_with_new_quote(
+        answers(
+            {200: CancelOut},
+            *SIGNED_IN,
+            *WITH_BODY,
+            *IDEMPOTENT,
+            E.BAD_MODE,
+            E.BAD_REASON,
+            E.BAD_QUOTE,
+            E.STALE_QUOTE,
+            E.NO_MEMBERSHIP,
+            E.MEMBERSHIP_ENDED,
+            E.NOTHING_TO_TURN_OFF,
+        )
     ),
 )
 def cancel(request, payload: CancelIn):
     """退订. `mode`: `end_of_period` (no further charge, VIP to the period end) or `immediate` (ends now, refund by
-    the policy). Repeats return the same receipt."""
+    the policy; a refund closes the member's unpaid VIP-priced orders of the period, listed in `closed_orders`).
+    Repeats return the same receipt. A `quote_id` whose inputs changed since (savings used, a renewal, a new
+    period, the plan's terms) or older than 30 minutes is refused with 409 `stale_quote`, the new quote in
+    `error.quote`."""
 
     def action():
         made = cancellation.cancel_membership(

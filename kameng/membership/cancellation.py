@@ -9,7 +9,6 @@ the agreement is then unsigned at the channel through the outbox, retried until 
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.core import signing
 from django.db import IntegrityError
 from django.db.models import QuerySet
 
@@ -17,7 +16,7 @@ from kameng.core import clock, locking, outbox, sweeps
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
 from kameng.core.http import TransportError
-from kameng.membership import lifecycle
+from kameng.membership import lifecycle, quotes, vip_price
 from kameng.membership.error_codes import MembershipErrorCode
 from kameng.membership.lifecycle import lock_agreement
 from kameng.membership.models import PERIOD_MONTHS, Agreement, Cancellation, Charge, Membership, Period
@@ -30,8 +29,8 @@ from kameng.payments.channels.registry import get_channel
 from kameng.payments.models import Payment, Refund
 
 Mode = Cancellation.Mode
-QUOTE_SALT = "kameng.membership.refund-quote"
-QUOTE_MAX_AGE = timedelta(minutes=30)
+# The quote's signing lives in quotes.py; these names stay importable from here, where they were.
+QUOTE_SALT, QUOTE_MAX_AGE = quotes.QUOTE_SALT, quotes.QUOTE_MAX_AGE
 
 
 def _current_membership(user, *, lock: bool) -> Membership | None:
@@ -45,36 +44,13 @@ def _current_membership(user, *, lock: bool) -> Membership | None:
 
 
 def refund_quote(*, user) -> tuple[RefundQuote, str]:
-    """The quote for cancelling now, and a signed quote id the cancel may bring back (valid 30 minutes)."""
+    """The quote for cancelling now, and a signed quote id the cancel may bring back (binding 30 minutes, while
+    nothing it was computed from changes: `kameng/membership/quotes.py`)."""
     membership = _current_membership(user, lock=False)
     if membership is None or membership.status not in (Membership.Status.ACTIVE, Membership.Status.PAST_DUE):
         raise DomainError(MembershipErrorCode.NO_MEMBERSHIP)
     quote = quote_refund(membership=membership)
-    # The age is measured on our clock (the sandbox test clock moves it), not the signer's wall-clock timestamp.
-    token = signing.dumps(
-        {
-            "m": membership.pk,
-            "p": quote.period_index,
-            "r": quote.refund_fen,
-            "t": int(quote.quoted_at.timestamp()),
-        },
-        salt=QUOTE_SALT,
-        compress=True,
-    )
-    return quote, token
-
-
-def _quoted_refund(token: str, membership: Membership) -> int:
-    """The refund promised by a quote the member saw; a stale or foreign quote is refused with a clear answer."""
-    try:
-        data = signing.loads(token, salt=QUOTE_SALT)
-    except signing.BadSignature:
-        raise DomainError(MembershipErrorCode.BAD_QUOTE) from None
-    if clock.now().timestamp() - int(data.get("t", 0)) > QUOTE_MAX_AGE.total_seconds():
-        raise DomainError(MembershipErrorCode.STALE_QUOTE)
-    if data.get("m") != membership.pk or data.get("p") != membership.period_index:
-        raise DomainError(MembershipErrorCode.STALE_QUOTE)
-    return int(data.get("r", 0))
+    return quote, quotes.sign_quote(quote=quote, membership=membership)
 
 
 def cancel_membership(
@@ -128,17 +104,29 @@ def _cancel(*, user, mode, source, actor, reason, comment, quote_id, min_refund_
         if earlier is not None:
             return earlier  # e.g. "turn off auto-renew" after an immediate cancel: the membership is already over
         raise DomainError(MembershipErrorCode.MEMBERSHIP_ENDED)
+    # The unpaid VIP-priced orders are locked before the cancel takes its moment and its quote: a payment of one
+    # that raced this cancel has committed by now (paid before the cancel, its saving in the quote); any other is
+    # closed below if money goes back.
+    open_orders = vip_price.lock_open_vip_orders(membership) if mode == Mode.IMMEDIATE else []
     now, plan = clock.now(), membership.plan
-    quote, refund_fen, refund = None, 0, None
+    quote, refund_fen, refund, closed = None, 0, None, []
     if mode == Mode.END_OF_PERIOD and plan.period == Period.LIFETIME:
         raise DomainError(MembershipErrorCode.NOTHING_TO_TURN_OFF)
     if mode == Mode.IMMEDIATE:
         quote = quote_refund(membership=membership, now=now)
         refund_fen = quote.refund_fen
         if quote_id:
-            refund_fen = max(refund_fen, _quoted_refund(quote_id, membership))
+            refund_fen = max(
+                refund_fen, quotes.binding_refund(quote_id=quote_id, membership=membership, fresh=quote)
+            )
         refund_fen = min(max(refund_fen, min_refund_fen), quote.paid_fen)  # never more than was paid for it
         if refund_fen > 0:
+            # Orders before the refund's payment row (the lock order); the period's VIP price goes with its fee.
+            closed = vip_price.close_vip_orders(
+                orders_to_close=open_orders,
+                source=lifecycle.audit_source(source),
+                actor=actor or user,
+            )
             refund = _refund_current_period(membership, refund_fen)
     return lifecycle.cancel(
         membership=membership,
@@ -153,6 +141,7 @@ def _cancel(*, user, mode, source, actor, reason, comment, quote_id, min_refund_
         refund_fen=refund_fen,
         quote=quote.as_dict() if quote else {},
         refund=refund,
+        closed_orders=closed,
     )
 
 

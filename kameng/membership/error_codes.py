@@ -17,7 +17,12 @@ class MembershipErrorCode(ErrorCode):
     ALREADY_MEMBER = "already_member", 409, _("你已经是会员")
     NO_MEMBERSHIP = "no_membership", 404, _("你没有可退订的会员")
     BAD_QUOTE = "bad_quote", 422, _("这不是本店给出的退款报价")
-    STALE_QUOTE = "stale_quote", 409, _("退款报价已过期(超过 30 分钟或已进入新的周期),请查看新的报价")
+    # Stale: older than 30 minutes, or something it was computed from changed (kameng/membership/quotes.py).
+    STALE_QUOTE = (
+        "stale_quote",
+        409,
+        _("退款报价已失效(已超过 30 分钟,或会员优惠、未付订单、周期、套餐价格已变化),请查看新的报价"),
+    )
     BAD_MODE = "bad_mode", 422, _("退订方式须为以下之一:%(choices)s")
     BAD_REASON = "bad_reason", 422, _("退订原因须为以下之一:%(choices)s")
     MEMBERSHIP_ENDED = "membership_ended", 409, _("这个会员已经结束")

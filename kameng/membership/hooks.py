@@ -7,7 +7,7 @@ membership order kind (what its payment buys, where it is paid, why its money ma
 from django.urls import reverse
 
 from kameng.catalog import pricing
-from kameng.membership import agreements, selectors, services
+from kameng.membership import agreements, selectors, services, vip_price
 from kameng.orders.models import Order
 from kameng.payments import events, ledger
 from kameng.payments.models import Refund
@@ -27,6 +27,7 @@ def register() -> None:
             discount_percent=selectors.vip_discount_percent,
             best_discount_percent=selectors.best_vip_discount_percent,
             priority_fulfilment=selectors.has_priority_fulfilment,
+            held_discount_percent=vip_price.held_vip_discount_percent,
         )
     )
     events.register_order_kind(

@@ -51,6 +51,11 @@ _CANCEL_AUDIT_SOURCE = {
 }
 
 
+def audit_source(source: str) -> str:
+    """The audit log's source for a cancellation received through `source` (a `Cancellation.Source`)."""
+    return _CANCEL_AUDIT_SOURCE.get(source, Source.SYSTEM)
+
+
 class ExpiryReason(enum.StrEnum):
     PERIOD_END = "period_end"
     RENEWAL_FAILED = "renewal_failed"
@@ -201,11 +206,13 @@ def cancel(
     refund_fen: int = 0,
     quote: dict | None = None,
     refund=None,
+    closed_orders: list[dict] | None = None,
 ) -> Cancellation:
     """active / past_due → cancelled (immediate, or any cancel of a past-due membership), or auto-renew off to
     the period end: no further charge, the agreement unsigned at the channel (through the outbox, if still in
     force), one receipt, audited, sent to the member. The agreement, if any, is locked by the caller after the
-    membership and before any refund's payment (the lock order)."""
+    membership and before any refund's payment (the lock order). `closed_orders`: the unpaid VIP-priced orders
+    the caller closed with the refund, listed on the receipt."""
     _under_lock(membership, "be cancelled", Status.ACTIVE, Status.PAST_DUE)
     ends_now = mode == Cancellation.Mode.IMMEDIATE or membership.status == Status.PAST_DUE
     if ends_now:
@@ -226,16 +233,18 @@ def cancel(
         refund_fen=refund_fen,
         quote=quote or {},
         refund=refund,
+        closed_orders=closed_orders or [],
     )
     log_action(
         action=f"membership.cancelled.{mode}",
         obj=membership,
         actor=audited_actor,
-        source=_CANCEL_AUDIT_SOURCE.get(source, Source.SYSTEM),
+        source=audit_source(source),
         data={
             "receipt_no": cancellation.receipt_no,
             "via": source,
             "refund_fen": refund_fen,
+            "closed_orders": [o["order_no"] for o in cancellation.closed_orders],
             "effective_at": clock.iso(cancellation.effective_at),
             "reason": reason,
         },

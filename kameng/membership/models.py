@@ -322,6 +322,9 @@ class Cancellation(models.Model):
     refund = models.OneToOneField(
         "payments.Refund", null=True, blank=True, on_delete=models.PROTECT, related_name="cancellation"
     )
+    # The unpaid orders at the period's VIP price that the refund closed (docs/rules.md#5-cancellation), as they
+    # were: [{order_no, subject, amount_fen, discount_fen}].
+    closed_orders = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-received_at", "-id"]

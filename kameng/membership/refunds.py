@@ -9,15 +9,21 @@ period plans, cancelled immediately:
     refund_fen     = max(0, prorated_fen − deducted_fen)
 within the plan's window (48 h) of the charge and no VIP saving used since: refund_fen = paid_fen (误购 / 误续费)
 lifetime plans after the window: 0, or with a penalty p %: max(0, paid − round_half_up(paid × p / 100) − all savings)
+
+A quote also says which unpaid VIP-priced orders an immediate cancel would close, and carries a fingerprint of
+everything it was computed from except the clock: the period and its charge, the plan's terms, the savings, those
+orders. A quote whose fingerprint no longer matches is stale (`kameng/membership/quotes.py`).
 """
 
-from dataclasses import asdict, dataclass
+import hashlib
+import json
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 
 from kameng.core import clock
 from kameng.core.money import round_half_up
 from kameng.membership.models import Charge, Membership, Period
-from kameng.membership.selectors import savings_fen
+from kameng.membership.selectors import open_vip_orders, savings_fen
 
 
 @dataclass(frozen=True)
@@ -34,9 +40,14 @@ class RefundQuote:
     window_ends_at: datetime | None
     quoted_at: datetime
     period_index: int
+    # The unpaid orders at this membership's VIP price that an immediate cancel paying this refund closes.
+    closes_orders: tuple[str, ...] = ()
+    # A digest of the quote's inputs, time aside (quote_refund): equal fingerprints, same inputs.
+    fingerprint: str = ""
 
     def as_dict(self) -> dict:
         data = asdict(self)
+        data["closes_orders"] = list(self.closes_orders)
         data["window_ends_at"] = clock.iso(self.window_ends_at)
         data["quoted_at"] = clock.iso(self.quoted_at)
         return data
@@ -103,7 +114,7 @@ def compute_quote(
 
 
 def quote_refund(*, membership: Membership, now: datetime | None = None) -> RefundQuote:
-    """What cancelling this membership immediately would pay back now."""
+    """What cancelling this membership immediately would pay back now, and which orders it would close."""
     now = now or clock.now()
     plan = membership.plan
     charge = (
@@ -113,27 +124,59 @@ def quote_refund(*, membership: Membership, now: datetime | None = None) -> Refu
         if membership.status == Membership.Status.ACTIVE
         else None
     )
+    open_orders = list(open_vip_orders(membership=membership).values_list("pk", "order_no"))
+    savings = (0, 0, 0)
     if charge is None:  # past_due or over: the current period was never paid
-        return RefundQuote(
+        quote = RefundQuote(
             rule="nothing_paid", refund_fen=0, paid_fen=0, total_days=0, used_days=0, remaining_days=0,
             prorated_fen=0, deducted_fen=0, penalty_fen=0, window_ends_at=None, quoted_at=now,
             period_index=membership.period_index,
         )  # fmt: skip
-    user = membership.user
-    return compute_quote(
-        period=plan.period,
-        paid_fen=charge.amount_fen,
-        period_start=membership.current_period_start,
-        period_end=membership.current_period_end,
-        charged_at=charge.succeeded_at,
-        now=now,
-        window_hours=plan.refund_window_hours,
-        deduct_savings=plan.deduct_savings,
-        savings_period_fen=savings_fen(
-            user=user, start=membership.current_period_start, end=membership.current_period_end
-        ),
-        savings_since_charge_fen=savings_fen(user=user, start=charge.succeeded_at),
-        savings_total_fen=savings_fen(user=user, start=membership.anchor_at),
-        lifetime_penalty_percent=plan.lifetime_penalty_percent,
-        period_index=membership.period_index,
+    else:
+        user = membership.user
+        savings = (
+            savings_fen(user=user, start=membership.current_period_start, end=membership.current_period_end),
+            savings_fen(user=user, start=charge.succeeded_at),
+            savings_fen(user=user, start=membership.anchor_at),
+        )
+        quote = compute_quote(
+            period=plan.period,
+            paid_fen=charge.amount_fen,
+            period_start=membership.current_period_start,
+            period_end=membership.current_period_end,
+            charged_at=charge.succeeded_at,
+            now=now,
+            window_hours=plan.refund_window_hours,
+            deduct_savings=plan.deduct_savings,
+            savings_period_fen=savings[0],
+            savings_since_charge_fen=savings[1],
+            savings_total_fen=savings[2],
+            lifetime_penalty_percent=plan.lifetime_penalty_percent,
+            period_index=membership.period_index,
+        )
+    basis = {
+        "membership": [membership.pk, membership.status, membership.period_index],
+        "period": [clock.iso(membership.current_period_start), clock.iso(membership.current_period_end)],
+        "charge": [charge.pk, charge.amount_fen, clock.iso(charge.succeeded_at)] if charge else None,
+        "plan": [
+            plan.period,
+            plan.price_fen,
+            plan.discount_percent,
+            plan.refund_window_hours,
+            plan.deduct_savings,
+            plan.lifetime_penalty_percent,
+        ],
+        "savings": list(savings),
+        "open_vip_orders": [pk for pk, _ in open_orders],
+    }
+    return replace(
+        quote,
+        closes_orders=tuple(order_no for _, order_no in open_orders) if quote.refund_fen > 0 else (),
+        fingerprint=fingerprint(basis),
     )
+
+
+def fingerprint(basis: dict) -> str:
+    """A short digest of a quote's inputs (plain JSON values): the same inputs give the same fingerprint."""
+    text = json.dumps(basis, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]

@@ -172,28 +172,26 @@ class MembershipOut(Schema):
     pending_order_no: str | None
 
 
+QUOTE_EXAMPLE = {
+    "refund_fen": 958,
+    "paid_fen": 1500,
+    "total_days": 30,
+    "used_days": 6,
+    "remaining_days": 24,
+    "prorated_fen": 1200,
+    "deducted_fen": 242,
+    "penalty_fen": 0,
+    "rule": "pro_rata",
+    "window_ends_at": "2026-11-27T19:53:45+08:00",
+    "quoted_at": "2026-11-30T19:53:46+08:00",
+    "closes_orders": ["K20261130512093311872"],
+    "quote_id": "eyJtIjoxLCJwIjowLCJyIjo5NTgsInQiOjE3OTYwMzk2MjZ9:1xWBZK:"
+    "EZAe2xdP_MfH-2d8ljvZ7OssYoOdSymnKbi8J28pR-I",
+}
+
+
 class QuoteOut(Schema):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "refund_fen": 958,
-                    "paid_fen": 1500,
-                    "total_days": 30,
-                    "used_days": 6,
-                    "remaining_days": 24,
-                    "prorated_fen": 1200,
-                    "deducted_fen": 242,
-                    "penalty_fen": 0,
-                    "rule": "pro_rata",
-                    "window_ends_at": "2026-11-27T19:53:45+08:00",
-                    "quoted_at": "2026-11-30T19:53:46+08:00",
-                    "quote_id": "eyJtIjoxLCJwIjowLCJyIjo5NTgsInQiOjE3OTYwMzk2MjZ9:1xWBZK:"
-                    "EZAe2xdP_MfH-2d8ljvZ7OssYoOdSymnKbi8J28pR-I",
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [QUOTE_EXAMPLE]})
 
     refund_fen: int
     paid_fen: int
@@ -206,6 +204,10 @@ class QuoteOut(Schema):
     rule: str
     window_ends_at: str | None
     quoted_at: str
+    # The unpaid orders at the VIP price that an immediate cancel paying this refund closes (their keys go back,
+    # a payment still made for one is refunded in full).
+    closes_orders: list[str]
+    # Bring it back to /membership/cancel: binding 30 minutes while nothing the quote was computed from changes.
     quote_id: str
 
 
@@ -234,8 +236,16 @@ class CancelIn(Schema):
     mode: Annotated[str, Field(max_length=16)]
     reason: Annotated[str, Field(max_length=32)] = ""
     comment: Annotated[str, Field(max_length=500)] = ""
-    # The quote the member saw (from refund-quote); the refund is never less than it, within 30 minutes.
+    # The quote the member saw (from refund-quote); the refund is never less than it, within 30 minutes, while
+    # nothing it was computed from changed (else 409 stale_quote with the new quote).
     quote_id: Annotated[str, Field(max_length=500)] = ""
+
+
+class ClosedOrderOut(Schema):
+    order_no: str
+    subject: str
+    amount_fen: int
+    discount_fen: int
 
 
 class CancelOut(Schema):
@@ -250,6 +260,14 @@ class CancelOut(Schema):
                     "refund_fen": 958,
                     "refund_status": "pending",
                     "receipt_url": "/member/receipts/C20261130844784239381/",
+                    "closed_orders": [
+                        {
+                            "order_no": "K20261130512093311872",
+                            "subject": "腾讯Q币 30 元 × 10",
+                            "amount_fen": 25900,
+                            "discount_fen": 2900,
+                        }
+                    ],
                 }
             ]
         }
@@ -262,3 +280,32 @@ class CancelOut(Schema):
     refund_fen: int
     refund_status: str
     receipt_url: str
+    # The unpaid orders at the VIP price this cancel closed with its refund.
+    closed_orders: list[ClosedOrderOut]
+
+
+class StaleQuoteBody(Schema):
+    code: str
+    message: str
+    # With `stale_quote` only: the quote as it is now, with its own quote_id, to show and confirm again.
+    quote: QuoteOut | None = None
+
+
+class CancelRefusalOut(Schema):
+    """The error envelope of a cancel's 409: for `stale_quote` it carries the new quote."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "error": {
+                        "code": "stale_quote",
+                        "message": "退款报价已失效,请查看新的报价",
+                        "quote": QUOTE_EXAMPLE,
+                    }
+                }
+            ]
+        }
+    )
+
+    error: StaleQuoteBody

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Q, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
@@ -161,6 +161,27 @@ def savings_fen(*, user, start: datetime | None = None, end: datetime | None = N
     if end is not None:
         query = query.filter(paid_at__lt=end)
     return query.aggregate(total=Sum("discount_fen"))["total"] or 0
+
+
+def open_vip_orders(*, membership: Membership) -> QuerySet[Order]:
+    """The member's goods orders priced at this membership's VIP price in its current period and never paid nor
+    closed: pending payment, or expired but still payable late. An immediate cancel that refunds the period's
+    fee closes them (docs/rules.md#5-cancellation); until then they are not savings (nothing was bought)."""
+    if membership.current_period_start is None:
+        return Order.objects.none()
+    return (
+        Order.objects.filter(
+            user_id=membership.user_id,
+            kind=Order.Kind.GOODS,
+            discount_fen__gt=0,
+            status__in=[Order.Status.PENDING_PAYMENT, Order.Status.EXPIRED],
+            paid_at__isnull=True,
+            closed_reason="",
+            created_at__gte=membership.current_period_start,
+        )
+        .select_related("product")
+        .order_by("pk")
+    )
 
 
 @dataclass(frozen=True)

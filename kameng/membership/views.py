@@ -10,7 +10,7 @@ from kameng.core.audit import Source
 from kameng.core.client import client_ip
 from kameng.core.errors import DomainError
 from kameng.core.views import shows_refusals
-from kameng.membership import cancellation, selectors, services
+from kameng.membership import cancellation, quotes, selectors, services
 from kameng.membership.models import Cancellation
 from kameng.orders.selectors import orders_of
 from kameng.payments.selectors import channel_names, payments_of
@@ -79,29 +79,40 @@ def cancel(request):
     """退订会员: one page with both modes side by side, the refund quote in full, an optional reason, and the
     confirm buttons. Click 1 was the 退订会员 button that led here; click 2 is a confirm button."""
     if request.method == "POST":
-        made = cancellation.cancel_membership(
-            user=request.user,
-            mode=request.POST.get("mode", ""),
-            reason=request.POST.get("reason", ""),
-            comment=request.POST.get("comment", ""),
-            quote_id=request.POST.get("quote_id", ""),
-            source=Cancellation.Source.SELF_SERVICE,
-        )
+        try:
+            made = cancellation.cancel_membership(
+                user=request.user,
+                mode=request.POST.get("mode", ""),
+                reason=request.POST.get("reason", ""),
+                comment=request.POST.get("comment", ""),
+                quote_id=request.POST.get("quote_id", ""),
+                source=Cancellation.Source.SELF_SERVICE,
+            )
+        except quotes.StaleQuote as stale:
+            # The quote on the page no longer binds: the same page again, with the new quote, asking again.
+            return _cancel_page(request, stale.quote, stale.quote_id, stale=stale.message, status=409)
         return redirect("membership:receipt", made.receipt_no)
-    centre = selectors.member_centre(user=request.user)
     quote = quote_id = None
     with contextlib.suppress(DomainError):  # nothing to cancel: the page says so
         quote, quote_id = cancellation.refund_quote(user=request.user)
+    return _cancel_page(request, quote, quote_id)
+
+
+def _cancel_page(request, quote, quote_id, *, stale: str = "", status: int = 200):
     return render(
         request,
         "membership/cancel.html",
         {
-            "centre": centre,
+            "centre": selectors.member_centre(user=request.user),
             "quote": quote,
             "quote_id": quote_id,
+            "stale": stale,
+            "chosen_reason": request.POST.get("reason", ""),
+            "comment": request.POST.get("comment", ""),
             "reasons": Cancellation.Reason.choices,
             "receipts": selectors.receipts_of(request.user),
         },
+        status=status,
     )
 
 

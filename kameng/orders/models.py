@@ -18,6 +18,13 @@ class Order(models.Model):
         EXPIRED = "expired", _("已过期")
         REFUNDED = "refunded", _("已退款")
 
+    class ClosedReason(models.TextChoices):
+        """Why an unpaid order was closed for good: a payment that still arrives is refunded, never delivered."""
+
+        NOT_CLOSED = "", _("未关闭")
+        # The member's immediate cancel refunded the fee of the period whose VIP price this order carries.
+        VIP_FEE_REFUNDED = "vip_fee_refunded", _("会员费已退款,会员价订单关闭")
+
     order_no = models.CharField(max_length=32, unique=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.GOODS)
@@ -40,6 +47,9 @@ class Order(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
     refunded_at = models.DateTimeField(null=True, blank=True)
     fulfilment_note = models.TextField(blank=True)  # what the operator delivered by hand
+    # Set on an unpaid order (status expired) that must never be delivered (docs/rules.md#2-orders-and-card-keys).
+    closed_reason = models.CharField(max_length=32, blank=True, choices=ClosedReason.choices)
+    closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

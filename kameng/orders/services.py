@@ -2,6 +2,7 @@
 
 pending_payment ─pay→ delivered (auto) | fulfilling (manual) ─fulfil→ delivered
 pending_payment ─expire→ expired ─late pay→ delivered | fulfilling | refund
+pending_payment | expired (never paid) ─close→ expired, closed ─any pay→ refund (in full, nothing delivered)
 any paid state ─refund→ refunded
 """
 
@@ -31,6 +32,7 @@ class PaymentOutcome(enum.Enum):
     DELIVERED = "delivered"
     FULFILLING = "fulfilling"
     REFUND = "refund"  # the money came but the goods cannot be had: give it back
+    CLOSED = "closed"  # the money came for an order closed for good: give it all back, deliver nothing
 
 
 def lock_order(order_no: str) -> Order:
@@ -63,7 +65,7 @@ def _return_stock(order: Order) -> None:
         Product.objects.filter(pk=order.product_id).update(manual_stock=F("manual_stock") + order.quantity)
 
 
-@transaction.atomic
+@locking.retried_atomic  # membership (a VIP price) → card keys: a deadlock is retried once, not shown
 def create_order(*, user, sku: str, quantity: int, channel: str, source: str = Source.API) -> Order:
     """Checkout: the order and its stock reservation are one transaction, so stock can never be oversold."""
     if channel not in channels.offered():
@@ -78,10 +80,15 @@ def create_order(*, user, sku: str, quantity: int, channel: str, source: str = S
     if product is None:
         raise DomainError(CatalogErrorCode.UNKNOWN_SKU, sku=sku)
     perks = pricing.member_perks()
+    discount = perks.discount_percent(user)
+    if discount:
+        # A VIP price is committed only under the membership's row lock, re-read there (memberships come before
+        # orders in the lock order): a cancel that refunded the fee meanwhile leaves the list price.
+        discount = perks.held_discount_percent(user)
     moment = clock.now()
     original = product.price_fen * quantity
     # VIP price (会员价) while the membership is active; the saving is recorded on the order.
-    unit_price = pricing.vip_unit_price(product.price_fen, perks.discount_percent(user))
+    unit_price = pricing.vip_unit_price(product.price_fen, discount)
     order = Order.objects.create(
         order_no=ids.public_number("K"),
         user=user,
@@ -145,9 +152,35 @@ def _expire(order: Order) -> Order:
     return order
 
 
+def close_unpaid_order(*, order: Order, reason: str, source: str, actor=None) -> bool:
+    """pending_payment or expired, never paid → expired and closed for good: its stock goes back now (if it still
+    held any) and a payment that arrives later is refunded in full instead of delivered, even with stock to spare
+    (`apply_payment`). Inside the caller's transaction, which locks the order here if it has not already (orders
+    come after memberships in the lock order). Returns False, changing nothing, for an order paid or closed."""
+    locking.hold(order)
+    if (
+        order.paid_at is not None
+        or order.closed_reason
+        or order.status not in (Status.PENDING_PAYMENT, Status.EXPIRED)
+    ):
+        return False
+    if order.status == Status.PENDING_PAYMENT:
+        _return_stock(order)
+    order.status, order.closed_reason, order.closed_at = Status.EXPIRED, reason, clock.now()
+    order.save(update_fields=["status", "closed_reason", "closed_at"])
+    log_action(action="order.closed", obj=order, actor=actor, source=source, data={"reason": reason})
+    return True
+
+
 def apply_payment(*, order_no: str, source: str = Source.CHANNEL) -> PaymentOutcome:
     """A verified payment of the full amount landed; runs inside the payment's transaction."""
     order = lock_order(order_no)
+    if order.closed_reason:
+        # Closed for good (e.g. its VIP price was refunded with the member's fee): stock or not, nothing is sold.
+        log_action(
+            action="order.paid_after_close", obj=order, source=source, data={"reason": order.closed_reason}
+        )
+        return PaymentOutcome.CLOSED
     if order.status == Status.EXPIRED:
         # A late payment: the keys went back to stock; deliver if stock allows, otherwise refund.
         try:

@@ -58,7 +58,7 @@ AgreementEvent = AgreementSigned | AgreementEnded
 class OrderKind:
     """What payments must know about one kind of order (`Order.Kind`)."""
 
-    # Applies the payment inside its transaction: DELIVERED, FULFILLING (delivered later by hand) or REFUND.
+    # Applies the payment inside its transaction: DELIVERED, FULFILLING (delivered later by hand), REFUND or CLOSED.
     on_payment: Callable[[PaymentSucceeded], PaymentOutcome]
     revenue_account: str  # the ledger account a delivered order's money is earned into
     refund_reason: str  # why a first payment that cannot be honoured goes back (`Refund.Reason`)

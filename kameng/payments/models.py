@@ -58,6 +58,7 @@ class Refund(models.Model):
         DUPLICATE_PAYMENT = "duplicate_payment", _("重复支付")
         MEMBERSHIP_CANCELLED = "membership_cancelled", _("会员退订退款")
         RENEWAL_AFTER_CANCEL = "renewal_after_cancel", _("退订后的续费扣款退回")
+        ORDER_CLOSED = "order_closed", _("订单已关闭,全额退回")
 
     refund_no = models.CharField(max_length=32, unique=True)
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")

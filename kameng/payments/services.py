@@ -175,6 +175,8 @@ def record_payment(
             reference=out_trade_no,
             lines=[(ledger.PREPAYMENTS, payment.amount_fen), (kind.revenue_account, -payment.amount_fen)],
         )
+    elif outcome == orders.PaymentOutcome.CLOSED:  # an order closed for good: all back, nothing delivered
+        request_refund(payment=payment, amount_fen=payment.amount_fen, reason=Refund.Reason.ORDER_CLOSED)
     elif outcome == orders.PaymentOutcome.REFUND:
         first_payment = not Payment.objects.filter(order=order).exclude(pk=payment.pk).exists()
         reason = kind.refund_reason if first_payment else Refund.Reason.DUPLICATE_PAYMENT
@@ -285,5 +287,6 @@ def _confirm_refund(*, refund_id: int, channel_refund_no: str) -> None:
         data={"order_no": payment.order.order_no, "amount_fen": refund.amount_fen},
     )
     orders.mark_refunded(
-        order_no=payment.order.order_no, whole_order=refund.reason == Refund.Reason.OUT_OF_STOCK
+        order_no=payment.order.order_no,
+        whole_order=refund.reason in (Refund.Reason.OUT_OF_STOCK, Refund.Reason.ORDER_CLOSED),
     )

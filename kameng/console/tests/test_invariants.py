@@ -7,6 +7,7 @@ from django.core.management import CommandError, call_command
 
 from kameng.console.invariants import find_violations
 from kameng.inventory.models import CardKey
+from kameng.membership import cancellation, vip_price
 from kameng.membership.models import Charge
 from kameng.orders.models import Order
 from kameng.payments.models import LedgerEntry, LedgerLine, Payment
@@ -79,3 +80,38 @@ def test_a_period_paid_twice_is_found():
     extra = _sold_order()
     first.tries.create(order=extra, created_at=first.created_at)
     assert find_violations()["periods_paid_twice"] == [f"{membership.pk}#0"]
+
+
+def _vip_order_paid_after_an_immediate_cancel(monkeypatch, *, mode: str) -> Order:
+    """A member leaves a VIP-priced order unpaid, cancels, then pays it; with the cancel's closing of such orders
+    switched off (as before issue 13), the payment delivers the cards at the VIP price."""
+    monkeypatch.setattr(vip_price, "close_vip_orders", lambda **kwargs: [])
+    user = UserFactory()
+    join_vip(user, PlanFactory(price_fen=3000, discount_percent=10))
+    order = place_order(user, stocked_product(keys=3), quantity=2)
+    open_cashier(order)
+    cancellation.cancel_membership(user=user, mode=mode)
+    pay_in_sandbox(order)
+    order.refresh_from_db()
+    assert order.status == Order.Status.DELIVERED and order.discount_fen > 0
+    return order
+
+
+@pytest.mark.breaks_invariants("vip_price_kept_after_fee_refunded")
+def test_a_vip_price_kept_after_the_fee_was_refunded_is_found(monkeypatch):
+    order = _vip_order_paid_after_an_immediate_cancel(monkeypatch, mode="immediate")
+    assert find_violations()["vip_price_kept_after_fee_refunded"] == [order.order_no]
+
+
+def test_a_vip_price_kept_after_an_end_of_period_cancel_breaks_no_promise(monkeypatch):
+    _vip_order_paid_after_an_immediate_cancel(monkeypatch, mode="end_of_period")
+    assert find_violations() == {}
+
+
+def test_a_vip_order_paid_before_a_refunding_cancel_breaks_no_promise():
+    user = UserFactory()
+    join_vip(user, PlanFactory(price_fen=3000, discount_percent=10))
+    pay_in_sandbox(place_order(user, stocked_product(keys=3)))  # its saving is deducted from the refund
+    advance_days(3)
+    assert cancellation.cancel_membership(user=user, mode="immediate").refund_fen > 0
+    assert find_violations() == {}

@@ -1,0 +1,77 @@
+"""The refund quote as a promise: its signed id, and when a cancel may still hold the shop to it.
+
+A quote binds while nothing it was computed from has changed (docs/rules.md#5-cancellation): the period and its
+charge, the plan's terms, the member's VIP savings, and the unpaid VIP-priced orders the cancel would close. Those
+inputs are summed up in the quote's fingerprint (`refunds.quote_refund`), which the signed quote id carries. A
+cancel that brings a quote id back within 30 minutes, its fingerprint still matching, is paid the larger of that
+quote and the policy now: time passing in between (a new day started, the 48-hour window closed) never costs the
+member. A changed input, another period, or an older quote is refused with `409 stale_quote` carrying the new
+quote and its id, so the member can be shown it and asked again.
+"""
+
+from datetime import timedelta
+
+from django.core import signing
+
+from kameng.core import clock
+from kameng.core.errors import DomainError
+from kameng.membership.error_codes import MembershipErrorCode
+from kameng.membership.models import Membership
+from kameng.membership.refunds import RefundQuote
+
+QUOTE_SALT = "kameng.membership.refund-quote"
+QUOTE_MAX_AGE = timedelta(minutes=30)
+
+
+def sign_quote(*, quote: RefundQuote, membership: Membership) -> str:
+    """The quote id: who, which period, the refund promised, when, and the fingerprint of the inputs."""
+    # The age is measured on our clock (the sandbox test clock moves it), not the signer's wall-clock timestamp.
+    return signing.dumps(
+        {
+            "m": membership.pk,
+            "p": quote.period_index,
+            "r": quote.refund_fen,
+            "t": int(quote.quoted_at.timestamp()),
+            "f": quote.fingerprint,
+        },
+        salt=QUOTE_SALT,
+        compress=True,
+    )
+
+
+def quote_answer(*, quote: RefundQuote, quote_id: str) -> dict:
+    """The quote as the API answers it (refund-quote, and inside a stale_quote refusal)."""
+    data = quote.as_dict()
+    data.pop("fingerprint")  # carried, signed, inside quote_id
+    return {**data, "quote_id": quote_id}
+
+
+class StaleQuote(DomainError):
+    """409 stale_quote, carrying the new quote and its id: the API puts them in the error body, the page shows
+    them and asks again."""
+
+    def __init__(self, *, quote: RefundQuote, quote_id: str):
+        super().__init__(MembershipErrorCode.STALE_QUOTE)
+        self.quote, self.quote_id = quote, quote_id
+
+    def envelope(self, **extra) -> dict:
+        return super().envelope(quote=quote_answer(quote=self.quote, quote_id=self.quote_id), **extra)
+
+
+def binding_refund(*, quote_id: str, membership: Membership, fresh: RefundQuote) -> int:
+    """The refund the quote the member saw promises, checked against `fresh`, the quote computed now under the
+    cancel's locks. Raises BAD_QUOTE for an id we did not sign, StaleQuote (with `fresh`) for one that no longer
+    binds."""
+    try:
+        data = signing.loads(quote_id, salt=QUOTE_SALT)
+    except signing.BadSignature:
+        raise DomainError(MembershipErrorCode.BAD_QUOTE) from None
+    stale = (
+        clock.now().timestamp() - int(data.get("t", 0)) > QUOTE_MAX_AGE.total_seconds()
+        or data.get("m") != membership.pk
+        or data.get("p") != membership.period_index
+        or data.get("f") != fresh.fingerprint  # a quote id from before fingerprints has none: stale
+    )
+    if stale:
+        raise StaleQuote(quote=fresh, quote_id=sign_quote(quote=fresh, membership=membership))
+    return int(data.get("r", 0))
