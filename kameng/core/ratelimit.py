@@ -1,4 +1,4 @@
-"""Rate limits: how often one subject (a member; an address, for people not signed in) may do one action.
+"""Rate limits: how often one subject (today always a member) may do one action.
 
 One helper for every limit in the shop, counted in the database (`core.RateCounter`) rather than in the cache: no
 CACHES is configured, so Django's cache is each process's own memory, and every gunicorn worker would count apart.
@@ -57,15 +57,9 @@ def wait_minutes(seconds: float) -> int:
 
 
 def member(user) -> str:
-    """The subject of a signed-in person's limits."""
+    """The subject of a signed-in person's limits. (Every action limited today needs signing in; a limit on people
+    who are not would key on the client's address, taken from the one function that reads it for the whole shop.)"""
     return f"user:{user.pk}"
-
-
-def client_address(request) -> str:
-    """The address a request came from, for limits on people who are not signed in. The one place limits read it:
-    today the connection's address (REMOTE_ADDR, as every other part of the shop reads it); behind a proxy that is
-    the proxy's, until the address is taken from X-Forwarded-For for trusted proxies."""
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
 def _window(rate: Rate, moment: datetime) -> tuple[datetime, datetime]:
