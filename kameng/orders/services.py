@@ -114,12 +114,15 @@ def create_order(*, user, sku: str, quantity: int, channel: str, source: str = S
     product = Product.objects.filter(sku=sku, is_active=True).first()
     if product is None:
         raise DomainError(CatalogErrorCode.UNKNOWN_SKU, sku=sku)
-    moment = clock.now()
-    _within_member_limits(user=user, quantity=quantity, moment=moment)
     perks = pricing.member_perks()
+    discount = perks.discount_percent(user)
+    moment = clock.now()
+    # After anything that decides the price (a membership comes before the member's lock in LOCK_ORDER), before
+    # the order row and its keys.
+    _within_member_limits(user=user, quantity=quantity, moment=moment)
     original = product.price_fen * quantity
     # VIP price (会员价) while the membership is active; the saving is recorded on the order.
-    unit_price = pricing.vip_unit_price(product.price_fen, perks.discount_percent(user))
+    unit_price = pricing.vip_unit_price(product.price_fen, discount)
     order = Order.objects.create(
         order_no=ids.public_number("K"),
         user=user,

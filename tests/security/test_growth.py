@@ -337,19 +337,19 @@ def _in_thread(fn):
 @pytest.mark.django_db(transaction=True)
 def test_parallel_checkouts_by_one_member_never_pass_the_unpaid_orders_limit(monkeypatch):
     """Six checkouts at once by one member: exactly three orders. The time between counting the unpaid orders and
-    writing the new one is stretched (a slow price lookup), so without the member's lock all six would pass. The
+    writing the new one is stretched (a slow price computation), so without the member's lock all six would pass. The
     order rate's counter row would queue them too, but only within one window (two checkouts either side of a
     window's end do not meet on it): the quota must hold by itself, so the rate is left out here."""
     product = stocked_product(keys=20)
     buyer = UserFactory()
-    slow_perks = pricing.member_perks
+    price = pricing.vip_unit_price
     monkeypatch.setattr(ratelimit, "hit", lambda **_: None)
 
-    def member_perks():
+    def slow_price(*args):
         time.sleep(0.3)
-        return slow_perks()
+        return price(*args)
 
-    monkeypatch.setattr(pricing, "member_perks", member_perks)
+    monkeypatch.setattr(pricing, "vip_unit_price", slow_price)
     start = threading.Event()
 
     @_in_thread
