@@ -1,7 +1,6 @@
 import contextlib
 import csv
 import json
-from datetime import date, timedelta
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -16,7 +15,9 @@ from django.views.decorators.http import require_POST, require_safe
 from kameng.accounts.models import User
 from kameng.catalog.models import Product
 from kameng.console import charts, selectors
+from kameng.console import filters as filters_module
 from kameng.console.error_codes import ConsoleErrorCode
+from kameng.console.filters import report_filters
 from kameng.core.errors import DomainError
 from kameng.core.roles import Role
 from kameng.core.views import shows_refusals
@@ -27,8 +28,6 @@ from kameng.membership import cancellation
 from kameng.membership.models import Agreement, Cancellation, Plan
 from kameng.membership.selectors import live_membership
 from kameng.payments.channels.base import AgreementState
-
-MAX_RANGE = timedelta(days=366)
 
 
 def _staff_only(request) -> None:
@@ -43,26 +42,24 @@ def _operator_only(request) -> None:
 
 
 def _filters(request) -> selectors.Filters:
-    """From the query string; anything malformed or too wide falls back to the last 30 days."""
-    default = selectors.default_filters()
-    try:
-        start = date.fromisoformat(request.GET.get("from", "")) if request.GET.get("from") else default.start
-        end = date.fromisoformat(request.GET.get("to", "")) if request.GET.get("to") else default.end
-    except ValueError:
-        start, end = default.start, default.end
-    if end < start or end - start > MAX_RANGE:
-        start, end = default.start, default.end
-    plan = request.GET.get("plan", "")
-    if plan and not Plan.objects.filter(code=plan).exists():
-        plan = ""
-    return selectors.Filters(start=start, end=end, plan=plan)
+    """From the query string (`from`, `to`, `plan`); raises DomainError for a date that is malformed, out of
+    range, or a range reversed or too wide."""
+    return report_filters(
+        start=request.GET.get("from", ""), end=request.GET.get("to", ""), plan=request.GET.get("plan", "")
+    )
 
 
 @login_required
 @require_safe
 def dashboard(request):
+    """The charts and tables for the filters asked for; filters it cannot use are said so above the last 30 days'
+    numbers (the page still renders: the operator corrects the dates in the form)."""
     _staff_only(request)
-    filters = _filters(request)
+    problem = ""
+    try:
+        filters = _filters(request)
+    except DomainError as exc:
+        filters, problem = selectors.default_filters(), exc.message
     t = {name: build(filters) for name, build in selectors.TABLES.items()}
     panels = [
         ("active_members", _("在册会员(按套餐)"), charts.bar(t["active_members"], _("在册会员"))),
@@ -82,13 +79,17 @@ def dashboard(request):
                 (name, title, charts.with_nonce(svg, request.csp_nonce)) for name, title, svg in panels
             ],
             "tables": t,
-            "query": request.GET.urlencode(),
+            "query": "" if problem else request.GET.urlencode(),
+            "problem": problem,
+            "earliest": filters_module.EARLIEST,
+            "latest": filters_module.latest(),
         },
     )
 
 
 @login_required
 @require_safe
+@shows_refusals(back="console:dashboard", back_label=gettext_lazy("返回运营后台"))
 def export(request, table: str):
     _staff_only(request)
     build = selectors.TABLES.get(table)

@@ -15,6 +15,7 @@ from pydantic import ConfigDict
 from kameng.core.error_codes import CoreErrorCode
 from kameng.core.errors import DomainError, ErrorCode
 from kameng.core.idempotency import Answer, run_idempotent
+from kameng.core.ratelimit import TooMany
 
 
 class FieldProblem(Schema):
@@ -106,7 +107,10 @@ def _contains_nul(value) -> bool:
 
 
 def _refusal(exc: DomainError, **extra) -> JsonResponse:
-    return JsonResponse(exc.envelope(**extra), status=exc.status)
+    response = JsonResponse(exc.envelope(**extra), status=exc.status)
+    if getattr(exc, "retry_after", None):  # ratelimit.TooMany: when the client may try again
+        response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def install_error_handlers(api: NinjaAPI) -> None:
@@ -137,11 +141,14 @@ def idempotent(request, action: Callable[[], Answer]) -> Status | JsonResponse:
     """Runs a write once per Idempotency-Key; `action` returns (status, body) and raises DomainError on refusal.
 
     A success goes back through the endpoint's response schema (so a replay is validated like a first answer); a
-    refusal, first or replayed, is the stored error envelope."""
+    refusal, first or replayed, is the stored error envelope; except a limit (TooMany, 429), which is not stored:
+    the key is free again, so the same request retried after Retry-After is done then."""
 
     def answered() -> Answer:
         try:
             return action()
+        except TooMany:
+            raise  # a limit is not the request's answer: the same key, sent again later, may well succeed
         except DomainError as exc:
             return exc.status, exc.envelope()
 

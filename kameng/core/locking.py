@@ -32,6 +32,7 @@ LOCK_ORDER: tuple[str, ...] = (
     "membership.Membership",
     "membership.Agreement",
     "membership.Charge",
+    "member",  # not a row: one member's advisory lock (lock_member), taken before what it guards is written
     "orders.Order",
     "inventory.CardKey",
     "payments.Payment",
@@ -42,6 +43,9 @@ LOCK_ORDER: tuple[str, ...] = (
     "sandbox.SandboxNotification",
 )
 _RANK = {label: rank for rank, label in enumerate(LOCK_ORDER)}
+MEMBER = "member"
+# pg_advisory_xact_lock's first key: Kameng's member locks, apart from any other advisory lock on the server.
+_MEMBER_LOCK_SPACE = 0x4B4D  # "KM"
 # Longer than PostgreSQL's deadlock_timeout (1 s), so a real deadlock is reported as one, not as a timeout.
 LOCK_TIMEOUT_MS = 5000
 # SQLSTATEs worth one more try: the other transaction has finished or moved on by the time we run again.
@@ -87,7 +91,10 @@ class _Locks:
 
     def note(self, label: str, rows: list[Model]) -> None:
         """Records rows just locked, in the record of the innermost block (created with the first lock)."""
-        if not rows:
+        self.note_keys(label, [row.pk for row in rows])
+
+    def note_keys(self, label: str, keys: list) -> None:
+        if not keys:
             return  # a lock that found nothing holds nothing
         connection, sids = self.connection, tuple(self.connection.savepoint_ids)
         record = next((r for r in self.records if r.sids == sids), None)
@@ -95,8 +102,8 @@ class _Locks:
             record = _Held(sids)
             connection.on_commit(record)
             self.records.append(record)
-        record.rows.setdefault(label, set()).update(row.pk for row in rows)
-        self.rows.setdefault(label, set()).update(row.pk for row in rows)
+        record.rows.setdefault(label, set()).update(keys)
+        self.rows.setdefault(label, set()).update(keys)
         self.top = max(self.top, _RANK[label])
 
 
@@ -135,8 +142,8 @@ def _locks(connection, *, first_lock: bool = True) -> _Locks:
     return locks
 
 
-def _rank(model: type[Model]) -> int:
-    label = model._meta.label
+def _rank(model: type[Model] | str) -> int:
+    label = model if isinstance(model, str) else model._meta.label
     if label not in _RANK:
         raise LockOrderViolation(
             f"{label} has no place in LOCK_ORDER; add it there (and to docs/architecture.md)"
@@ -151,17 +158,20 @@ def _connection(queryset: QuerySet):
     return connection
 
 
-def _check(held: _Locks, model: type[Model], rows: list[Model] | None) -> None:
+def _check(held: _Locks, model: type[Model] | str, rows: list[Model] | list[int] | None) -> None:
     """Refuses a lock against the order: before the query (`rows` None) unless this model was asked for earlier
-    in the transaction, after it unless every row found is one already held (asking again never waits)."""
+    in the transaction, after it unless every row found is one already held (asking again never waits). `model`
+    may be a label that is not a model (MEMBER), whose `rows` are then keys."""
     if _rank(model) >= held.top:
         return
-    mine = held.rows.get(model._meta.label)
-    if mine is not None and (rows is None or all(row.pk in mine for row in rows)):
+    label = model if isinstance(model, str) else model._meta.label
+    mine = held.rows.get(label)
+    keys = None if rows is None else [getattr(row, "pk", row) for row in rows]
+    if mine is not None and (keys is None or all(key in mine for key in keys)):
         return
-    holding = [label for label in LOCK_ORDER if _RANK[label] > _rank(model) and held.rows.get(label)]
+    holding = [other for other in LOCK_ORDER if _RANK[other] > _rank(model) and held.rows.get(other)]
     raise LockOrderViolation(
-        f"{model._meta.label} locked after {', '.join(holding)}: LOCK_ORDER takes it first (docs/architecture.md)"
+        f"{label} locked after {', '.join(holding)}: LOCK_ORDER takes it first (docs/architecture.md)"
     )
 
 
@@ -211,6 +221,30 @@ def lock_each(*querysets: QuerySet) -> list[Model | None]:
     for index in sorted(range(len(querysets)), key=lambda i: _rank(querysets[i].model)):
         found[index] = lock_one(querysets[index])
     return found
+
+
+def lock_member(user_id: int) -> None:
+    """Serialises one member's writes that a per-member quota counts (unpaid orders at checkout; open tickets and
+    attachment bytes): two of them at once would each count the rows before the other's exist and both pass. A
+    PostgreSQL advisory lock on the member's id, released with the transaction, so no row is locked (the user row
+    is referenced by every insert of theirs, whose foreign-key checks a row lock would block). It sits in
+    LOCK_ORDER after the membership rows and before the order: a path may hold a ticket or a membership first,
+    and must take it before any order, key or payment. On SQLite, which writes one transaction at a time, only
+    the order check runs."""
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        raise TransactionManagementError("row locks are taken inside a transaction")
+    held = _locks(connection)
+    if user_id in held.rows.get(MEMBER, set()):
+        return
+    _check(held, MEMBER, [user_id])
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s::integer, %s::integer)",
+                [_MEMBER_LOCK_SPACE, int(user_id) % 2**31],
+            )
+    held.note_keys(MEMBER, [user_id])
 
 
 def hold(instance: M) -> M:

@@ -116,3 +116,24 @@ class SweepStat(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class RateCounter(models.Model):
+    """How many times one subject (a member, an address) did one action in one fixed window (kameng.core.ratelimit).
+
+    Counted by one upsert, so parallel requests add up instead of overwriting; a subject keeps at most its current
+    and its previous window per action (older ones are deleted when a new window starts)."""
+
+    action = models.CharField(max_length=32)
+    subject = models.CharField(max_length=128)
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    hits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["action", "subject", "window_start"], name="rate_counter_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.subject} {self.hits} from {self.window_start:%Y-%m-%d %H:%M:%S}"

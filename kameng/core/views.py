@@ -22,8 +22,15 @@ def shows_refusals(*, back: str, back_label: str) -> Callable:
                 return view(request, *args, **kwargs)
             except DomainError as exc:
                 context = {"message": exc.message, "back_url": reverse(back), "back_label": back_label}
-                return render(request, "refusal.html", context, status=exc.status)
+                return with_retry_after(render(request, "refusal.html", context, status=exc.status), exc)
 
         return wrapped
 
     return decorate
+
+
+def with_retry_after(response: HttpResponse, exc: DomainError) -> HttpResponse:
+    """A refusal for a limit (ratelimit.TooMany) tells the browser, as the API does, when to try again."""
+    if getattr(exc, "retry_after", None):
+        response["Retry-After"] = str(exc.retry_after)
+    return response

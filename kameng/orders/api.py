@@ -65,6 +65,8 @@ class OrderOut(Schema):
                 {
                     "order_no": "K20261125794681503281",
                     "status": "delivered",
+                    "kind": "goods",
+                    "subject": "QQ币 30 元 × 1",
                     "sku": "qq-coins-30",
                     "quantity": 1,
                     "channel": "alipay",
@@ -85,6 +87,10 @@ class OrderOut(Schema):
 
     order_no: str
     status: str
+    # Every kind of order reads through here: `goods` (card keys, `sku` set) or `membership` (a VIP period: `sku`
+    # is "", `subject` names the plan, and there are never cards).
+    kind: str
+    subject: str
     sku: str
     quantity: int
     channel: str
@@ -123,10 +129,15 @@ def _created(order: Order) -> dict:
         OrderErrorCode.BAD_QUANTITY,
         CatalogErrorCode.UNKNOWN_SKU,
         InventoryErrorCode.OUT_OF_STOCK,
+        OrderErrorCode.TOO_MANY_ORDERS,
+        OrderErrorCode.TOO_MANY_UNPAID_ORDERS,
+        OrderErrorCode.TOO_MANY_RESERVED_KEYS,
     ),
 )
 def create_order(request, payload: OrderIn):
-    """Places an order and reserves its card keys; pay within 15 minutes at `pay_url`."""
+    """Places an order and reserves its card keys; pay within 15 minutes at `pay_url`. One member holds at most 3
+    unpaid orders and 20 units of goods in them, and places at most 10 orders in 10 minutes (by default): past
+    that, 429 with `Retry-After` (seconds), and an Idempotency-Key used for it stays free."""
 
     def action():
         order = services.create_order(
@@ -145,13 +156,16 @@ def create_order(request, payload: OrderIn):
     "/orders/{order_no}", **answers({200: OrderOut}, *SIGNED_IN, *WITH_PARAMS, OrderErrorCode.UNKNOWN_ORDER)
 )
 def get_order(request, order_no: str):
-    """The buyer's own order, with its card keys once paid (each reveal is audit-logged)."""
+    """The buyer's own order of any kind (goods, or a VIP period), with its card keys once paid (each reveal is
+    audit-logged); a VIP period's order names its plan in `subject` and has no `sku` and no cards."""
     view = selectors.order_view(order_no=order_no, viewer=request.user, source=Source.API)
     order = view.order
     return {
         "order_no": order.order_no,
         "status": order.status,
-        "sku": order.product.sku,
+        "kind": order.kind,
+        "subject": order.subject,
+        "sku": order.product.sku if order.product is not None else "",
         "quantity": order.quantity,
         "channel": order.channel,
         "amount_fen": order.amount_fen,

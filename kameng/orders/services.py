@@ -11,12 +11,12 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Min, QuerySet
+from django.db.models import Count, F, Min, QuerySet, Sum
 
 from kameng.catalog import channels, pricing
 from kameng.catalog.error_codes import CatalogErrorCode
 from kameng.catalog.models import Delivery, Product
-from kameng.core import clock, ids, locking, sweeps
+from kameng.core import clock, ids, locking, ratelimit, sweeps
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
 from kameng.inventory import services as inventory
@@ -65,17 +65,54 @@ def _return_stock(order: Order) -> None:
         Product.objects.filter(pk=order.product_id).update(manual_stock=F("manual_stock") + order.quantity)
 
 
-@locking.retried_atomic  # membership (a VIP price) → card keys: a deadlock is retried once, not shown
+def _within_member_limits(*, user, quantity: int, moment: datetime) -> None:
+    """One member may not hold the shop's stock in unpaid orders: at most KAMENG_MAX_UNPAID_ORDERS of them and
+    KAMENG_MAX_RESERVED_KEYS units of goods, and KAMENG_RATE_ORDERS new orders per window. Runs under the member's
+    lock, so two checkouts at once count each other's order (docs/security.md)."""
+    locking.lock_member(user.pk)
+    ratelimit.hit(
+        action="orders",
+        subject=ratelimit.member(user),
+        rate=ratelimit.Rate.parse(settings.KAMENG_RATE_ORDERS),
+        code=OrderErrorCode.TOO_MANY_ORDERS,
+    )
+    unpaid = Order.objects.filter(
+        user=user, kind=Order.Kind.GOODS, status=Status.PENDING_PAYMENT, expires_at__gt=moment
+    ).aggregate(orders=Count("id"), units=Sum("quantity"), first_expiry=Min("expires_at"))
+    if not unpaid["orders"]:
+        return
+    wait = (unpaid["first_expiry"] - moment).total_seconds()  # the first unpaid order frees its stock then
+    if unpaid["orders"] >= settings.KAMENG_MAX_UNPAID_ORDERS:
+        raise ratelimit.TooMany(
+            OrderErrorCode.TOO_MANY_UNPAID_ORDERS,
+            retry_after=wait,
+            count=unpaid["orders"],
+            limit=settings.KAMENG_MAX_UNPAID_ORDERS,
+            wait=ratelimit.wait_minutes(wait),
+        )
+    if unpaid["units"] + quantity > settings.KAMENG_MAX_RESERVED_KEYS:
+        raise ratelimit.TooMany(
+            OrderErrorCode.TOO_MANY_RESERVED_KEYS,
+            retry_after=wait,
+            held=unpaid["units"],
+            limit=settings.KAMENG_MAX_RESERVED_KEYS,
+            wait=ratelimit.wait_minutes(wait),
+        )
+
+
+@locking.retried_atomic  # membership (a VIP price) → member → card keys: a deadlock is retried once, not shown
 def create_order(*, user, sku: str, quantity: int, channel: str, source: str = Source.API) -> Order:
-    """Checkout: the order and its stock reservation are one transaction, so stock can never be oversold."""
+    """Checkout: the order and its stock reservation are one transaction, so stock can never be oversold; one
+    member's unpaid orders stay within their limits."""
     if channel not in channels.offered():
         raise DomainError(
             OrderErrorCode.UNKNOWN_CHANNEL,
             channel=channel,
             choices=", ".join(sorted(channels.offered())),
         )
-    if not isinstance(quantity, int) or not 1 <= quantity <= settings.KAMENG_MAX_ORDER_QUANTITY:
-        raise DomainError(OrderErrorCode.BAD_QUANTITY, limit=settings.KAMENG_MAX_ORDER_QUANTITY)
+    largest = min(settings.KAMENG_MAX_ORDER_QUANTITY, settings.KAMENG_MAX_RESERVED_KEYS)
+    if not isinstance(quantity, int) or not 1 <= quantity <= largest:
+        raise DomainError(OrderErrorCode.BAD_QUANTITY, limit=largest)
     product = Product.objects.filter(sku=sku, is_active=True).first()
     if product is None:
         raise DomainError(CatalogErrorCode.UNKNOWN_SKU, sku=sku)
@@ -86,6 +123,9 @@ def create_order(*, user, sku: str, quantity: int, channel: str, source: str = S
         # orders in the lock order): a cancel that refunded the fee meanwhile leaves the list price.
         discount = perks.held_discount_percent(user)
     moment = clock.now()
+    # After anything that decides the price (a membership comes before the member's lock in LOCK_ORDER), before
+    # the order row and its keys.
+    _within_member_limits(user=user, quantity=quantity, moment=moment)
     original = product.price_fen * quantity
     # VIP price (会员价) while the membership is active; the saving is recorded on the order.
     unit_price = pricing.vip_unit_price(product.price_fen, discount)

@@ -25,7 +25,16 @@ class RefundAdmin(ReadOnlyRoleAdmin):
 @admin.register(NotificationLog)
 class NotificationLogAdmin(ReadOnlyRoleAdmin):
     view_roles = FINANCE
-    list_display = ["received_at", "channel", "dedupe_key", "kind", "accepted", "reason"]
+    list_display = [
+        "received_at",
+        "channel",
+        "dedupe_key",
+        "kind",
+        "accepted",
+        "reason",
+        "repeats",
+        "last_received_at",
+    ]
     list_filter = ["channel", "accepted"]
 
 

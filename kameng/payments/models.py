@@ -5,16 +5,27 @@ from kameng.orders.models import Order
 
 
 class NotificationLog(models.Model):
-    """Every notification a channel sent us, raw, whether accepted or not. Accepted ones are unique per channel."""
+    """Every notification a channel sent us, whether accepted or not. Accepted ones are unique per channel and
+    keep their whole body (a dispute needs it verified again). A rejected one keeps an excerpt (the first 2 KB)
+    and the SHA-256 and size of the whole body, and the same body rejected for the same reason again only counts
+    (`repeats`, `last_received_at`): whoever sends junk cannot make us store it (docs/security.md)."""
 
     channel = models.CharField(max_length=16)
     dedupe_key = models.CharField(max_length=128)
     kind = models.CharField(max_length=32, blank=True)
     accepted = models.BooleanField(default=False)
     reason = models.CharField(max_length=255, blank=True)
-    headers = models.JSONField(default=dict)
-    body = models.TextField()
-    received_at = models.DateTimeField()
+    headers = models.JSONField(default=dict)  # those of the first delivery
+    body = models.TextField()  # the whole body if accepted, else its first EXCERPT_BYTES
+    body_sha256 = models.CharField(
+        max_length=64, blank=True
+    )  # of the whole body as received ("" before 2026-12)
+    body_bytes = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField()  # the first delivery
+    repeats = models.PositiveIntegerField(default=1)  # deliveries of this body rejected for this reason
+    last_received_at = models.DateTimeField(null=True, blank=True)
+
+    EXCERPT_BYTES = 2048
 
     class Meta:
         constraints = [
@@ -22,7 +33,13 @@ class NotificationLog(models.Model):
                 fields=["channel", "dedupe_key"],
                 condition=models.Q(accepted=True),
                 name="notification_processed_once",
-            )
+            ),
+            # Rows logged before the digest existed have none and stay as they are.
+            models.UniqueConstraint(
+                fields=["channel", "body_sha256", "reason"],
+                condition=models.Q(accepted=False) & ~models.Q(body_sha256=""),
+                name="rejection_counted_once",
+            ),
         ]
         verbose_name = _("渠道通知")
         verbose_name_plural = _("渠道通知")

@@ -1,9 +1,11 @@
 """Payments: channel notifications processed exactly once, refunds paid exactly once, every fen in the ledger."""
 
+import hashlib
 import logging
 from collections.abc import Mapping
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 
 from kameng.core import clock, ids, locking, outbox
 from kameng.core.audit import Source, log_action
@@ -45,15 +47,32 @@ def _kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 def _log_rejection(channel: str, headers: Mapping[str, str], body: bytes, reason: str, key: str = "") -> None:
-    NotificationLog.objects.create(
-        channel=channel,
-        dedupe_key=key[:128],
-        accepted=False,
-        reason=reason[:255],
-        headers=_kept_headers(headers),
-        body=body.decode("utf-8", "replace")[:65536],
-        received_at=clock.now(),
-    )
+    """A bounded trace of a refused notification: the first row of a body and reason keeps an excerpt and the
+    whole body's digest; the same again only counts. The count is one UPDATE, and two first deliveries at once
+    meet on the unique index, so parallel repeats all add up and never make a second row."""
+    digest, reason, moment = hashlib.sha256(body).hexdigest(), reason[:255], clock.now()
+    same = NotificationLog.objects.filter(channel=channel, accepted=False, body_sha256=digest, reason=reason)
+
+    def counted() -> bool:
+        return bool(same.update(repeats=F("repeats") + 1, last_received_at=moment))
+
+    if not counted():
+        try:
+            with transaction.atomic():  # a savepoint: losing the race leaves the caller's transaction usable
+                NotificationLog.objects.create(
+                    channel=channel,
+                    dedupe_key=key[:128],
+                    accepted=False,
+                    reason=reason,
+                    headers=_kept_headers(headers),
+                    body=body[: NotificationLog.EXCERPT_BYTES].decode("utf-8", "replace"),
+                    body_sha256=digest,
+                    body_bytes=len(body),
+                    received_at=moment,
+                    last_received_at=moment,
+                )
+        except IntegrityError:
+            counted()
     log.warning("rejected %s notification: %s", channel, reason)
 
 
@@ -92,6 +111,8 @@ def _apply_notification(*, channel: str, event, headers: Mapping[str, str], body
         accepted=True,
         headers=_kept_headers(headers),
         body=body.decode("utf-8", "replace"),
+        body_sha256=hashlib.sha256(body).hexdigest(),
+        body_bytes=len(body),
         received_at=clock.now(),
     )
     if event.kind == EventKind.PAYMENT:

@@ -63,11 +63,15 @@ class TicketOut(Schema):
         E.EMPTY_TEXT,
         E.TEXT_TOO_LONG,
         E.UNKNOWN_ORDER,
+        E.TOO_MANY_TICKETS,
+        E.TOO_MANY_OPEN_TICKETS,
     ),
 )
 def file_ticket(request, payload: TicketIn):
     """Files a ticket (退订会员 / 退款 / 订单问题 / 其他). The order number, if given, must be yours; a membership
-    purchase or renewal marks the ticket verified. Due at the end of the 3rd working day (Chinese holidays count)."""
+    purchase or renewal marks the ticket verified. Due at the end of the 3rd working day (Chinese holidays count).
+    A member files at most 5 tickets in 10 minutes and keeps at most 10 open (by default): past that, 429 (with
+    `Retry-After` for the rate), and an Idempotency-Key used for it stays free."""
 
     def action():
         ticket = services.file_ticket(

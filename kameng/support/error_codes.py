@@ -20,3 +20,34 @@ class SupportErrorCode(ErrorCode):
     ALREADY_ANSWERED = "already_answered", 409, _("这个投诉已经答复过")
     ATTACHMENT_TOO_LARGE = "attachment_too_large", 422, _("截图最多 %(limit)s MB")
     ATTACHMENT_NOT_IMAGE = "attachment_not_image", 422, _("截图须为 PNG、JPEG 或 WebP 图片")
+    # growth: what one member may make support store (support.limits, docs/security.md)
+    ATTACHMENT_TOO_MANY_PIXELS = (
+        "attachment_too_many_pixels",
+        422,
+        _("截图最多 %(limit)s 万像素(%(megapixels)s MP),请缩小后再上传"),
+    )
+    TOO_MANY_TICKETS = (
+        "too_many_tickets",
+        429,
+        _("提交工单太频繁:每 %(minutes)s 分钟最多 %(limit)s 个,请 %(wait)s 分钟后再试"),
+    )
+    TOO_MANY_REPLIES = (
+        "too_many_replies",
+        429,
+        _("留言太频繁:每 %(minutes)s 分钟最多 %(limit)s 条,请 %(wait)s 分钟后再试"),
+    )
+    TOO_MANY_COMPLAINTS = (
+        "too_many_complaints",
+        429,
+        _("提交投诉太频繁:每 %(minutes)s 分钟最多 %(limit)s 个,请 %(wait)s 分钟后再试"),
+    )
+    TOO_MANY_OPEN_TICKETS = (
+        "too_many_open_tickets",
+        429,
+        _("你已有 %(count)s 个未处理完的工单(最多 %(limit)s 个):请在已有的工单里补充,或等客服处理后再提交"),
+    )
+    ATTACHMENT_QUOTA = (
+        "attachment_quota",
+        429,
+        _("30 天内最多上传 %(limit)s MB 截图,你已上传 %(used)s MB:请不带截图提交,或 %(days)s 天后再上传"),
+    )

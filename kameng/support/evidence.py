@@ -17,7 +17,7 @@ from kameng.core import clock
 from kameng.membership.models import Cancellation, Charge, ChargeAttempt, ConsentRecord, Membership, Reminder
 from kameng.notifications.models import Notification
 from kameng.payments.models import Payment, Refund
-from kameng.support.models import Complaint, Ticket
+from kameng.support.models import Complaint, Ticket, TicketMessage
 
 SALT = "kameng.support.evidence"
 
@@ -183,9 +183,26 @@ def _ticket(t: Ticket) -> dict:
         "due_at": _iso(t.due_at),
         "resolution": t.resolution,
         "messages": [
-            {"at": _iso(msg.created_at), "from_staff": msg.from_staff, "text": msg.body}
+            {
+                "at": _iso(msg.created_at),
+                "from_staff": msg.from_staff,
+                "text": msg.body,
+                "attachment": _attachment(msg) if msg.attachment else None,
+            }
             for msg in t.messages.all()
         ],
+    }
+
+
+def _attachment(msg: TicketMessage) -> dict:
+    """A screenshot as evidence: the hash of what the member uploaded, and of the file kept (the same pixels
+    re-encoded without metadata, support.storage); a hash the shop never recorded reads as null."""
+    return {
+        "type": msg.attachment_type,
+        "original_sha256": msg.original_sha256 or None,
+        "original_bytes": msg.original_bytes or None,
+        "stored_sha256": msg.attachment_sha256 or None,
+        "stored_bytes": msg.attachment_bytes or None,
     }
 
 

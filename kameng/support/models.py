@@ -67,6 +67,12 @@ class TicketMessage(models.Model):
     # Stored outside the web root (KAMENG_PRIVATE_MEDIA), served only to the ticket's owner and staff.
     attachment = models.FileField(upload_to="tickets/%Y/%m/", blank=True)
     attachment_type = models.CharField(max_length=32, blank=True)
+    # The stored file is the picture re-encoded without its metadata (support.storage); what the member sent is
+    # kept as its hash, for the evidence bundle. The stored size counts against the member's attachment quota.
+    attachment_bytes = models.PositiveIntegerField(default=0)
+    attachment_sha256 = models.CharField(max_length=64, blank=True)
+    original_sha256 = models.CharField(max_length=64, blank=True)
+    original_bytes = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["created_at", "id"]

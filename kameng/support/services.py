@@ -21,9 +21,10 @@ from kameng.membership.selectors import live_membership
 from kameng.notifications.services import notify
 from kameng.orders.models import Order
 from kameng.payments.models import Refund
+from kameng.support import limits
 from kameng.support.error_codes import SupportErrorCode
 from kameng.support.models import Complaint, Ticket, TicketMessage
-from kameng.support.storage import checked_image
+from kameng.support.storage import Screenshot, screenshot_of
 from kameng.support.workdays import add_working_days
 
 SLA_WORKING_DAYS = 3
@@ -51,26 +52,51 @@ def _verify_proof(user, order_no: str) -> bool:
     return order.kind == Order.Kind.MEMBERSHIP and order.status == Order.Status.DELIVERED
 
 
-def _attach(message: TicketMessage, upload) -> None:
-    data, content_type, extension = checked_image(upload)
-    message.attachment.save(f"{secrets.token_hex(16)}.{extension}", ContentFile(data), save=False)
-    message.attachment_type = content_type
-    message.save(update_fields=["attachment", "attachment_type"])
+def _attach(message: TicketMessage, image: Screenshot) -> None:
+    message.attachment.save(f"{secrets.token_hex(16)}.{image.extension}", ContentFile(image.data), save=False)
+    message.attachment_type = image.content_type
+    message.attachment_bytes, message.attachment_sha256 = len(image.data), image.sha256
+    message.original_sha256, message.original_bytes = image.original_sha256, image.original_bytes
+    message.save(
+        update_fields=[
+            "attachment",
+            "attachment_type",
+            "attachment_bytes",
+            "attachment_sha256",
+            "original_sha256",
+            "original_bytes",
+        ]
+    )
 
 
-@transaction.atomic
 def file_ticket(
     *, user, category: str, order_no: str = "", reason: str, screenshot=None, source=Source.WEB
 ) -> Ticket:
-    """Files a ticket. Its deadline is the end of the 3rd working day; VIP members' tickets sort first."""
+    """Files a ticket. Its deadline is the end of the 3rd working day; VIP members' tickets sort first. Within
+    the member's limits (support.limits): refused 429 past them, before the screenshot is even decoded."""
     if category not in Ticket.Category.values:
         raise DomainError(SupportErrorCode.BAD_CATEGORY, choices=", ".join(Ticket.Category.values))
     reason = _text(reason, field=gettext_lazy("原因"))
     order_no = (order_no or "").strip()[:32]
     verified = _verify_proof(user, order_no)
-    if screenshot is not None:
-        checked_image(screenshot)  # refuse before anything is stored
-        screenshot.seek(0)
+    limits.look(user, limits.TICKET, attaching=screenshot is not None)
+    image = screenshot_of(screenshot)  # decoded and re-encoded before the transaction: no lock held meanwhile
+    return _file_ticket(
+        user=user,
+        category=category,
+        order_no=order_no,
+        verified=verified,
+        reason=reason,
+        image=image,
+        source=source,
+    )
+
+
+@transaction.atomic
+def _file_ticket(
+    *, user, category: str, order_no: str, verified: bool, reason: str, image: Screenshot | None, source: str
+) -> Ticket:
+    limits.count(user, limits.TICKET, attachment_bytes=len(image.data) if image else 0)
     now = clock.now()
     membership = live_membership(user)
     ticket = Ticket.objects.create(
@@ -89,8 +115,8 @@ def file_ticket(
         due_at=add_working_days(now, SLA_WORKING_DAYS),
     )
     message = TicketMessage.objects.create(ticket=ticket, author=user, body=reason, created_at=now)
-    if screenshot is not None:
-        _attach(message, screenshot)
+    if image is not None:
+        _attach(message, image)
     log_action(
         action="ticket.filed",
         obj=ticket,
@@ -118,21 +144,30 @@ def is_agent(user) -> bool:
     return bool(getattr(user, "is_authenticated", False) and user.has_role(Role.SUPPORT, Role.FINANCE))
 
 
-@transaction.atomic
 def reply(*, user, ticket_no: str, body: str, attachment=None) -> TicketMessage:
-    ticket = _ticket_for(user, ticket_no, lock=True)
+    """A message in an open ticket, from its member or an agent; the member's within their limits."""
+    ticket = _ticket_for(user, ticket_no)
     if ticket.status not in Ticket.OPEN_STATES:
         raise DomainError(SupportErrorCode.TICKET_CLOSED)
     body = _text(body, field=gettext_lazy("留言"))
-    if attachment is not None:
-        checked_image(attachment)
-        attachment.seek(0)
+    if ticket.user_id == user.pk:
+        limits.look(user, limits.REPLY, attaching=attachment is not None)
+    return _reply(user=user, ticket_no=ticket_no, body=body, image=screenshot_of(attachment))
+
+
+@transaction.atomic
+def _reply(*, user, ticket_no: str, body: str, image: Screenshot | None) -> TicketMessage:
+    ticket = _ticket_for(user, ticket_no, lock=True)
+    if ticket.status not in Ticket.OPEN_STATES:
+        raise DomainError(SupportErrorCode.TICKET_CLOSED)
     from_staff = ticket.user_id != user.pk
+    if not from_staff:  # after the ticket, as LOCK_ORDER has it
+        limits.count(user, limits.REPLY, attachment_bytes=len(image.data) if image else 0)
     message = TicketMessage.objects.create(
         ticket=ticket, author=user, from_staff=from_staff, body=body, created_at=clock.now()
     )
-    if attachment is not None:
-        _attach(message, attachment)
+    if image is not None:
+        _attach(message, image)
     new_status = Ticket.Status.WAITING_MEMBER if from_staff else Ticket.Status.OPEN
     if ticket.status != new_status:
         ticket.status = new_status
@@ -255,6 +290,7 @@ def file_complaint(*, user, about: str, about_ref: str, text: str) -> Complaint:
     about_ref = (about_ref or "").strip()[:32]
     if not _complaint_target_exists(user, about, about_ref):
         raise DomainError(SupportErrorCode.UNKNOWN_REFERENCE)
+    limits.count(user, limits.COMPLAINT)
     now = clock.now()
     complaint = Complaint.objects.create(
         complaint_no=ids.public_number("P"),

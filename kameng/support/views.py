@@ -7,7 +7,8 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from kameng.core import clock
-from kameng.core.views import shows_refusals
+from kameng.core.errors import DomainError
+from kameng.core.views import shows_refusals, with_retry_after
 from kameng.support import evidence, selectors, services
 from kameng.support.models import Complaint, Ticket
 from kameng.support.workdays import unknown_years
@@ -26,24 +27,34 @@ def my_tickets(request):
     )
 
 
+def _form_again(request, template: str, context: dict, exc: DomainError) -> HttpResponse:
+    """A refused form comes back with the message above it and what the member wrote still in it (a file input
+    cannot be refilled: the page asks for the screenshot again); the refusal's status, and Retry-After for a limit."""
+    context = {**context, "problem": exc.message, "posted": request.POST, "had_file": bool(request.FILES)}
+    return with_retry_after(render(request, template, context, status=exc.status), exc)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
-@shows_refusals(back="support:tickets", back_label=_("返回客服工单"))
 def new_ticket(request):
+    context = {
+        "categories": Ticket.Category.choices,
+        "category": request.GET.get("category", "cancel_membership"),
+    }
     if request.method == "POST":
-        ticket = services.file_ticket(
-            user=request.user,
-            category=request.POST.get("category", ""),
-            order_no=request.POST.get("order_no", ""),
-            reason=request.POST.get("reason", ""),
-            screenshot=request.FILES.get("screenshot"),
-        )
+        try:
+            ticket = services.file_ticket(
+                user=request.user,
+                category=request.POST.get("category", ""),
+                order_no=request.POST.get("order_no", ""),
+                reason=request.POST.get("reason", ""),
+                screenshot=request.FILES.get("screenshot"),
+            )
+        except DomainError as exc:
+            context["category"] = request.POST.get("category", "")
+            return _form_again(request, "support/new_ticket.html", context, exc)
         return redirect("support:ticket", ticket.ticket_no)
-    return render(
-        request,
-        "support/new_ticket.html",
-        {"categories": Ticket.Category.choices, "category": request.GET.get("category", "cancel_membership")},
-    )
+    return render(request, "support/new_ticket.html", context)
 
 
 @login_required
@@ -53,23 +64,23 @@ def ticket(request, ticket_no: str):
     found = selectors.ticket_for(viewer=request.user, ticket_no=ticket_no)
     if found is None:
         raise Http404
+    context = {
+        "ticket": found,
+        "messages_": found.messages.select_related("author"),
+        "agent": services.is_agent(request.user),
+    }
     if request.method == "POST":
-        services.reply(
-            user=request.user,
-            ticket_no=ticket_no,
-            body=request.POST.get("body", ""),
-            attachment=request.FILES.get("attachment"),
-        )
+        try:
+            services.reply(
+                user=request.user,
+                ticket_no=ticket_no,
+                body=request.POST.get("body", ""),
+                attachment=request.FILES.get("attachment"),
+            )
+        except DomainError as exc:
+            return _form_again(request, "support/ticket.html", context, exc)
         return redirect("support:ticket", ticket_no)
-    return render(
-        request,
-        "support/ticket.html",
-        {
-            "ticket": found,
-            "messages_": found.messages.select_related("author"),
-            "agent": services.is_agent(request.user),
-        },
-    )
+    return render(request, "support/ticket.html", context)
 
 
 @login_required
@@ -86,25 +97,27 @@ def attachment(request, message_id: int):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@shows_refusals(back="support:tickets", back_label=_("返回客服工单"))
 def new_complaint(request):
+    context = {
+        "abouts": Complaint.About.choices,
+        "about": request.GET.get("about", "ticket"),
+        "about_ref": request.GET.get("ref", "")[:32],
+    }
     if request.method == "POST":
-        services.file_complaint(
-            user=request.user,
-            about=request.POST.get("about", ""),
-            about_ref=request.POST.get("about_ref", ""),
-            text=request.POST.get("text", ""),
-        )
+        try:
+            services.file_complaint(
+                user=request.user,
+                about=request.POST.get("about", ""),
+                about_ref=request.POST.get("about_ref", ""),
+                text=request.POST.get("text", ""),
+            )
+        except DomainError as exc:
+            context.update(
+                about=request.POST.get("about", ""), about_ref=request.POST.get("about_ref", "")[:32]
+            )
+            return _form_again(request, "support/new_complaint.html", context, exc)
         return redirect("support:tickets")
-    return render(
-        request,
-        "support/new_complaint.html",
-        {
-            "abouts": Complaint.About.choices,
-            "about": request.GET.get("about", "ticket"),
-            "about_ref": request.GET.get("ref", "")[:32],
-        },
-    )
+    return render(request, "support/new_complaint.html", context)
 
 
 # --- the agents' console ----------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 import csv
-from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
 from kameng.console import selectors
+from kameng.console.filters import report_filters
+from kameng.core.errors import DomainError
 
 
 class Command(BaseCommand):
@@ -17,16 +18,12 @@ class Command(BaseCommand):
         parser.add_argument("--output", "-o", default="-", help="a file, or - for stdout")
 
     def handle(self, *args, **options):
-        default = selectors.default_filters()
         try:
-            start = date.fromisoformat(options["start"]) if options["start"] else default.start
-            end = date.fromisoformat(options["end"]) if options["end"] else default.end
-        except ValueError as exc:
-            raise CommandError(f"dates are YYYY-MM-DD: {exc}") from exc
-        if end < start:
-            raise CommandError("--to is before --from")
+            filters = report_filters(start=options["start"] or "", end=options["end"] or "", max_range=None)
+        except DomainError as exc:
+            raise CommandError(exc.message) from exc
         table = selectors.TABLES[options["table"]](
-            selectors.Filters(start=start, end=end, plan=options["plan"])
+            selectors.Filters(start=filters.start, end=filters.end, plan=options["plan"])
         )
         if options["output"] == "-":
             self._write(self.stdout, table)
