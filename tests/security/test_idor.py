@@ -49,6 +49,7 @@ class World:
     notification_id: int
     complaint_no: str
     username: str
+    agreement_id: int
 
     def numbers(self) -> list[str]:
         return [self.order_no, self.receipt_no, self.refund_no, self.ticket_no, self.complaint_no]
@@ -63,7 +64,7 @@ def world(class_db) -> World:
     pay_in_sandbox(order)
     join_vip(a, PlanFactory(price_fen=3000))
     left = cancellation.cancel_membership(user=a, mode="immediate")
-    join_vip(a, PlanFactory(), auto_renew=True)
+    renewing = join_vip(a, PlanFactory(), auto_renew=True)
     ticket = support.file_ticket(user=a, category="other", reason="屏幕截图如下", screenshot=screenshot())
     complaint = support.file_complaint(user=a, about="ticket", about_ref=ticket.ticket_no, text="太慢了")
     return World(
@@ -77,6 +78,7 @@ def world(class_db) -> World:
         notification_id=Notification.objects.filter(user=a).latest("pk").pk,
         complaint_no=complaint.complaint_no,
         username=a.username,
+        agreement_id=renewing.agreement.pk,
     )
 
 
@@ -124,6 +126,7 @@ STAFF_ONLY = [
     ("get", "/console/"),
     ("get", "/console/export/revenue.csv"),
     ("get", "/console/agreements/"),
+    ("post", "/console/agreements/{agreement_id}/query/"),
     ("get", "/console/members/?q={username}"),
     ("get", "/console/members/{username}/"),
     ("post", "/console/members/{username}/refund/"),

@@ -56,6 +56,7 @@ LOOKUPS = [
         None,
         200,
     ),
+    ("admin user search", Role.ADMIN, "get", "/admin/accounts/user/?q={x}", None, 200),
     ("support queue filters", Role.SUPPORT, "get", "/support/queue/?status={x}&category={x}", None, 200),
     ("checkout sku", Role.MEMBER, "post", "/orders/checkout/", {"sku": "{x}", "channel": "alipay"}, 404),
     (
