@@ -92,7 +92,7 @@ def shoot(password: str) -> None:
         page.click("#plan-vip-month button[type=submit]")
         page.click("text=同意并签约")
         page.wait_for_url("**/member/")
-        buy_as_vip("alice", password)  # so the member centre has savings to show
+        buy_as_vip("alice", password, staff_token=token("ops", password))  # savings for the member centre
         page.reload()
         shot(page, "member-centre.png")
         member_pages = {"member-centre": "/member/", "cancel": "/member/cancel/"}
@@ -143,15 +143,22 @@ def shot(page, file_name: str, *, full_page: bool = True) -> None:
     print(f"{file_name}: {encoded.tell() // 1024} KB")
 
 
-def buy_as_vip(name: str, password: str) -> None:
-    """The member buys a card at the VIP price through the API and the sandbox pays it."""
-    call("POST", "/api/v1/sandbox/run-due")  # the agreement's sign notification and first charge land first
-    token = call("POST", "/api/v1/auth/token", {"username": name, "password": password})["token"]
+def token(name: str, password: str) -> str:
+    return call("POST", "/api/v1/auth/token", {"username": name, "password": password})["token"]
+
+
+def buy_as_vip(name: str, password: str, *, staff_token: str) -> None:
+    """The member buys a card at the VIP price through the API and the sandbox pays it; the sweeps (a staff
+    member's hook) deliver what each step queued."""
+    call("POST", "/api/v1/sandbox/run-due", token=staff_token)  # the sign notification and first charge land
     order = call(
-        "POST", "/api/v1/orders", {"sku": "steam-wallet-50", "quantity": 1, "channel": "alipay"}, token=token
+        "POST",
+        "/api/v1/orders",
+        {"sku": "steam-wallet-50", "quantity": 1, "channel": "alipay"},
+        token=token(name, password),
     )
     call("POST", f"/sandbox/pay/{order['order_no']}")
-    call("POST", "/api/v1/sandbox/run-due")
+    call("POST", "/api/v1/sandbox/run-due", token=staff_token)
 
 
 def call(method: str, path: str, body: dict | None = None, *, token: str = "") -> dict:

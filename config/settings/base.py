@@ -35,6 +35,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "kameng.core.client.ClientAddressMiddleware",
     "kameng.core.metrics.RequestMetrics",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -47,8 +48,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "kameng.accounts.middleware.LoginRefusal",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so that on the way out it runs first: before SessionMiddleware saves what it wrote in the session.
+    "kameng.accounts.activity.SessionActivity",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -6,6 +6,8 @@ sandbox app generates them into KAMENG_SANDBOX_KEYS_FILE when Django starts (kam
 kameng.payments.channels.config reads them from there, so neither app imports the other.
 """
 
+from django.core.exceptions import ImproperlyConfigured
+
 from config.env import env_bool, env_float, env_int, env_secret, env_str
 from config.settings.base import INSTANCE_DIR, PRODUCTION
 
@@ -57,3 +59,11 @@ def _wechat() -> dict | None:
 
 # Real credentials by channel, with the fields of kameng.payments.channels.config's AlipayConfig / WechatConfig.
 KAMENG_CHANNELS = {name: values for name, values in (("alipay", _alipay()), ("wechat", _wechat())) if values}
+
+# The sandbox pays any order with pretend money and moves the clock every process reads. Beside real channels (real
+# buyers, real money) that is never wanted: a shop taking real payments refuses to start with it on.
+if PRODUCTION and KAMENG_SANDBOX and KAMENG_CHANNELS:
+    raise ImproperlyConfigured(
+        "KAMENG_SANDBOX must be off in production when real channel credentials are set "
+        f"({', '.join(sorted(KAMENG_CHANNELS))}): the sandbox pays any order and moves the shop's clock"
+    )

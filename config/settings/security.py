@@ -1,9 +1,11 @@
 """Secrets, hosts, cookies, headers and the Content-Security-Policy; HTTPS only in production; login throttle;
-who may scrape /metrics.
+which proxies may name the client; who may scrape /metrics.
 
 Production refuses to start without its secrets, without its host names or with DEBUG on. The embedded set-up
 reads the secrets config.instance.prepare generated into the instance folder when the environment has none.
 """
+
+import ipaddress
 
 from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
@@ -45,11 +47,35 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Every password check goes through the login throttle (kameng.accounts.backends); accounts' system check refuses
+# a backend here that does not, so a login path added later cannot bypass it.
+AUTHENTICATION_BACKENDS = ["kameng.accounts.backends.ThrottledModelBackend"]
+# Failed logins allowed within the window: per name from one address, and per address whatever the names.
 KAMENG_LOGIN_MAX_FAILURES = env_int("KAMENG_LOGIN_MAX_FAILURES", 5)
+KAMENG_LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("KAMENG_LOGIN_MAX_FAILURES_PER_ADDRESS", 20)
 KAMENG_LOGIN_WINDOW_SECONDS = env_int("KAMENG_LOGIN_WINDOW_SECONDS", 15 * 60)
+# The proxies whose X-Forwarded-For names the client (kameng.core.client): gunicorn's variable, with its meaning
+# (addresses, networks, "*"). Production trusts loopback as config/gunicorn.py does; the embedded set-up, which
+# has no proxy in front and whose every client connects from loopback, trusts nobody, so no client can name
+# itself another address there.
+FORWARDED_ALLOW_IPS = [
+    item.strip()
+    for item in env_list("FORWARDED_ALLOW_IPS", "127.0.0.1" if PRODUCTION else "")
+    if item.strip()
+]
+for _entry in FORWARDED_ALLOW_IPS:
+    try:
+        if _entry != "*":
+            ipaddress.ip_network(_entry, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"FORWARDED_ALLOW_IPS: {_entry!r} is not an address, a network or *"
+        ) from None
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
+# An API token expires this many days after its last use (sliding; the use is recorded at most once an hour).
+KAMENG_API_TOKEN_TTL_DAYS = env_int("KAMENG_API_TOKEN_TTL_DAYS", 30)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"

@@ -20,4 +20,4 @@ class UserAdmin(RoleAdmin):
 @admin.register(ApiToken)
 class ApiTokenAdmin(ReadOnlyRoleAdmin):
     view_roles = (Role.ADMIN,)
-    list_display = ["prefix", "user", "created_at", "last_used_at", "revoked_at"]
+    list_display = ["prefix", "user", "created_at", "last_used_at", "expires_at", "revoked_at"]

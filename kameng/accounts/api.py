@@ -4,23 +4,28 @@ from ninja.responses import Status
 from ninja.security import HttpBearer
 from pydantic import ConfigDict
 
-from kameng.accounts import services
+from kameng.accounts import credentials, services
 from kameng.accounts.error_codes import AccountErrorCode as E
-from kameng.accounts.selectors import user_for_token
-from kameng.core.api import WITH_BODY, answers
+from kameng.core import client
+from kameng.core.api import SIGNED_IN, WITH_BODY, answers
 from kameng.core.audit import Source
 
 router = Router(tags=["auth"])
 
 
 class BearerToken(HttpBearer):
-    """The API's authentication (config/api.py): a token issued by `token` below names its user."""
+    """The API's authentication (config/api.py): a token issued by `token` below names its user. An expired or
+    revoked token is refused with its own code (401 `token_expired`, `token_revoked`), not as an unknown one."""
 
     def authenticate(self, request, token: str):
-        user = user_for_token(token)
-        if user is not None:
-            request.user = user
-        return user
+        row = credentials.authenticate_token(
+            token=token, ip=client.client_ip(request), agent=credentials.user_agent(request)
+        )
+        if row is None:
+            return None
+        request.user = row.user
+        request.api_token = row
+        return row.user
 
 
 class RegisterIn(Schema):
@@ -80,4 +85,15 @@ def token(request, payload: TokenIn):
     """Exchanges a username and password for a Bearer token; failed attempts are throttled."""
     user = services.check_credentials(request=request, username=payload.username, password=payload.password)
     with transaction.atomic():
-        return {"token": services.issue_token(user=user)}
+        issued = services.issue_token(
+            user=user, ip=client.client_ip(request), user_agent=credentials.user_agent(request)
+        )
+        return {"token": issued}
+
+
+@router.delete("/token", **answers({204: None}, *SIGNED_IN))
+def revoke_token(request):
+    """Revokes the token this request carries (signing out of the API); other tokens and the site's sessions stay.
+    Tokens also expire after a while unused, and all of them are revoked when the password changes."""
+    credentials.revoke_used_token(token=request.api_token)
+    return Status(204, None)

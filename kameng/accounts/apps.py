@@ -5,3 +5,10 @@ class AccountsConfig(AppConfig):
     name = "kameng.accounts"
     label = "accounts"
     verbose_name = "账户 Accounts"
+
+    def ready(self) -> None:
+        # Imported here: models exist only once the app registry is ready.
+        from kameng.accounts import checks, throttle  # noqa: F401  (checks registers itself)
+        from kameng.core import sweeps
+
+        sweeps.register("forget_login_counters", throttle.forget_ended_windows)

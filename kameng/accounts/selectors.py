@@ -1,11 +1,11 @@
-from kameng.accounts.models import ApiToken, User
-from kameng.accounts.services import token_digest
+from kameng.accounts.models import ApiToken, User, UserSession
 
 
-def user_for_token(token: str) -> User | None:
-    row = (
-        ApiToken.objects.select_related("user")
-        .filter(digest=token_digest(token), revoked_at__isnull=True, user__is_active=True)
-        .first()
-    )
-    return row.user if row else None
+def active_tokens(user: User) -> list[ApiToken]:
+    """The user's tokens that still work, most recently used first."""
+    return list(ApiToken.objects.filter(user=user).active().order_by("-last_used_at", "-pk"))
+
+
+def signed_in_sessions(user: User) -> list[UserSession]:
+    """The browsers signed in to the user's account, most recently used first."""
+    return UserSession.objects.filter(user=user).order_by("-last_used_at", "-pk").alive()

@@ -1,15 +1,14 @@
 import hashlib
 import secrets
-from datetime import timedelta
 
-from django.conf import settings
 from django.contrib.auth import authenticate, password_validation
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 
+from kameng.accounts import names
 from kameng.accounts.error_codes import AccountErrorCode
-from kameng.accounts.models import ApiToken, LoginFailure, User
+from kameng.accounts.models import ApiToken, User
 from kameng.core import clock
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
@@ -22,7 +21,7 @@ USERNAME_MAX = 150
 def register_user(
     *, username: str, password: str, email: str, role: str = Role.MEMBER, source: str = Source.WEB
 ) -> User:
-    username = (username or "").strip()
+    username = names.normalize_username(username or "").strip()
     if not username or len(username) > USERNAME_MAX or not User.username_validator.regex.match(username):
         raise DomainError(AccountErrorCode.BAD_USERNAME)
     try:
@@ -36,33 +35,23 @@ def register_user(
         raise DomainError(AccountErrorCode.WEAK_PASSWORD, problems=" ".join(exc.messages)) from None
     if User.objects.filter(username__iexact=username).exists():
         raise DomainError(AccountErrorCode.USERNAME_TAKEN)
+    if User.objects.filter(username_skeleton=names.username_skeleton(username)).exists():
+        raise DomainError(AccountErrorCode.USERNAME_CONFUSABLE)
     candidate.set_password(password)
     candidate.save()
     log_action(action="user.registered", obj=candidate, actor=candidate, source=source, data={"role": role})
     return candidate
 
 
-def _recent_failures(*, username: str, ip: str | None) -> tuple[int, int]:
-    since = clock.now() - timedelta(seconds=settings.KAMENG_LOGIN_WINDOW_SECONDS)
-    recent = LoginFailure.objects.filter(at__gte=since)
-    by_name = recent.filter(username=username.lower()).count()
-    # An address gets more room than a name: several people may share one NAT.
-    by_ip = recent.filter(ip=ip).count() if ip else 0
-    return by_name, by_ip
-
-
 def check_credentials(*, request, username: str, password: str) -> User:
-    """Authenticates, refusing while a name or an address has too many recent failures (throttled logins)."""
-    ip = request.META.get("REMOTE_ADDR") if request is not None else None
-    limit = settings.KAMENG_LOGIN_MAX_FAILURES
-    by_name, by_ip = _recent_failures(username=username or "", ip=ip)
-    if by_name >= limit or by_ip >= limit * 4:
-        raise DomainError(AccountErrorCode.TOO_MANY_ATTEMPTS)
-    user = authenticate(request, username=username, password=password)
+    """Authenticates through Django's authenticate(), whose backends all go through the login throttle
+    (kameng.accounts.throttle): refused while the name from this address, or the address, has too many recent
+    failures."""
+    user = authenticate(request, username=username or "", password=password)
     if user is None:
-        LoginFailure.objects.create(username=(username or "").lower()[:USERNAME_MAX], ip=ip, at=clock.now())
+        if getattr(request, "login_refused", None) is not None:
+            raise DomainError(AccountErrorCode.TOO_MANY_ATTEMPTS)
         raise DomainError(AccountErrorCode.BAD_CREDENTIALS)
-    LoginFailure.objects.filter(username=user.username.lower()).delete()
     return user
 
 
@@ -71,8 +60,18 @@ def token_digest(token: str) -> str:
 
 
 @transaction.atomic
-def issue_token(*, user: User, source: str = Source.API) -> str:
+def issue_token(*, user: User, source: str = Source.API, ip: str | None = None, user_agent: str = "") -> str:
     token = "km_" + secrets.token_urlsafe(32)
-    ApiToken.objects.create(user=user, digest=token_digest(token), prefix=token[:8], created_at=clock.now())
+    issued = clock.now()
+    ApiToken.objects.create(
+        user=user,
+        digest=token_digest(token),
+        prefix=token[:8],
+        created_at=issued,
+        last_used_at=issued,
+        expires_at=ApiToken.expiry_after_use(issued),
+        ip=ip,
+        user_agent=user_agent[:256],
+    )
     log_action(action="token.issued", obj=user, actor=user, source=source)
     return token

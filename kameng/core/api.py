@@ -56,7 +56,7 @@ class ErrorOut(Schema):
 
 
 # The refusals shared by kinds of endpoint, spread into `answers(...)` so each endpoint lists all it can answer.
-SIGNED_IN = (CoreErrorCode.UNAUTHORIZED,)
+SIGNED_IN = (CoreErrorCode.UNAUTHORIZED, CoreErrorCode.TOKEN_EXPIRED, CoreErrorCode.TOKEN_REVOKED)
 WITH_BODY = (CoreErrorCode.MALFORMED_JSON, CoreErrorCode.MALFORMED_BODY, CoreErrorCode.INVALID)
 WITH_PARAMS = (CoreErrorCode.NUL_CHARACTER, CoreErrorCode.INVALID)
 IDEMPOTENT = (CoreErrorCode.BAD_IDEMPOTENCY_KEY, CoreErrorCode.IDEMPOTENCY_KEY_REUSED)

@@ -11,6 +11,12 @@ class CoreErrorCode(ErrorCode):
     NUL_CHARACTER = "nul_character", 400, _("请求中含有 NUL 字符")
     INVALID = "invalid", 422, _("字段缺失或无效:%(fields)s")
     UNAUTHORIZED = "unauthorized", 401, _("需要有效的 Bearer 令牌")
+    TOKEN_EXPIRED = "token_expired", 401, _("令牌已过期(太久没有使用),请用 POST /api/v1/auth/token 重新获取")
+    TOKEN_REVOKED = (
+        "token_revoked",
+        401,
+        _("令牌已被撤销(退出登录、修改密码或在账户页撤销),请用 POST /api/v1/auth/token 重新获取"),
+    )
     NOT_FOUND = "not_found", 404, _("未找到")
     METHOD_NOT_ALLOWED = "method_not_allowed", 405, _("此地址不接受 %(method)s 请求")
     BAD_IDEMPOTENCY_KEY = "bad_idempotency_key", 422, _("Idempotency-Key 最多 128 个可打印字符")

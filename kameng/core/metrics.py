@@ -26,7 +26,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from kameng.core import clock
+from kameng.core import client, clock
 from kameng.core.models import OutboxMessage, SweepStat
 
 log = logging.getLogger("kameng.request")
@@ -136,12 +136,12 @@ def _allowed(request) -> bool:
     token = settings.KAMENG_METRICS_TOKEN
     if token and request.headers.get("Authorization") == f"Bearer {token}":
         return True
-    if "HTTP_X_FORWARDED_FOR" in request.META:
-        # Came through the reverse proxy, whose own address is loopback: only the token lets it in.
+    if client.came_through_proxy(request):
+        # Passed on by a proxy (trusted or not: a proxy on loopback nobody listed in FORWARDED_ALLOW_IPS would
+        # otherwise make every outside request look local): only the token lets it in.
         return False
-    try:
-        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
-    except ValueError:
+    address = client.resolve(request)
+    if address is None:
         return False
     return any(address in ipaddress.ip_network(net) for net in settings.KAMENG_METRICS_ALLOW)
 

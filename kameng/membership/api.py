@@ -5,6 +5,7 @@ from ninja import Field, Router
 
 from kameng.core.api import IDEMPOTENT, SIGNED_IN, WITH_BODY, answers, idempotent
 from kameng.core.audit import Source
+from kameng.core.client import client_ip
 from kameng.core.clock import iso
 from kameng.membership import cancellation, selectors, services
 from kameng.membership.error_codes import MembershipErrorCode as E
@@ -83,7 +84,7 @@ def subscribe(request, payload: SubscribeIn):
             auto_renew=payload.auto_renew,
             consent=services.ConsentContext(
                 given=payload.auto_renew_consent,
-                ip=request.META.get("REMOTE_ADDR"),
+                ip=client_ip(request),
                 user_agent=request.headers.get("User-Agent", ""),
             ),
             source=Source.API,

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from kameng.core.audit import Source
+from kameng.core.client import client_ip
 from kameng.core.errors import DomainError
 from kameng.core.views import shows_refusals
 from kameng.membership import cancellation, selectors, services
@@ -49,7 +50,7 @@ def subscribe(request):
         # On the page, ticking the box (unticked by default, terms printed beside it) is the consent.
         consent=services.ConsentContext(
             given=auto_renew,
-            ip=request.META.get("REMOTE_ADDR"),
+            ip=client_ip(request),
             user_agent=request.headers.get("User-Agent", ""),
         ),
         source=Source.WEB,

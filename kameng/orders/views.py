@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST, require_safe
 
 from kameng.core.audit import Source
+from kameng.core.client import client_ip
 from kameng.core.errors import DomainError
 from kameng.core.views import shows_refusals
 from kameng.orders import paying, selectors, services
@@ -62,4 +63,4 @@ def pay(request, order_no: str):
     order = Order.objects.select_related("product").filter(order_no=order_no).first()
     if order is None:
         raise DomainError(OrderErrorCode.UNKNOWN_ORDER)
-    return redirect(paying.payments().pay_url(order=order, client_ip=request.META.get("REMOTE_ADDR", "")))
+    return redirect(paying.payments().pay_url(order=order, client_ip=client_ip(request) or ""))

@@ -24,6 +24,9 @@ _AGREEMENT_EVENTS = {
     EventKind.AGREEMENT_SIGNED: events.AgreementSigned,
     EventKind.AGREEMENT_TERMINATED: events.AgreementEnded,
 }
+CLIENT_ADDRESS_KEY = (
+    "KAMENG_CLIENT_IP"  # the sender's address as kameng.core.client resolved it (payments.views)
+)
 # With the body, what it takes to verify a logged notification again later (a dispute): WeChat Pay signs in headers.
 _HEADERS_KEPT = (
     "CONTENT_TYPE",
@@ -33,6 +36,7 @@ _HEADERS_KEPT = (
     "HTTP_WECHATPAY_NONCE",
     "HTTP_WECHATPAY_SIGNATURE_TYPE",
     "REMOTE_ADDR",
+    CLIENT_ADDRESS_KEY,
 )
 
 
@@ -245,6 +249,7 @@ def execute_refund(payload: dict) -> None:
         refund_fen=refund.amount_fen,
         total_fen=payment.amount_fen,
         reason=refund.get_reason_display(),
+        channel_trade_no=payment.channel_trade_no,
     )
     if result.status != Outcome.SUCCEEDED:
         raise outbox.RetryLater(f"refund {refund.refund_no} {result.status}: {result.message}")

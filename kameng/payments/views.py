@@ -2,6 +2,7 @@ from django.http import Http404, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from kameng.core.client import client_ip
 from kameng.payments import selectors, services
 
 
@@ -10,5 +11,7 @@ from kameng.payments import selectors, services
 def notify(request, channel: str):
     if channel not in selectors.channel_names():
         raise Http404("unknown channel")
-    reply = services.process_notification(channel=channel, headers=request.META, body=request.body)
+    # The client's address beside the raw headers: behind the proxy REMOTE_ADDR is the proxy's own.
+    headers = {**request.META, services.CLIENT_ADDRESS_KEY: client_ip(request) or ""}
+    reply = services.process_notification(channel=channel, headers=headers, body=request.body)
     return HttpResponse(reply.body, status=reply.status, content_type=reply.content_type)

@@ -5,7 +5,6 @@ ASCII-sorted, raw `k=v` joined by `&`. Synchronous answers sign the exact JSON t
 """
 
 import json
-import re
 from collections.abc import Mapping
 
 from kameng.protocols import _rsa
@@ -61,21 +60,89 @@ def sign_response(method: str, payload: dict, alipay_private_key_pem: str) -> st
     return f'{{"{_response_key(method)}":{inner},"sign":{json.dumps(signature)}}}'
 
 
+# JSON's own whitespace (RFC 8259): what may stand between the tokens of the answer's top-level object.
+_BLANK = frozenset(" \t\n\r")
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """object_pairs_hook: an object naming a key twice is refused, so no parser can read another value than ours."""
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("duplicate key in a JSON object")
+    return dict(pairs)
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+# The standard library's JSON scanner, strict: no duplicate keys at any depth, no NaN or Infinity.
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_refuse_constant)
+
+
+def _skip_blank(text: str, at: int) -> int:
+    while at < len(text) and text[at] in _BLANK:
+        at += 1
+    return at
+
+
+def _top_level_members(text: str) -> list[tuple[str, object, int, int]]:
+    """The members of the document's top-level object as (key, value, start, end): text[start:end] is exactly the
+    value's JSON text. Scanned token by token with the JSON decoder itself (raw_decode at each value's offset), so
+    a key inside a string or a nested object is never taken for a top-level one. Raises ValueError."""
+    at = _skip_blank(text, 0)
+    if text[at : at + 1] != "{":
+        raise ValueError("not a JSON object")
+    members: list[tuple[str, object, int, int]] = []
+    at = _skip_blank(text, at + 1)
+    if text[at : at + 1] == "}":
+        at += 1
+    else:
+        while True:
+            if text[at : at + 1] != '"':
+                raise ValueError("expected a key")
+            key, at = _DECODER.raw_decode(text, at)
+            at = _skip_blank(text, at)
+            if text[at : at + 1] != ":":
+                raise ValueError("expected ':'")
+            start = _skip_blank(text, at + 1)
+            value, end = _DECODER.raw_decode(text, start)
+            members.append((key, value, start, end))
+            at = _skip_blank(text, end)
+            if text[at : at + 1] == ",":
+                at = _skip_blank(text, at + 1)
+                continue
+            if text[at : at + 1] != "}":
+                raise ValueError("expected ',' or '}'")
+            at += 1
+            break
+    if _skip_blank(text, at) != len(text):
+        raise ValueError("text after the object")
+    return members
+
+
 def verify_response(raw_text: str, method: str, alipay_public_key_pem: str) -> dict:
-    """Checks the signature over the exact raw text of the response object, then returns it parsed."""
+    """Checks the signature over the exact raw text of `<method>_response` and returns that text, parsed.
+
+    The answer must be one JSON object naming each key once (at every depth), with `<method>_response` and `sign`
+    at its top level; the signed text is cut out of the answer where the JSON scanner found that member, and what
+    is returned is decoded from exactly those characters. So no second copy (a duplicate key, an object beside or
+    inside another one) can be read instead of the signed one. Raises SignatureError."""
     try:
-        document = json.loads(raw_text)
-        signature = document["sign"]
-        inner = document[_response_key(method)]
-    except (ValueError, KeyError, TypeError):
+        members = _top_level_members(raw_text)
+    except ValueError:
         raise SignatureError("not a signed Alipay response") from None
-    match = re.search(rf'"{re.escape(_response_key(method))}"\s*:\s*', raw_text)
-    if match is None:
-        raise SignatureError("response object not found")
-    start = match.end()
-    _, length = json.JSONDecoder().raw_decode(raw_text[start:])
-    if not rsa2_verify(raw_text[start : start + length], signature, alipay_public_key_pem):
+    found: dict[str, tuple[object, int, int]] = {}
+    for key, value, start, end in members:
+        if key in found:
+            raise SignatureError(f"the answer names {key!r} twice")
+        found[key] = (value, start, end)
+    if _response_key(method) not in found or "sign" not in found:
+        raise SignatureError("not a signed Alipay response")
+    inner, start, end = found[_response_key(method)]
+    signature = found["sign"][0]
+    if not isinstance(signature, str) or not isinstance(inner, dict):
+        raise SignatureError("not a signed Alipay response")
+    if not rsa2_verify(raw_text[start:end], signature, alipay_public_key_pem):
         raise SignatureError("bad response signature")
-    if not isinstance(inner, dict):
-        raise SignatureError("response object is not an object")
     return inner

@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
 
 from kameng.core import clock, locking
 from kameng.core.audit import Source, log_action
@@ -31,6 +32,7 @@ def open_agreement(
     channel: str,
     external_no: str,
     account_label: str,
+    member_ref: str,
     plan_label: str,
     period_months: int,
     single_amount_fen: int,
@@ -55,6 +57,7 @@ def open_agreement(
                 external_no=external_no,
                 agreement_no=_agreement_no(channel),
                 account_label=account_label[:64],
+                member_ref=member_ref[:150],
                 plan_label=plan_label[:64],
                 period_months=period_months,
                 single_amount_fen=single_amount_fen,
@@ -83,9 +86,11 @@ def open_alipay_agreement_sign(params: dict[str, str]) -> SandboxAgreement:
             raise ValueError("product or sign scene")
         if rule["period_type"] != "MONTH" or int(rule["execute_time"][8:10]) > 28:
             raise ValueError("MONTH periods execute on day 1..28")
+        logon_id = str(biz.get("external_logon_id", ""))
         agreement = dict(
             external_no=str(biz["external_agreement_no"]),
-            account_label=str(biz.get("external_logon_id", "")),
+            account_label=logon_id,
+            member_ref=logon_id,
             period_months=int(rule["period"]),
             single_amount_fen=parse_yuan(str(rule["single_amount"])),
             next_deduct_date=date.fromisoformat(rule["execute_time"]),
@@ -128,11 +133,24 @@ def sign_agreement(*, agreement: SandboxAgreement) -> SandboxAgreement:
     return agreement
 
 
+def of_member(member) -> QuerySet[SandboxAgreement]:
+    """The agreements the channel holds for this shop member (see SandboxAgreement.member_ref): what the
+    channel app's 自动续费管理 shows the member logged in to the shop, and all that it lets them switch off."""
+    return SandboxAgreement.objects.filter(
+        Q(channel="alipay", member_ref=member.get_username()) | Q(channel="wechat", member_ref=str(member.pk))
+    )
+
+
 @transaction.atomic
-def unsign_agreement(*, agreement_no: str, by: str = "user", notify: bool = True) -> SandboxAgreement:
+def unsign_agreement(
+    *, agreement_no: str, by: str = "user", notify: bool = True, member=None
+) -> SandboxAgreement:
     """Ends an agreement: the member in the channel's app (by="user"), the merchant's unsign API
-    (by="merchant"), or a silent expiry (notify=False: the channels send nothing then). Once."""
-    agreement = locking.lock_one(SandboxAgreement.objects.filter(agreement_no=agreement_no))
+    (by="merchant"), or a silent expiry (notify=False: the channels send nothing then). Once.
+
+    With a `member`, only one of that member's own agreements: another's is as unknown as one that never was."""
+    mine = of_member(member) if member is not None else SandboxAgreement.objects.all()
+    agreement = locking.lock_one(mine.filter(agreement_no=agreement_no))
     if agreement is None:
         raise DomainError(SandboxErrorCode.USER_AGREEMENT_NOT_EXIST)
     if agreement.status == SandboxAgreement.Status.UNSIGN:
@@ -142,7 +160,13 @@ def unsign_agreement(*, agreement_no: str, by: str = "user", notify: bool = True
     agreement.save(update_fields=["status", "unsigned_at", "unsigned_by"])
     if notify:
         queue_notification(event=SandboxNotification.Event.AGREEMENT_UNSIGNED, agreement=agreement)
-    log_action(action="sandbox.agreement_unsigned", obj=agreement, source=Source.SANDBOX, data={"by": by})
+    log_action(
+        action="sandbox.agreement_unsigned",
+        obj=agreement,
+        actor=member,
+        source=Source.SANDBOX,
+        data={"by": by},
+    )
     return agreement
 
 

@@ -4,9 +4,9 @@ from django.conf import settings
 from ninja import Field, Router, Schema
 from pydantic import ConfigDict
 
-from kameng.core import clock, sweeps
-from kameng.core.api import WITH_BODY, answers
+from kameng.core.api import SIGNED_IN, WITH_BODY, answers
 from kameng.core.errors import DomainError
+from kameng.sandbox import services
 from kameng.sandbox.error_codes import SandboxErrorCode
 
 router = Router(tags=["sandbox"])
@@ -27,17 +27,24 @@ class ClockOut(Schema):
     offset_seconds: int
 
 
-def _require_sandbox() -> None:
+# Both hooks act on the whole shop (the clock lifts login lockouts and ends periods; the sweeps charge and expire),
+# so they take the API's Bearer token (401 without one) and a staff member's (403 for a member).
+STAFF = (*SIGNED_IN, SandboxErrorCode.STAFF_ONLY, SandboxErrorCode.SANDBOX_OFF)
+
+
+def _require_staff_in_sandbox(request) -> None:
     if not settings.KAMENG_SANDBOX:
         raise DomainError(SandboxErrorCode.SANDBOX_OFF)
+    if not (request.user.is_active and request.user.is_staff):
+        raise DomainError(SandboxErrorCode.STAFF_ONLY)
 
 
-@router.post("/clock", **answers({200: ClockOut}, *WITH_BODY, SandboxErrorCode.SANDBOX_OFF), auth=None)
+@router.post("/clock", **answers({200: ClockOut}, *WITH_BODY, *STAFF))
 def move_clock(request, payload: ClockIn):
-    """Moves the test clock forward for every process (sandbox only)."""
-    _require_sandbox()
-    offset = clock.advance(seconds=payload.advance_seconds)
-    return {"now": clock.now().isoformat(), "offset_seconds": offset}
+    """Moves the test clock forward for every process (sandbox only, staff only)."""
+    _require_staff_in_sandbox(request)
+    now, offset = services.move_clock(seconds=payload.advance_seconds, actor=request.user)
+    return {"now": now.isoformat(), "offset_seconds": offset}
 
 
 RUN_DUE_EXAMPLE = {
@@ -54,12 +61,9 @@ RUN_DUE_EXAMPLE = {
 
 @router.post(
     "/run-due",
-    **answers(
-        {200: Annotated[dict[str, int], Field(examples=[RUN_DUE_EXAMPLE])]}, SandboxErrorCode.SANDBOX_OFF
-    ),
-    auth=None,
+    **answers({200: Annotated[dict[str, int], Field(examples=[RUN_DUE_EXAMPLE])]}, *STAFF),
 )
 def run_due(request):
-    """Runs every due sweep now and says how many items each handled (sandbox only)."""
-    _require_sandbox()
-    return sweeps.run_due_sweeps()
+    """Runs every due sweep now and says how many items each handled (sandbox only, staff only)."""
+    _require_staff_in_sandbox(request)
+    return services.run_due_sweeps(actor=request.user)

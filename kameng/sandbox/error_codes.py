@@ -1,6 +1,9 @@
 """The sandbox gateway's refusals. The upper-case codes are the channels' own (Alipay's sub_code, WeChat Pay's
 code), kept verbatim because the shop's channel clients match on them exactly as they do with the real channels.
-The messages stay in Chinese, untranslated: the real channels answer in Chinese whatever the caller's language."""
+The messages stay in Chinese, untranslated: the real channels answer in Chinese whatever the caller's language.
+The two about who may use the sandbox are the shop's own words, and translated."""
+
+from django.utils.translation import gettext_lazy as _
 
 from kameng.core.errors import ErrorCode
 
@@ -30,3 +33,5 @@ class SandboxErrorCode(ErrorCode):
     AGREEMENT_INVALID = "AGREEMENT_INVALID", 409, "协议未生效"
     EXCEED_SINGLE_AMOUNT = "EXCEED_SINGLE_AMOUNT", 409, "扣款金额超过签约的单笔上限"
     BUYER_BALANCE_NOT_ENOUGH = "BUYER_BALANCE_NOT_ENOUGH", 409, "余额不足"
+    LOGIN_REQUIRED = "login_required", 401, _("请先登录商城,自动续费管理只显示你自己的协议")
+    STAFF_ONLY = "staff_only", 403, _("只有工作人员可以拨动沙箱时钟或立即运行到期任务")

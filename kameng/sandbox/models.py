@@ -53,6 +53,10 @@ class SandboxAgreement(models.Model):
     agreement_no = models.CharField(max_length=64, unique=True)  # agreement_no / contract_id
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.TEMP)
     account_label = models.CharField(max_length=64, blank=True)
+    # Whose agreement this is, as the channel knows the shop's member: Alipay by the logon id the shop passes
+    # (external_logon_id, the username), WeChat Pay by out_user_code (the user's id). The sandbox's 自动续费管理
+    # page and its unsign act for the member logged in to the shop, on these agreements only.
+    member_ref = models.CharField(max_length=150, blank=True, db_index=True)
     plan_label = models.CharField(max_length=64, blank=True)
     period_months = models.PositiveSmallIntegerField()
     single_amount_fen = models.PositiveIntegerField()

@@ -33,6 +33,30 @@ LEASE_SECONDS = 60
 PAGE_PAY_METHODS = {"alipay.trade.wap.pay", "alipay.trade.page.pay"}
 
 
+# --- the staff's hooks: the test clock and the sweeps --------------------------------------------------------------
+
+
+@transaction.atomic
+def move_clock(*, seconds: int, actor) -> tuple[datetime, int]:
+    """Moves the test clock forward for every process; audit-logged with who moved it. Returns (now, offset)."""
+    offset = clock.advance(seconds=seconds)
+    log_action(
+        action="sandbox.clock_moved",
+        actor=actor,
+        source=Source.API,
+        data={"advance_seconds": seconds, "offset_seconds": offset},
+    )
+    return clock.now(), offset
+
+
+def run_due_sweeps(*, actor) -> dict[str, int]:
+    """Runs every due sweep now, outside any transaction (the sweeps call the channels and commit as they go), then
+    records who asked and what was done."""
+    done = sweeps.run_due_sweeps()
+    log_action(action="sandbox.sweeps_run", actor=actor, source=Source.API, data=done)
+    return done
+
+
 def _trade_no(channel: str) -> str:
     stamp = clock.now().strftime("%Y%m%d%H%M%S")
     prefix = "4200" if channel == "wechat" else "2026"

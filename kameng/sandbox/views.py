@@ -2,11 +2,20 @@
 channels' signed server APIs are in alipay_views and wechat_views.
 
 Every view answers 404 unless KAMENG_SANDBOX is on (see urls.py), so production never exposes a fake gateway.
+Who may do what, as with a real channel: the cashier and the signing page serve whoever holds the link (the buyer
+may pay on another device, logged in nowhere); the 自动续费管理 page and its switch act for the member logged in to
+the shop, on that member's own agreements only; every way back to the merchant leads to the shop's own pages.
 """
 
-from django.http import JsonResponse
+from urllib.parse import urlencode, urlsplit
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -18,6 +27,26 @@ from kameng.sandbox import agreements, services
 from kameng.sandbox.error_codes import SandboxErrorCode
 from kameng.sandbox.models import SandboxAgreement, SandboxTrade
 
+# Where a way back to the merchant leads when the one given is not the shop's own: the shop's home page.
+SHOP_HOME = "/"
+
+
+def back_to_shop(request: HttpRequest, url: str) -> str:
+    """`url` when it leads back to the shop (a path, or the shop's own host: this request's or KAMENG_PUBLIC_URL's,
+    over HTTPS when this request came over HTTPS); the shop's home page for anything else (another site,
+    `//host`, `javascript:`); "" when none was given. A return URL can arrive unsigned (WeChat's redirect_url, the
+    pages' hidden field), so the sandbox must not become an open redirect, as the real cashiers are not."""
+    if not url:
+        return ""
+    shop_hosts = {request.get_host(), urlsplit(settings.KAMENG_PUBLIC_URL).netloc}
+    if url_has_allowed_host_and_scheme(url, allowed_hosts=shop_hosts, require_https=request.is_secure()):
+        return url
+    return SHOP_HOME
+
+
+def _wants_html(request: HttpRequest) -> bool:
+    return "text/html" in request.headers.get("Accept", "")
+
 
 def cashier_page(request, trade: SandboxTrade, return_url: str):
     return render(
@@ -26,7 +55,7 @@ def cashier_page(request, trade: SandboxTrade, return_url: str):
         {
             "trade": trade,
             "amount": format_yuan(trade.amount_fen),
-            "return_url": return_url,
+            "return_url": back_to_shop(request, return_url),
             "channel_name": "支付宝 Alipay" if trade.channel == "alipay" else "微信支付 WeChat Pay",
         },
     )
@@ -42,13 +71,13 @@ def sign_page(request, agreement: SandboxAgreement):
         {
             "agreement": agreement,
             "cap": format_yuan(agreement.single_amount_fen),
-            "return_url": agreement.return_url or request.GET.get("redirect_url", ""),
+            "return_url": back_to_shop(request, agreement.return_url or request.GET.get("redirect_url", "")),
             "channel_name": "支付宝 Alipay" if agreement.channel == "alipay" else "微信支付 WeChat Pay",
         },
     )
 
 
-@csrf_exempt  # the channel's own page; the sandbox is never public
+@csrf_exempt  # the channel's own page, for whoever holds the link; it acts for no shop session
 @require_http_methods(["GET", "POST"])
 def agreement_sign(request, external_no: str):
     channel = request.GET.get("channel") or request.POST.get("channel", "")
@@ -61,38 +90,44 @@ def agreement_sign(request, external_no: str):
         agreements.sign_agreement(agreement=agreement)
     except DomainError as exc:
         return render(request, "sandbox/error.html", {"message": exc.message}, status=exc.status)
-    return_url = request.POST.get("return_url", "")
-    if return_url.startswith(("http://", "https://")):
-        return redirect(return_url)
-    return redirect("sandbox:agreement-settings")
+    # Back to the merchant, or to the signing page, which now says 已签约 (it serves a guest too).
+    signed_page = (
+        reverse("sandbox:agreement-sign", args=[external_no]) + "?" + urlencode({"channel": channel})
+    )
+    return redirect(back_to_shop(request, request.POST.get("return_url", "")) or signed_page)
 
 
+@login_required
 @require_safe
 def agreement_settings(request):
-    """The channel app's 自动续费 settings: every agreement, with a switch to turn it off."""
-    listed = SandboxAgreement.objects.exclude(status=SandboxAgreement.Status.TEMP).order_by("-created_at")
-    account = request.GET.get("account", "")
-    if account:
-        listed = listed.filter(account_label=account)
-    return render(request, "sandbox/agreements.html", {"agreements": listed[:200], "account": account})
+    """The channel app's 自动续费 settings for the member logged in to the shop: their own agreements, each with
+    a switch to turn it off."""
+    listed = agreements.of_member(request.user).exclude(status=SandboxAgreement.Status.TEMP)
+    return render(request, "sandbox/agreements.html", {"agreements": listed.order_by("-created_at")[:200]})
 
 
-@csrf_exempt  # stands in for the member's thumb inside the channel's app
-@require_POST
+@require_POST  # with the CSRF check: it acts for the session's member, so no other site may post it for them
 def agreement_unsign(request, agreement_no: str):
+    """The member's thumb on the switch inside the channel's app: only the logged-in member's own agreement."""
+    if not request.user.is_authenticated:
+        if _wants_html(request):
+            return redirect_to_login(reverse("sandbox:agreement-settings"))
+        return JsonResponse(DomainError(SandboxErrorCode.LOGIN_REQUIRED).envelope(), status=401)
     try:
-        agreement = agreements.unsign_agreement(agreement_no=agreement_no)
+        agreement = agreements.unsign_agreement(agreement_no=agreement_no, member=request.user)
     except DomainError as exc:
+        if _wants_html(request):
+            return render(request, "sandbox/error.html", {"message": exc.message}, status=exc.status)
         return JsonResponse(exc.envelope(), status=exc.status)
-    if "text/html" in request.headers.get("Accept", ""):
-        return redirect(reverse("sandbox:agreement-settings") + f"?account={agreement.account_label}")
+    if _wants_html(request):
+        return redirect("sandbox:agreement-settings")
     return JsonResponse({"agreement_no": agreement.agreement_no, "status": agreement.status})
 
 
 # --- paying -------------------------------------------------------------------------------------------------------
 
 
-@csrf_exempt  # a test hook standing in for the buyer's thumb in the channel's app; the sandbox is never public
+@csrf_exempt  # the buyer's thumb in the channel's app: whoever holds the link pays; it acts for no session
 @require_POST
 def pay(request, order_no: str):
     """Pays an order as its buyer would in the channel's app; the signed notification follows asynchronously."""
@@ -107,8 +142,8 @@ def pay(request, order_no: str):
         trade = services.pay(trade=trade)
     except DomainError as exc:
         return JsonResponse(exc.envelope(), status=exc.status)
-    return_url = request.POST.get("return_url", "")
-    if return_url.startswith(("http://", "https://")) and "text/html" in request.headers.get("Accept", ""):
+    return_url = back_to_shop(request, request.POST.get("return_url", ""))
+    if return_url and _wants_html(request):
         return redirect(return_url)
     return JsonResponse(
         {

@@ -140,6 +140,7 @@ def wechat_pre_entrust_sign(request, payload: dict) -> HttpResponse:
             channel="wechat",
             external_no=str(payload["out_contract_code"]),
             account_label=str(payload.get("contract_display_account", "")),
+            member_ref=str(payload.get("out_user_code", "")),
             plan_label=str(schedule.get("description", "")),
             period_months=months or 0,
             single_amount_fen=int(schedule["estimated_deduct_amount"]["total"]),

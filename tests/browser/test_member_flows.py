@@ -65,10 +65,13 @@ def test_cancel_in_two_clicks_from_the_member_centre_and_see_the_receipt(page, l
 
 def test_switching_auto_renew_off_in_the_channel_app_changes_the_member_centre(page, live_server):
     user = _member_with_auto_renew(page, live_server)
-    page.goto(f"{live_server.url}/sandbox/agreements/?account={user.username}")
+    page.goto(
+        f"{live_server.url}/sandbox/agreements/"
+    )  # the channel app, for the member logged in to the shop
     page.click("text=关闭自动续费")
     page.goto(f"{live_server.url}/member/")
     assert "未开通" in page.locator("#membership").inner_text()
+    assert Membership.objects.get(user=user).auto_renew is False
 
 
 def test_search_from_the_header_puts_the_official_cancel_entry_first(page, live_server):

@@ -5,16 +5,17 @@ from urllib.parse import urlsplit
 import pytest
 from django.test import Client
 
+from kameng.core.roles import Role
 from kameng.membership.models import Agreement
 from kameng.payments import ledger
 from kameng.sandbox.models import SandboxAgreement
-from tests.factories import PlanFactory, post_json, stocked_product
+from tests.factories import PlanFactory, UserFactory, api_client, post_json, stocked_product
 
 pytestmark = pytest.mark.django_db
 
 
 def run_due(client: Client) -> None:
-    """What Celery beat does every 10 seconds: a few rounds, as each step queues the next."""
+    """What Celery beat does every 10 seconds: a few rounds, as each step queues the next (a staff member's hook)."""
     for _ in range(4):
         assert client.post("/api/v1/sandbox/run-due").status_code == 200
 
@@ -23,6 +24,7 @@ def test_join_with_auto_renew_buy_at_vip_price_then_cancel_immediately_and_get_t
     PlanFactory(code="vip-month", price_fen=3000, discount_percent=10)
     product = stocked_product(price_fen=5000)
     anon = Client()
+    staff = api_client(UserFactory(role=Role.OPERATOR))  # the sandbox's clock and sweeps are staff-only
     assert (
         post_json(
             anon,
@@ -48,7 +50,7 @@ def test_join_with_auto_renew_buy_at_vip_price_then_cancel_immediately_and_get_t
     assert sign_page.status_code == 200 and "同意并签约" in sign_page.content.decode()
     external_no = Agreement.objects.get().external_no
     anon.post(f"/sandbox/agreements/{external_no}/sign", {"channel": "alipay"})
-    run_due(anon)
+    run_due(staff)
     me = api.get("/api/v1/membership").json()
     assert me["status"] == "active" and me["auto_renew"] is True and me["agreement"]["status"] == "active"
 
@@ -56,11 +58,11 @@ def test_join_with_auto_renew_buy_at_vip_price_then_cancel_immediately_and_get_t
     order = post_json(api, "/api/v1/orders", {"sku": product.sku, "quantity": 1, "channel": "alipay"}).json()
     assert (order["amount_fen"], order["discount_fen"]) == (4500, 500)
     anon.post(f"/sandbox/pay/{order['order_no']}")
-    run_due(anon)
+    run_due(staff)
     assert api.get(f"/api/v1/orders/{order['order_no']}").json()["status"] == "delivered"
 
     # Ten days on, cancel immediately: pro rata minus the saving, paid back through the channel.
-    post_json(anon, "/api/v1/sandbox/clock", {"advance_seconds": 10 * 86400})
+    post_json(staff, "/api/v1/sandbox/clock", {"advance_seconds": 10 * 86400})
     quote = api.get("/api/v1/membership/refund-quote").json()
     expected = quote["prorated_fen"] - 500
     assert quote["used_days"] == 11 and quote["deducted_fen"] == 500 and quote["refund_fen"] == expected
@@ -70,7 +72,7 @@ def test_join_with_auto_renew_buy_at_vip_price_then_cancel_immediately_and_get_t
         {"mode": "immediate", "reason": "not_using", "quote_id": quote["quote_id"]},
     ).json()
     assert receipt["refund_fen"] == expected and receipt["refund_status"] == "pending"
-    run_due(anon)
+    run_due(staff)
 
     me = api.get("/api/v1/membership").json()
     assert me["status"] == "cancelled" and me["auto_renew"] is False

@@ -94,5 +94,7 @@ def test_a_late_sign_notification_never_revives_a_terminated_agreement():
 
 def test_the_sandbox_settings_page_lists_agreements_with_a_switch_off():
     membership = join_vip(UserFactory(), PlanFactory(), auto_renew=True)
-    page = Client().get(f"/sandbox/agreements/?account={membership.user.username}").content.decode()
+    member = Client()
+    member.force_login(membership.user)
+    page = member.get("/sandbox/agreements/").content.decode()
     assert membership.agreement.channel_agreement_no in page and "关闭自动续费" in page

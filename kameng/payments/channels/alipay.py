@@ -30,6 +30,24 @@ def _biz(content: dict) -> str:
     return json.dumps(content, ensure_ascii=False, separators=(",", ":"))
 
 
+# Answers that say the call was carried out (10000) or accepted and waiting for the buyer (10003).
+DONE_CODES = ("10000", "10003")
+
+
+def _about_ours(answer: dict, method: str, *, required: tuple[str, ...] = (), **asked: str) -> dict:
+    """Refuses a verified answer about something we did not ask about. A signature proves Alipay said it, not that
+    it said it about this call: a genuine answer about another order, replayed, must not settle this one. Each
+    `asked` field the answer carries must be ours; the `required` ones must be there when the call was carried
+    out. Fields we do not know (empty) are not compared."""
+    done = answer.get("code") in DONE_CODES
+    for field, ours in asked.items():
+        if not ours or (field not in answer and not (done and field in required)):
+            continue
+        if answer.get(field) != ours:
+            raise ChannelProtocolError(f"{method} answered about another {field}: {answer.get(field)!r}")
+    return answer
+
+
 class AlipayChannel:
     name = "alipay"
 
@@ -144,16 +162,33 @@ class AlipayChannel:
         return protocol.verify_response(reply.body.decode("utf-8"), method, self.config.alipay_public_key_pem)
 
     def refund(
-        self, *, out_trade_no: str, out_refund_no: str, refund_fen: int, total_fen: int, reason: str
+        self,
+        *,
+        out_trade_no: str,
+        out_refund_no: str,
+        refund_fen: int,
+        total_fen: int,
+        reason: str,
+        channel_trade_no: str = "",
     ) -> RefundResult:
+        method = "alipay.trade.refund"
         answer = self.call(
-            "alipay.trade.refund",
+            method,
             {
                 "out_trade_no": out_trade_no,
                 "refund_amount": yuan_str(refund_fen),
                 "out_request_no": out_refund_no,
                 "refund_reason": reason[:256],
             },
+        )
+        # Alipay's refund answer names the trade (out_trade_no, trade_no); out_request_no only if it says it.
+        _about_ours(
+            answer,
+            method,
+            required=("out_trade_no",),
+            out_trade_no=out_trade_no,
+            trade_no=channel_trade_no,
+            out_request_no=out_refund_no,
         )
         if answer.get("code") == "10000":
             return RefundResult(Outcome.SUCCEEDED, channel_refund_no=answer.get("trade_no", ""))
@@ -201,6 +236,7 @@ class AlipayChannel:
             },
             notify_url=notify_url,
         )
+        _about_ours(answer, "alipay.trade.pay", required=("out_trade_no",), out_trade_no=out_trade_no)
         if answer.get("code") == "10000":
             if answer.get("total_amount") != yuan_str(amount_fen) or not answer.get("trade_no"):
                 raise ChannelProtocolError("alipay.trade.pay answered another amount or no trade_no")
@@ -225,6 +261,13 @@ class AlipayChannel:
         answer = self.call(
             "alipay.user.agreement.query",
             {"agreement_no": channel_agreement_no, "personal_product_code": "CYCLE_PAY_AUTH_P"},
+        )
+        _about_ours(
+            answer,
+            "alipay.user.agreement.query",
+            required=("agreement_no",),
+            agreement_no=channel_agreement_no,
+            external_agreement_no=external_no,
         )
         if answer.get("code") != "10000":
             if answer.get("sub_code") == "USER_AGREEMENT_NOT_EXIST":

@@ -102,9 +102,17 @@ class PaymentChannel(Protocol):
     def nack(self, reason: str) -> Reply: ...
 
     def refund(
-        self, *, out_trade_no: str, out_refund_no: str, refund_fen: int, total_fen: int, reason: str
+        self,
+        *,
+        out_trade_no: str,
+        out_refund_no: str,
+        refund_fen: int,
+        total_fen: int,
+        reason: str,
+        channel_trade_no: str = "",
     ) -> RefundResult:
-        """Asks the channel to pay money back; idempotent by out_refund_no at the channel."""
+        """Asks the channel to pay money back; idempotent by out_refund_no at the channel. An answer about another
+        trade or refund than these (the channel's trade number too, when known) raises ChannelProtocolError."""
 
     def agreement_sign_url(self, *, terms: AgreementTerms, notify_url: str, return_url: str) -> str:
         """Where the member goes to sign the auto-renew agreement (Alipay page.sign / WeChat pre-entrust-sign)."""

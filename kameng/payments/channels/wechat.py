@@ -145,7 +145,14 @@ class WechatChannel:
         return Reply(400, "application/json", json.dumps({"code": "FAIL", "message": reason}).encode())
 
     def refund(
-        self, *, out_trade_no: str, out_refund_no: str, refund_fen: int, total_fen: int, reason: str
+        self,
+        *,
+        out_trade_no: str,
+        out_refund_no: str,
+        refund_fen: int,
+        total_fen: int,
+        reason: str,
+        channel_trade_no: str = "",
     ) -> RefundResult:
         answer = self._call(
             "/v3/refund/domestic/refunds",
@@ -159,6 +166,15 @@ class WechatChannel:
         status = {"SUCCESS": Outcome.SUCCEEDED, "PROCESSING": Outcome.PENDING}.get(
             answer.get("status", ""), Outcome.FAILED
         )
+        # A signed answer about another refund (replayed within the signature's 5 minutes) settles nothing here.
+        asked = {
+            "out_trade_no": out_trade_no,
+            "out_refund_no": out_refund_no,
+            "transaction_id": channel_trade_no,
+        }
+        for field, ours in asked.items():
+            if ours and (field in answer or status != Outcome.FAILED) and answer.get(field) != ours:
+                raise ChannelProtocolError(f"refund answered about another {field}: {answer.get(field)!r}")
         return RefundResult(
             status, channel_refund_no=answer.get("refund_id", ""), message=answer.get("status", "")
         )
