@@ -82,3 +82,17 @@ def test_a_cancel_sent_five_times_at_once_with_one_idempotency_key_gives_one_rec
     assert len(receipts) == 1
     assert Cancellation.objects.filter(membership__user=member).count() == 1
     assert Refund.objects.get().amount_fen == 3000
+
+
+def test_one_browser_opening_five_pages_at_once_after_signing_in_gets_five_pages_and_one_session_record():
+    """The first requests of a signed-in session record it for the account page (accounts.activity); five at once
+    (tabs restored, a double click) must each get their page, and leave one record."""
+    from kameng.accounts.models import UserSession
+
+    member = UserFactory()
+    tabs = iter(_signed_in_clients(member, 5))
+
+    answers = at_once(lambda: next(tabs).get("/member/").status_code, 5)
+
+    assert answers == [200] * 5
+    assert UserSession.objects.filter(user=member).count() == 1
