@@ -8,7 +8,7 @@ request, and the expiry slides with the recorded use.
 from datetime import datetime, timedelta
 
 from django.contrib.auth import update_session_auth_hash
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 
 from kameng.accounts.error_codes import AccountErrorCode
@@ -108,8 +108,17 @@ def note_session_use(request: HttpRequest) -> None:
     else:
         # A new sign-in: the records of this user's sessions that ended elsewhere go (an admin logout, expiry).
         UserSession.objects.filter(user=request.user).prune()
-        UserSession.objects.filter(session_key=key).delete()  # a record left by another user of this key
-        row = UserSession.objects.create(user=request.user, created_at=now, **fields)
+        # A record left by another user of this key; not this user's own, which a request of the same browser
+        # running at this moment may have just written.
+        UserSession.objects.filter(session_key=key).exclude(user=request.user).delete()
+        try:
+            with (
+                transaction.atomic()
+            ):  # a savepoint: losing the race below leaves the caller's transaction usable
+                row = UserSession.objects.create(user=request.user, created_at=now, **fields)
+        except IntegrityError:
+            # The same browser's first requests raced in (tabs restored, a double click): one record, theirs.
+            row = UserSession.objects.get(session_key=key, user=request.user)
     session[SESSION_MARK] = _mark(row, key)
 
 

@@ -171,6 +171,9 @@ def import_keys_chunk(request):
     """One piece of a long import: {product, first_line, lines} → the piece's counts and rejected lines, numbered
     as in the whole file."""
     _operator_only(request)
+    if request.content_type != "application/json":
+        # A form post has had its body read by the CSRF check: request.body would raise (a 500) instead of this.
+        return _chunk_refused(DomainError(ConsoleErrorCode.BAD_CHUNK))
     try:
         body = json.loads(request.body)
         product = Product.objects.get(pk=int(body["product"]))
