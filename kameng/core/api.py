@@ -90,19 +90,27 @@ class StrictJsonParser(Parser):
             body = json.loads(request.body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
             raise DomainError(CoreErrorCode.MALFORMED_JSON) from None
-        if not isinstance(body, dict) or _contains_nul(body):
+        if not isinstance(body, dict) or _unstorable(body):
             raise DomainError(CoreErrorCode.MALFORMED_JSON)
         return body
 
 
-def _contains_nul(value) -> bool:
-    """NUL cannot be stored in PostgreSQL text: refused at the door rather than failing inside a transaction."""
+def _unstorable(value) -> bool:
+    """Text no database or hasher can take, refused at the door rather than failing inside a transaction: NUL
+    (PostgreSQL text cannot hold it) and a lone surrogate, which JSON can spell (`"\\ud800"`) but UTF-8 cannot
+    encode (the database driver and Argon2 would both raise)."""
     if isinstance(value, str):
-        return "\x00" in value
+        if "\x00" in value:
+            return True
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
     if isinstance(value, dict):
-        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
+        return any(_unstorable(k) or _unstorable(v) for k, v in value.items())
     if isinstance(value, list):
-        return any(_contains_nul(v) for v in value)
+        return any(_unstorable(v) for v in value)
     return False
 
 

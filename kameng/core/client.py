@@ -5,7 +5,8 @@ rows, the channels' `payer_client_ip`, /metrics's inside check). Nothing else re
 `REMOTE_ADDR` is whoever opened the connection. Behind the reverse proxy that is the proxy, so the client's own
 address has to come from `X-Forwarded-For`, which anybody can write. It is believed only from a trusted proxy: the
 connection must come from an address in `FORWARDED_ALLOW_IPS` (addresses or networks, `*` for any: the meaning
-gunicorn gives the same variable). The header is then read from its right end, where the proxies append, skipping
+gunicorn gives the same variable; with `*` only the right-most entry, the one the connecting proxy wrote, is
+believed). The header is then read from its right end, where the proxies append, skipping
 the trusted proxies' own addresses: the first address no trusted proxy can vouch for is the client. Whatever a
 client wrote further left is never reached, so forged entries change nothing. django-ipware was weighed for this
 and not used (docs/security.md, "The client's address").
@@ -55,10 +56,23 @@ def _parse(text: str) -> Address | None:
 
 
 def is_trusted_proxy(address: Address | None) -> bool:
+    """May the connection from `address` tell us who its client is? With `*`, any peer may."""
     if address is None:
         return False
     any_peer, networks = _trusted_networks(_allow_setting())
-    return any_peer or any(address.version == net.version and address in net for net in networks)
+    return any_peer or _listed(address, networks)
+
+
+def _listed(address: Address, networks: tuple) -> bool:
+    return any(address.version == net.version and address in net for net in networks)
+
+
+def _vouched_hop(address: Address) -> bool:
+    """Is this address, met inside X-Forwarded-For, one of our own proxies, so that the hop before it is believed
+    too? Only a listed address or network is: `*` trusts whoever connects to say who connected to it, never the
+    addresses further left, which with `*` anyone could have written to walk the count past their own address."""
+    _, networks = _trusted_networks(_allow_setting())
+    return _listed(address, networks)
 
 
 def resolve(request: HttpRequest) -> Address | None:
@@ -76,7 +90,7 @@ def resolve(request: HttpRequest) -> Address | None:
             # trusted hop is as far as we can see.
             return client
         client = address
-        if not is_trusted_proxy(address):
+        if not _vouched_hop(address):
             return address
     return client  # every hop was one of our proxies: the left-most is the nearest we know to the client
 

@@ -10,7 +10,7 @@ from kameng.core.models import AuditLog
 from kameng.membership.models import ConsentRecord
 from kameng.orders.models import Order
 from kameng.payments.channels.wechat import WechatChannel
-from tests.factories import PlanFactory, UserFactory, stocked_product
+from tests.factories import PASSWORD, PlanFactory, UserFactory, stocked_product
 
 pytestmark = pytest.mark.django_db
 
@@ -92,3 +92,19 @@ def test_wechat_pay_is_told_the_clients_address(monkeypatch):
 def test_metrics_forwarded_by_the_proxy_need_the_token_even_for_a_loopback_client():
     forwarded = Client(REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="127.0.0.1").get("/metrics")
     assert forwarded.status_code == 404
+
+
+@pytest.mark.django_db
+def test_with_forwarded_allow_star_rotating_a_forged_left_entry_gains_no_guesses(settings):
+    """`*` trusts the connecting proxy to name its client, not what the client wrote further left: an attacker who
+    sends a new left-most entry with every guess is still counted at the address the proxy saw."""
+    settings.FORWARDED_ALLOW_IPS = ["*"]
+    victim = UserFactory()
+    for n in range(5):
+        Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=f"10.1.{n}.1, 203.0.113.66").post(
+            "/accounts/login/", {"username": victim.username, "password": "wrong"}
+        )
+    last = Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="10.2.0.1, 203.0.113.66").post(
+        "/accounts/login/", {"username": victim.username, "password": PASSWORD}
+    )
+    assert last.status_code == 429

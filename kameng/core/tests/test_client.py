@@ -43,6 +43,13 @@ def test_any_peer_is_a_proxy_with_a_star(settings):
     assert _ip("203.0.113.9", "198.51.100.23") == "198.51.100.23"
 
 
+def test_with_a_star_only_the_entry_the_connecting_proxy_wrote_is_believed(settings):
+    settings.FORWARDED_ALLOW_IPS = ["*"]
+    assert (
+        _ip("127.0.0.1", "10.1.7.1, 203.0.113.66") == "203.0.113.66"
+    )  # the left entry is the client's own text
+
+
 def test_nobody_is_trusted_by_default_in_the_embedded_set_up():
     assert _ip("127.0.0.1", "198.51.100.23") == "127.0.0.1"
 
