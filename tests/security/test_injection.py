@@ -46,7 +46,7 @@ LOOKUPS = [
         "get",
         "/console/export/revenue.csv?from={x}&plan={x}",
         None,
-        200,
+        422,  # a "from" that is not a date is refused with its message, as any other non-date is
     ),
     (
         "console agreement filters",
