@@ -14,7 +14,11 @@ from django.db import connection
 from config.celery import app as celery_app
 from kameng.core import clock
 
-pytest_plugins = ["pytester", "tests.invariant_net"]  # pytester: the net's own test runs a suite
+pytest_plugins = [
+    "pytester",  # the net's own test runs a suite
+    "tests.invariant_net",
+    "tests.browser.fixtures",  # one Chromium for every folder with page tests
+]
 
 
 @pytest.fixture(autouse=True)

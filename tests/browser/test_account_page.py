@@ -5,7 +5,7 @@ import pytest
 
 from kameng.accounts import services as accounts
 from kameng.accounts.models import ApiToken
-from tests.browser.conftest import log_in
+from tests.browser.fixtures import log_in
 from tests.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -4,7 +4,7 @@ a test on any blocked script or style): the operator's admin and the API documen
 import pytest
 
 from kameng.core.roles import Role
-from tests.browser.conftest import log_in
+from tests.browser.fixtures import log_in
 from tests.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -7,7 +7,7 @@ from PIL import Image
 from kameng.core.roles import Role
 from kameng.support import services
 from kameng.support.models import Ticket
-from tests.browser.conftest import log_in
+from tests.browser.fixtures import log_in
 from tests.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -3,7 +3,7 @@
 import pytest
 
 from kameng.membership.models import Membership
-from tests.browser.conftest import log_in
+from tests.browser.fixtures import log_in
 from tests.factories import PASSWORD, PlanFactory, UserFactory, stocked_product
 
 pytestmark = pytest.mark.django_db(transaction=True)

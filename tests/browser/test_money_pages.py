@@ -5,7 +5,7 @@ VIP-priced orders an immediate cancel closes and the receipt lists them; a quote
 import pytest
 
 from kameng.membership.models import Cancellation
-from tests.browser.conftest import log_in
+from tests.browser.fixtures import log_in
 from tests.factories import (
     PASSWORD,
     PlanFactory,

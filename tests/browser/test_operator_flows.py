@@ -4,7 +4,7 @@ import pytest
 
 from kameng.core.roles import Role
 from kameng.inventory.models import CardKey
-from tests.browser.conftest import log_in
+from tests.browser.fixtures import log_in
 from tests.factories import PASSWORD, PlanFactory, UserFactory, join_vip, stocked_product
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -20,7 +20,7 @@ from kameng.accounts.models import User
 from kameng.core.roles import Role
 from kameng.membership.models import Cancellation
 from kameng.support.models import Complaint, Ticket
-from tests.browser.conftest import browser, log_in, page  # noqa: F401 (fixtures for the Chromium check)
+from tests.browser.fixtures import log_in
 from tests.factories import PASSWORD, PlanFactory, UserFactory, join_vip, stocked_product
 
 PAYLOAD = "<script>alert(1)</script>\"'><img src=x onerror=alert(1)>"
@@ -46,7 +46,7 @@ def signed_in(user) -> Client:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_agents_ticket_page_runs_none_of_a_members_markup_in_chromium(page, live_server):  # noqa: F811
+def test_the_agents_ticket_page_runs_none_of_a_members_markup_in_chromium(page, live_server):
     from kameng.support import services as support
 
     member = UserFactory()

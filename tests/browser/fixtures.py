@@ -1,6 +1,9 @@
 """Page tests in a real browser: Playwright driving Debian's Chromium (/usr/bin/chromium), never a downloaded one.
 
 The shop runs under pytest-django's live server; a failing test leaves a screenshot in test-artifacts/.
+A plugin of the root conftest, not tests/browser's conftest, so that every folder (tests/browser, tests/security)
+shares the one session-wide browser: Playwright's sync API runs one instance per thread, and a second folder
+importing the fixture into its module would start a second one and fail.
 """
 
 import os
