@@ -50,9 +50,24 @@ class StaleQuote(DomainError):
     """409 stale_quote, carrying the new quote and its id: the API puts them in the error body, the page shows
     them and asks again."""
 
-    def __init__(self, *, quote: RefundQuote, quote_id: str):
+    # Why it no longer binds, as far as the signed quote id lets us tell (its inputs are kept only as a digest).
+    EXPIRED = "expired"  # older than QUOTE_MAX_AGE, its inputs unchanged
+    NEW_PERIOD = "new_period"  # a renewal or a new period since
+    SAVINGS_USED = (
+        "savings_used"  # a full-refund quote, and since then a VIP saving ended the 48-hour full refund
+    )
+    CHANGED = (
+        "changed"  # some input changed: savings, unpaid VIP orders, the plan's terms; which one is unknown
+    )
+
+    def __init__(
+        self, *, quote: RefundQuote, quote_id: str, promised_fen: int | None = None, cause: str = CHANGED
+    ):
         super().__init__(MembershipErrorCode.STALE_QUOTE)
         self.quote, self.quote_id = quote, quote_id
+        # The refund the member was shown (None when the stale id is not one of this member's): the page says
+        # "from ¥old to ¥new" rather than only that the quote changed.
+        self.promised_fen, self.cause = promised_fen, cause
 
     def envelope(self, **extra) -> dict:
         return super().envelope(quote=quote_answer(quote=self.quote, quote_id=self.quote_id), **extra)
@@ -66,12 +81,34 @@ def binding_refund(*, quote_id: str, membership: Membership, fresh: RefundQuote)
         data = signing.loads(quote_id, salt=QUOTE_SALT)
     except signing.BadSignature:
         raise DomainError(MembershipErrorCode.BAD_QUOTE) from None
-    stale = (
-        clock.now().timestamp() - int(data.get("t", 0)) > QUOTE_MAX_AGE.total_seconds()
-        or data.get("m") != membership.pk
-        or data.get("p") != membership.period_index
-        or data.get("f") != fresh.fingerprint  # a quote id from before fingerprints has none: stale
+    too_old = clock.now().timestamp() - int(data.get("t", 0)) > QUOTE_MAX_AGE.total_seconds()
+    if data.get("m") != membership.pk:
+        cause, promised = StaleQuote.CHANGED, None
+    elif data.get("p") != membership.period_index:
+        cause, promised = StaleQuote.NEW_PERIOD, int(data.get("r", 0))
+    elif data.get("f") != fresh.fingerprint:  # a quote id from before fingerprints has none: stale
+        cause, promised = _what_changed(int(data.get("r", 0)), fresh), int(data.get("r", 0))
+    elif too_old:
+        cause, promised = StaleQuote.EXPIRED, int(data.get("r", 0))
+    else:
+        return int(data.get("r", 0))
+    raise StaleQuote(
+        quote=fresh,
+        quote_id=sign_quote(quote=fresh, membership=membership),
+        promised_fen=promised,
+        cause=cause,
     )
-    if stale:
-        raise StaleQuote(quote=fresh, quote_id=sign_quote(quote=fresh, membership=membership))
-    return int(data.get("r", 0))
+
+
+def _what_changed(promised_fen: int, fresh: RefundQuote) -> str:
+    """The one cause the digest still lets us name: the member was promised the whole fee, and inside the 48-hour
+    window only a saving used since the charge takes the full refund away (refunds.quote_refund)."""
+    in_window = fresh.window_ends_at is not None and fresh.quoted_at <= fresh.window_ends_at
+    if (
+        in_window
+        and promised_fen == fresh.paid_fen
+        and fresh.rule != "full_within_window"
+        and fresh.deducted_fen
+    ):
+        return StaleQuote.SAVINGS_USED
+    return StaleQuote.CHANGED

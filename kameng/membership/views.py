@@ -90,7 +90,7 @@ def cancel(request):
             )
         except quotes.StaleQuote as stale:
             # The quote on the page no longer binds: the same page again, with the new quote, asking again.
-            return _cancel_page(request, stale.quote, stale.quote_id, stale=stale.message, status=409)
+            return _cancel_page(request, stale.quote, stale.quote_id, stale=stale, status=409)
         return redirect("membership:receipt", made.receipt_no)
     quote = quote_id = None
     with contextlib.suppress(DomainError):  # nothing to cancel: the page says so
@@ -98,7 +98,7 @@ def cancel(request):
     return _cancel_page(request, quote, quote_id)
 
 
-def _cancel_page(request, quote, quote_id, *, stale: str = "", status: int = 200):
+def _cancel_page(request, quote, quote_id, *, stale: quotes.StaleQuote | None = None, status: int = 200):
     return render(
         request,
         "membership/cancel.html",

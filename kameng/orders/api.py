@@ -80,6 +80,7 @@ class OrderOut(Schema):
                     "cards": [{"secret": "QQ-81E0-10E4-8EE3-7915"}],
                     "delivery_note": "",
                     "pay_url": None,
+                    "closed_reason": "",
                 }
             ]
         }
@@ -104,6 +105,9 @@ class OrderOut(Schema):
     cards: list[CardOut]
     delivery_note: str
     pay_url: str | None
+    # Why an unpaid order was closed for good ("" if it was not): `vip_fee_refunded` = the member's immediate cancel
+    # refunded the VIP fee this order's price relied on. `status` stays `expired` for such an order.
+    closed_reason: str
 
 
 def _created(order: Order) -> dict:
@@ -178,4 +182,5 @@ def get_order(request, order_no: str):
         "cards": [{"secret": s} for s in view.secrets],
         "delivery_note": order.fulfilment_note if order.status == Order.Status.DELIVERED else "",
         "pay_url": pay_link(order) if order.status == Order.Status.PENDING_PAYMENT else None,
+        "closed_reason": order.closed_reason,
     }

@@ -74,6 +74,18 @@ class Order(models.Model):
     def __str__(self) -> str:
         return self.order_no
 
+    @property
+    def status_label(self) -> str:
+        """The status in the buyer's words. A closed order keeps `status` = expired (the API's contract) but must not
+        read as merely expired: it was closed on purpose, and why matters to the buyer."""
+        if self.closed_reason and self.status == self.Status.EXPIRED:  # a late payment refunded says 已退款
+            return str(CLOSED_LABELS.get(self.closed_reason) or self.get_closed_reason_display())
+        return self.get_status_display()
+
+
+# What the status column says for an order closed for good, by `closed_reason`.
+CLOSED_LABELS = {Order.ClosedReason.VIP_FEE_REFUNDED: _("已关闭(会员费已退款)")}
+
 
 class FulfilmentQueueEntry(Order):
     """The manual-fulfilment queue as its own admin page (a proxy: same rows, filtered and sorted)."""

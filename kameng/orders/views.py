@@ -5,10 +5,13 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST, require_safe
 
+from kameng.catalog import channels
+from kameng.catalog import selectors as catalog
+from kameng.core import ratelimit
 from kameng.core.audit import Source
 from kameng.core.client import client_ip
 from kameng.core.errors import DomainError
-from kameng.core.views import shows_refusals
+from kameng.core.views import shows_refusals, with_retry_after
 from kameng.orders import paying, selectors, services
 from kameng.orders.error_codes import OrderErrorCode
 from kameng.orders.models import Order
@@ -28,14 +31,27 @@ def checkout(request):
         quantity = int(request.POST.get("quantity", "1"))
     except ValueError:
         quantity = 0
-    order = services.create_order(
-        user=request.user,
-        sku=sku,
-        quantity=quantity,
-        channel=request.POST.get("channel", ""),
-        source=Source.WEB,
-    )
+    channel = request.POST.get("channel", "")
+    try:
+        order = services.create_order(
+            user=request.user, sku=sku, quantity=quantity, channel=channel, source=Source.WEB
+        )
+    except ratelimit.TooMany as exc:
+        # A member limit (unpaid orders, reserved keys, order rate): the member is mid-purchase, so the product
+        # page comes back with the reason on the form, their choices kept, and the way to their unpaid orders.
+        return _product_page_refused(request, exc, sku=sku, quantity=quantity, channel=channel)
     return redirect("orders:detail", order.order_no)
+
+
+def _product_page_refused(request, exc: ratelimit.TooMany, *, sku: str, quantity: int, channel: str):
+    context = {
+        "row": catalog.get_product(sku=sku),
+        "channels": sorted(channels.offered()),
+        "refusal": exc.message,
+        "quantity": quantity if quantity > 0 else 1,
+        "channel": channel,
+    }
+    return with_retry_after(render(request, "catalog/product.html", context, status=exc.status), exc)
 
 
 @login_required

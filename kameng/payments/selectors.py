@@ -19,6 +19,8 @@ def notify_url(channel: str) -> str:
 
 def pay_redirect_url(*, order: Order, client_ip: str) -> str:
     """Where the buyer goes to pay this order, signed for its channel. Built when the buyer clicks, not before."""
+    if order.closed_reason and order.status == Order.Status.EXPIRED:
+        raise DomainError(PaymentErrorCode.ORDER_CLOSED)
     if order.status != Order.Status.PENDING_PAYMENT:
         raise DomainError(PaymentErrorCode.NOTHING_TO_PAY, status=order.get_status_display())
     base = settings.KAMENG_PUBLIC_URL.rstrip("/")
