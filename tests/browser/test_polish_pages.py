@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.browser.conftest import log_in
+from tests.browser.fixtures import log_in
 from tests.factories import PASSWORD, UserFactory, place_order, stocked_product
 
 pytestmark = pytest.mark.django_db(transaction=True)
