@@ -55,6 +55,15 @@ def check_credentials(*, request, username: str, password: str) -> User:
     return user
 
 
+def check_own_password(*, request, user: User, password: str) -> None:
+    """A signed-in user's current password, asked before it is changed: checked as a login is (check_credentials),
+    so a stolen session cannot guess it faster than a login could. Raises what check_credentials raises."""
+    proven = check_credentials(request=request, username=user.get_username(), password=password)
+    # The stored name finds this very user; should it ever find another, that proves nothing about this one.
+    if proven.pk != user.pk:
+        raise DomainError(AccountErrorCode.BAD_CREDENTIALS)
+
+
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
