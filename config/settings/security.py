@@ -54,6 +54,10 @@ AUTHENTICATION_BACKENDS = ["kameng.accounts.backends.ThrottledModelBackend"]
 KAMENG_LOGIN_MAX_FAILURES = env_int("KAMENG_LOGIN_MAX_FAILURES", 5)
 KAMENG_LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("KAMENG_LOGIN_MAX_FAILURES_PER_ADDRESS", 20)
 KAMENG_LOGIN_WINDOW_SECONDS = env_int("KAMENG_LOGIN_WINDOW_SECONDS", 15 * 60)
+# Failed logins are recorded (accounts.LoginFailure) for this many days, then swept: anyone can add one.
+KAMENG_LOGIN_FAILURE_RETENTION_DAYS = env_int("KAMENG_LOGIN_FAILURE_RETENTION_DAYS", 30)
+if KAMENG_LOGIN_FAILURE_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("KAMENG_LOGIN_FAILURE_RETENTION_DAYS must be at least 1")
 # The proxies whose X-Forwarded-For names the client (kameng.core.client): gunicorn's variable, with its meaning
 # (addresses, networks, "*"). Production trusts loopback as config/gunicorn.py does; the embedded set-up, which
 # has no proxy in front and whose every client connects from loopback, trusts nobody, so no client can name

@@ -12,3 +12,4 @@ class AccountsConfig(AppConfig):
         from kameng.core import sweeps
 
         sweeps.register("forget_login_counters", throttle.forget_ended_windows)
+        sweeps.register("forget_login_failures", throttle.forget_old_failures)

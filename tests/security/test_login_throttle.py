@@ -14,10 +14,12 @@ from django.core import checks
 from django.test import Client
 
 import kameng
+from kameng.accounts import throttle
 from kameng.accounts.forms import ThrottledPasswordChangeForm
 from kameng.accounts.models import LoginFailure
+from kameng.core import sweeps
 from kameng.core.roles import Role
-from tests.factories import PASSWORD, UserFactory, post_json
+from tests.factories import PASSWORD, UserFactory, advance_days, post_json
 
 ATTACKER, VICTIM, PROXY = "203.0.113.66", "198.51.100.7", "127.0.0.1"
 
@@ -339,3 +341,46 @@ def test_every_password_change_form_of_ours_checks_the_old_password_through_the_
         if cls.clean_old_password is not ThrottledPasswordChangeForm.clean_old_password
     }
     assert unthrottled == set()
+
+
+# Retention: every wrong password, from anyone, writes a LoginFailure; a sweep keeps the table to the last 30 days.
+
+
+def _failures_by_name() -> Counter:
+    return Counter(LoginFailure.objects.values_list("username", flat=True))
+
+
+@pytest.mark.django_db
+def test_failed_logins_are_forgotten_after_thirty_days_and_newer_ones_kept():
+    for _ in range(3):
+        _page_login("old-attempt", "guess")
+    advance_days(20)
+    _page_login("new-attempt", "guess")
+    advance_days(10.5)
+    assert sweeps.run_due_sweeps()["forget_login_failures"] == 3
+    assert _failures_by_name() == {"new-attempt": 1}
+
+
+@pytest.mark.django_db
+def test_the_retention_of_failed_logins_is_a_setting(settings):
+    settings.KAMENG_LOGIN_FAILURE_RETENTION_DAYS = 2
+    _page_login("someone", "guess")
+    advance_days(1.5)
+    sweeps.run_due_sweeps()
+    assert _failures_by_name() == {"someone": 1}
+    advance_days(1)
+    sweeps.run_due_sweeps()
+    assert _failures_by_name() == {}
+
+
+@pytest.mark.django_db
+def test_a_backlog_of_failed_logins_is_forgotten_a_batch_per_run_oldest_first(monkeypatch):
+    monkeypatch.setattr(throttle, "FORGET_BATCH", 2)
+    for name in ("first", "second", "third"):
+        _page_login(name, "guess")
+        advance_days(0.01)
+    advance_days(31)
+    assert throttle.forget_old_failures() == 2
+    assert _failures_by_name() == {"third": 1}
+    assert throttle.forget_old_failures() == 1
+    assert throttle.forget_old_failures() == 0
