@@ -80,6 +80,15 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 # An API token expires this many days after its last use (sliding; the use is recorded at most once an hour).
 KAMENG_API_TOKEN_TTL_DAYS = env_int("KAMENG_API_TOKEN_TTL_DAYS", 30)
+# Live API tokens one user may hold: a new one past this revokes the one used least recently (accounts.services).
+KAMENG_API_TOKENS_PER_USER = env_int("KAMENG_API_TOKENS_PER_USER", 20)
+# A revoked or expired token is deleted this many days after it ended; until then it is refused by name
+# (`token_revoked`, `token_expired`), after that as unknown.
+KAMENG_API_TOKEN_RETENTION_DAYS = env_int("KAMENG_API_TOKEN_RETENTION_DAYS", 30)
+if KAMENG_API_TOKENS_PER_USER < 1 or KAMENG_API_TOKEN_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured(
+        "KAMENG_API_TOKENS_PER_USER and KAMENG_API_TOKEN_RETENTION_DAYS must be at least 1"
+    )
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
