@@ -12,7 +12,7 @@ KAMENG_ENV = env_str("KAMENG_ENV", "embedded")
 PRODUCTION = is_production()
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.AdminConfig",  # django.contrib.admin with the shop's site (kameng.accounts.admin_site)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -54,6 +54,10 @@ AUTHENTICATION_BACKENDS = ["kameng.accounts.backends.ThrottledModelBackend"]
 KAMENG_LOGIN_MAX_FAILURES = env_int("KAMENG_LOGIN_MAX_FAILURES", 5)
 KAMENG_LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("KAMENG_LOGIN_MAX_FAILURES_PER_ADDRESS", 20)
 KAMENG_LOGIN_WINDOW_SECONDS = env_int("KAMENG_LOGIN_WINDOW_SECONDS", 15 * 60)
+# Failed logins are recorded (accounts.LoginFailure) for this many days, then swept: anyone can add one.
+KAMENG_LOGIN_FAILURE_RETENTION_DAYS = env_int("KAMENG_LOGIN_FAILURE_RETENTION_DAYS", 30)
+if KAMENG_LOGIN_FAILURE_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("KAMENG_LOGIN_FAILURE_RETENTION_DAYS must be at least 1")
 # The proxies whose X-Forwarded-For names the client (kameng.core.client): gunicorn's variable, with its meaning
 # (addresses, networks, "*"). Production trusts loopback as config/gunicorn.py does; the embedded set-up, which
 # has no proxy in front and whose every client connects from loopback, trusts nobody, so no client can name
@@ -76,6 +80,15 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 # An API token expires this many days after its last use (sliding; the use is recorded at most once an hour).
 KAMENG_API_TOKEN_TTL_DAYS = env_int("KAMENG_API_TOKEN_TTL_DAYS", 30)
+# Live API tokens one user may hold: a new one past this revokes the one used least recently (accounts.services).
+KAMENG_API_TOKENS_PER_USER = env_int("KAMENG_API_TOKENS_PER_USER", 20)
+# A revoked or expired token is deleted this many days after it ended; until then it is refused by name
+# (`token_revoked`, `token_expired`), after that as unknown.
+KAMENG_API_TOKEN_RETENTION_DAYS = env_int("KAMENG_API_TOKEN_RETENTION_DAYS", 30)
+if KAMENG_API_TOKENS_PER_USER < 1 or KAMENG_API_TOKEN_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured(
+        "KAMENG_API_TOKENS_PER_USER and KAMENG_API_TOKEN_RETENTION_DAYS must be at least 1"
+    )
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"

@@ -13,7 +13,7 @@ from django.http import HttpRequest
 
 from kameng.accounts.error_codes import AccountErrorCode
 from kameng.accounts.models import ApiToken, User, UserSession
-from kameng.accounts.services import token_digest
+from kameng.accounts.services import token_digest, token_reference
 from kameng.core import client, clock
 from kameng.core.audit import Source, log_action
 from kameng.core.error_codes import CoreErrorCode
@@ -59,23 +59,19 @@ def authenticate_token(*, token: str, ip: str | None, agent: str) -> ApiToken | 
 @transaction.atomic
 def revoke_token(*, user: User, token_id: int, source: str) -> None:
     """Revokes one of the user's own tokens; another member's token id is answered as unknown and left alone."""
-    revoked = ApiToken.objects.filter(pk=token_id, user=user).active().revoke()
-    if not revoked:
+    row = ApiToken.objects.filter(pk=token_id, user=user).active().first()
+    if row is None or not ApiToken.objects.filter(pk=row.pk).revoke():
         raise DomainError(AccountErrorCode.UNKNOWN_TOKEN)
-    log_action(
-        action="token.revoked",
-        object_type="accounts.apitoken",
-        object_id=str(token_id),
-        actor=user,
-        source=source,
-    )
+    log_action(action="token.revoked", obj=row, actor=user, source=source, data=token_reference(row))
 
 
 @transaction.atomic
 def revoke_used_token(*, token: ApiToken) -> None:
     """`DELETE /api/v1/auth/token`: the token the request came with is revoked (the API's way to sign out)."""
     ApiToken.objects.filter(pk=token.pk).revoke()
-    log_action(action="token.revoked", obj=token, actor=token.user, source=Source.API)
+    log_action(
+        action="token.revoked", obj=token, actor=token.user, source=Source.API, data=token_reference(token)
+    )
 
 
 # Sessions

@@ -18,6 +18,10 @@ its place back (and clears the name's failures from that address); a wrong one k
 `KAMENG_LOGIN_WINDOW_SECONDS`; a refusal does not extend it.
 
 Call authenticate() outside a transaction of your own: the count is then committed whatever the caller does next.
+
+The failure records are kept `KAMENG_LOGIN_FAILURE_RETENTION_DAYS` (30) days: anybody can add one with a wrong
+password, so a sweep deletes the older ones. Nothing in the shop reads them back (the counting is LoginCounter's);
+they are the trail an operator reads in the database after an attack.
 """
 
 import logging
@@ -151,6 +155,19 @@ def admit(*, request, username: str) -> Attempt:
             raise refusal
         attempt.keys.append(key)
     return attempt
+
+
+# Rows deleted per sweep run at most: a backlog (a month of an attack, or a first run) goes in pieces, beat running
+# the sweeps every few seconds, instead of in one long statement.
+FORGET_BATCH = 10_000
+
+
+def forget_old_failures() -> int:
+    """Sweep: failure records older than the retention go, a batch per run (oldest first)."""
+    cutoff = clock.now() - timedelta(days=settings.KAMENG_LOGIN_FAILURE_RETENTION_DAYS)
+    old = LoginFailure.objects.filter(at__lt=cutoff).order_by("at", "pk").values_list("pk", flat=True)
+    deleted, _ = LoginFailure.objects.filter(pk__in=list(old[:FORGET_BATCH])).delete()
+    return deleted
 
 
 def forget_ended_windows() -> int:

@@ -81,15 +81,16 @@ def _account_page(request, form: ChangePasswordForm, *, status: int = 200):
 @require_GET
 def account_view(request):
     credentials.note_session_use(request)  # so that this browser is listed from its first visit
-    return _account_page(request, ChangePasswordForm(request.user))
+    return _account_page(request, ChangePasswordForm(request.user, request=request))
 
 
 @login_required
 @require_POST
 def change_password_view(request):
-    form = ChangePasswordForm(request.user, request.POST)
+    form = ChangePasswordForm(request.user, request.POST, request=request)
     if not form.is_valid():
-        return _account_page(request, form, status=400)
+        # A refusal by the login throttle is a 429 (accounts.middleware adds its Retry-After), a wrong entry a 400.
+        return _account_page(request, form, status=429 if form.refused else 400)
     credentials.set_new_password(user=request.user, password=form.cleaned_data["new_password1"])
     credentials.keep_session_after_password_change(request, request.user)
     messages.success(request, _("密码已修改。所有 API 令牌已撤销,其他设备都已退出登录。"))

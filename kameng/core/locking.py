@@ -225,12 +225,12 @@ def lock_each(*querysets: QuerySet) -> list[Model | None]:
 
 def lock_member(user_id: int) -> None:
     """Serialises one member's writes that a per-member quota counts (unpaid orders at checkout; open tickets and
-    attachment bytes): two of them at once would each count the rows before the other's exist and both pass. A
-    PostgreSQL advisory lock on the member's id, released with the transaction, so no row is locked (the user row
-    is referenced by every insert of theirs, whose foreign-key checks a row lock would block). It sits in
-    LOCK_ORDER after the membership rows and before the order: a path may hold a ticket or a membership first,
-    and must take it before any order, key or payment. On SQLite, which writes one transaction at a time, only
-    the order check runs."""
+    attachment bytes; live API tokens): two of them at once would each count the rows before the other's exist and
+    both pass. A PostgreSQL advisory lock on the member's id, released with the transaction, so no row is locked
+    (the user row is referenced by every insert of theirs, whose foreign-key checks a row lock would block). It sits
+    in LOCK_ORDER after the membership rows and before the order: a path may hold a ticket or a membership first,
+    and must take it before any order, key or payment. On SQLite, which writes one transaction at a time, only the
+    order check runs."""
     connection = transaction.get_connection()
     if not connection.in_atomic_block:
         raise TransactionManagementError("row locks are taken inside a transaction")

@@ -1,6 +1,8 @@
 """API tokens expire unless used, slide with use (one write an hour at most), are revoked by DELETE /auth/token and
-by every kind of password change."""
+by every kind of password change; one user holds at most KAMENG_API_TOKENS_PER_USER live ones, even asked at once."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -167,3 +169,25 @@ def test_the_openapi_document_declares_token_revocation_and_its_refusals():
     assert revoke["401"]["x-error-codes"] == ["unauthorized", "token_expired", "token_revoked"]
     signed_in = document["paths"]["/api/v1/notifications"]["get"]["responses"]["401"]["x-error-codes"]
     assert {"token_expired", "token_revoked"} <= set(signed_in)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_tokens_issued_at_once_never_leave_more_live_than_the_limit(settings):
+    settings.KAMENG_API_TOKENS_PER_USER = 3
+    user = UserFactory()
+    for _ in range(3):
+        accounts.issue_token(user=user)
+    start = threading.Barrier(8)
+
+    def issue(_):
+        try:
+            start.wait(timeout=10)
+            return accounts.issue_token(user=user)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        issued = list(pool.map(issue, range(8)))
+    assert len(set(issued)) == 8
+    assert ApiToken.objects.filter(user=user).active().count() == 3
