@@ -85,13 +85,20 @@ def _keys(*, username: str, address: str | None) -> list[_Key]:
     return keys
 
 
+NEVER_OPENED = datetime(2000, 1, 1, tzinfo=clock.SHANGHAI)
+
+
 def _take(key: _Key, now: datetime) -> bool:
     """Counts one attempt on the key if it has room: True when it did."""
     rows = LoginCounter.objects.filter(name=key.name, address=key.address)
     ended = Q(window_ends__lte=now)
     for _ in range(2):  # a second time only if the cleaning sweep deleted the row between the two statements
+        # A new row is an ended window, whatever `now` its creator read: the first attempt counted on it opens
+        # the window. (Created with the creator's `now`, an attempt that had read an earlier `now` counted on it
+        # without opening a window, and the next one saw the window ended and reset the count: 40 parallel
+        # guesses let up to 8 through.)
         LoginCounter.objects.bulk_create(
-            [LoginCounter(name=key.name, address=key.address, failures=0, window_ends=now)],
+            [LoginCounter(name=key.name, address=key.address, failures=0, window_ends=NEVER_OPENED)],
             ignore_conflicts=True,
         )
         counted = rows.filter(ended | Q(failures__lt=key.limit)).update(
