@@ -41,13 +41,20 @@ class SupportErrorCode(ErrorCode):
         429,
         _("提交投诉太频繁:每 %(minutes)s 分钟最多 %(limit)s 个,请 %(wait)s 分钟后再试"),
     )
+    # A state, not a rate: 409, no Retry-After; the way on is an answer to (or the close of) an open ticket.
     TOO_MANY_OPEN_TICKETS = (
         "too_many_open_tickets",
-        429,
+        409,
         _("你已有 %(count)s 个未处理完的工单(最多 %(limit)s 个):请在已有的工单里补充,或等客服处理后再提交"),
     )
     ATTACHMENT_QUOTA = (
         "attachment_quota",
         429,
         _("30 天内最多上传 %(limit)s MB 截图,你已上传 %(used)s MB:请不带截图提交,或 %(days)s 天后再上传"),
+    )
+    # One screenshot larger than the whole 30-day quota: waiting never makes room for it, so 422, not a limit.
+    ATTACHMENT_OVER_QUOTA = (
+        "attachment_over_quota",
+        422,
+        _("这张截图大于 30 天内可上传的截图总量(%(limit)s MB):请缩小后再上传,或不带截图提交"),
     )

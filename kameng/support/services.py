@@ -73,7 +73,8 @@ def file_ticket(
     *, user, category: str, order_no: str = "", reason: str, screenshot=None, source=Source.WEB
 ) -> Ticket:
     """Files a ticket. Its deadline is the end of the 3rd working day; VIP members' tickets sort first. Within
-    the member's limits (support.limits): refused 429 past them, before the screenshot is even decoded."""
+    the member's limits (support.limits): refused past them (429 for a rate, 409 for too many open tickets), before
+    the screenshot is even decoded."""
     if category not in Ticket.Category.values:
         raise DomainError(SupportErrorCode.BAD_CATEGORY, choices=", ".join(Ticket.Category.values))
     reason = _text(reason, field=gettext_lazy("原因"))
