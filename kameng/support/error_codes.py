@@ -13,6 +13,24 @@ class SupportErrorCode(ErrorCode):
     TICKET_DECIDED = "ticket_decided", 409, _("这个工单已处理(%(status)s)")
     AGENTS_ONLY = "agents_only", 403, _("只有客服可以处理工单")
     FINANCE_ROLE_REQUIRED = "finance_role_required", 403, _("高于政策报价的退款需要财务角色")
+    # A refund above the policy is its own choice on the approval form (kameng/support/services.py, approve).
+    AMOUNT_WITHOUT_ABOVE_POLICY = (
+        "amount_without_above_policy",
+        422,
+        _("填写退款金额即是高于政策退款:请勾选“高于政策退款”并写明理由,或清空金额按报价退款"),
+    )
+    BAD_REFUND_AMOUNT = "bad_refund_amount", 422, _("高于政策的退款金额须为大于 0 的整数(分)")
+    QUOTE_REQUIRED = "quote_required", 422, _("高于政策的退款须对照会员当前的退款报价:请刷新工单页面后再提交")
+    ALREADY_CANCELLED = (
+        "already_cancelled",
+        409,
+        _("会员已经退订(回执 %(receipt_no)s),高于政策的退款没有执行"),
+    )
+    ABOVE_POLICY_NEEDS_IMMEDIATE = (
+        "above_policy_needs_immediate",
+        422,
+        _("高于政策的退款只能用于退订会员 / 退款工单,并选择“立即退订并退款”"),
+    )
     BAD_ABOUT = "bad_about", 422, _("投诉对象须为以下之一:%(choices)s")
     UNKNOWN_REFERENCE = "unknown_reference", 404, _("你的账户里没有这个编号")
     STAFF_ONLY = "staff_only", 403, _("只有工作人员可以答复投诉")
