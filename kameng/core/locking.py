@@ -288,25 +288,32 @@ def retried_atomic(fn: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(fn)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        if transaction.get_connection().in_atomic_block:
-            with transaction.atomic():
-                return fn(*args, **kwargs)
-        try:
-            with transaction.atomic():
-                return fn(*args, **kwargs)
-        except OperationalError as exc:
-            state = _sqlstate(exc)
-            if state == LOCK_TIMEOUT_SQLSTATE:
-                log.warning("lock timeout in %s after %d ms: %s", fn.__qualname__, LOCK_TIMEOUT_MS, exc)
-            if state not in RETRIED:
-                raise
-            log.warning("%s in %s, running it once more: %s", RETRIED[state], fn.__qualname__, exc)
-        try:
-            with transaction.atomic():
-                return fn(*args, **kwargs)
-        except OperationalError as exc:
-            if _sqlstate(exc) in RETRIED:
-                log.error("%s in %s again after one retry: %s", RETRIED[_sqlstate(exc)], fn.__qualname__, exc)
-            raise
+        return run_retried(functools.partial(fn, *args, **kwargs), name=fn.__qualname__)
 
     return run
+
+
+def run_retried(fn: Callable[[], R], *, name: str) -> R:
+    """`retried_atomic` for a block that is not a function of its own (the idempotency key's transaction, which
+    wraps a service's): `fn()` in a transaction, run once more after a deadlock or serialization failure, when
+    this call opens the transaction (owns it); a plain savepoint inside someone else's. `name` goes in the log."""
+    if transaction.get_connection().in_atomic_block:
+        with transaction.atomic():
+            return fn()
+    try:
+        with transaction.atomic():
+            return fn()
+    except OperationalError as exc:
+        state = _sqlstate(exc)
+        if state == LOCK_TIMEOUT_SQLSTATE:
+            log.warning("lock timeout in %s after %d ms: %s", name, LOCK_TIMEOUT_MS, exc)
+        if state not in RETRIED:
+            raise
+        log.warning("%s in %s, running it once more: %s", RETRIED[state], name, exc)
+    try:
+        with transaction.atomic():
+            return fn()
+    except OperationalError as exc:
+        if _sqlstate(exc) in RETRIED:
+            log.error("%s in %s again after one retry: %s", RETRIED[_sqlstate(exc)], name, exc)
+        raise

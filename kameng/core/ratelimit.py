@@ -43,12 +43,14 @@ class Rate:
 
 
 class TooMany(DomainError):
-    """A refusal because of a limit (a rate or a quota): answered 429, with `Retry-After` when it is known when
-    the subject may try again (the API through its error handler, pages through `shows_refusals`)."""
+    """A refusal because of a limit that passes with time (a rate, a quota that frees up): answered 429, always
+    with `Retry-After`, the seconds until the subject may try again (the API through its error handler, pages
+    through `shows_refusals`). A refusal that waiting does not lift (too many open tickets, one file larger than
+    the whole quota) is a plain DomainError with a 409 or 422 code, never a 429 without the header."""
 
-    def __init__(self, code: ErrorCode, /, *, retry_after: int | None = None, **params):
+    def __init__(self, code: ErrorCode, /, *, retry_after: float, **params):
         super().__init__(code, **params)
-        self.retry_after = max(1, math.ceil(retry_after)) if retry_after is not None else None
+        self.retry_after = max(1, math.ceil(retry_after))
 
 
 def wait_minutes(seconds: float) -> int:

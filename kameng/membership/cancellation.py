@@ -16,6 +16,7 @@ from kameng.core import clock, locking, outbox, sweeps
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
 from kameng.core.http import TransportError
+from kameng.core.money import format_yuan
 from kameng.membership import lifecycle, quotes, vip_price
 from kameng.membership.error_codes import MembershipErrorCode
 from kameng.membership.lifecycle import lock_agreement
@@ -62,12 +63,19 @@ def cancel_membership(
     reason: str = "",
     comment: str = "",
     quote_id: str = "",
-    min_refund_fen: int = 0,
+    above_policy_fen: int = 0,
 ) -> Cancellation:
     """Cancels the member's membership in `mode`; a repeat (double click, retry, second tab) returns the receipt
     already given. end_of_period: no further charge, VIP to the period end. immediate: ends now, refund by policy
-    (never less than a quote seen in the last 30 minutes, nor than `min_refund_fen`, an amount finance approved
-    above the policy on a support ticket)."""
+    (never less than a quote seen in the last 30 minutes that still binds, `quotes.binding_refund`).
+
+    `above_policy_fen`: an amount finance chose deliberately above the policy on a support ticket, against the
+    quote `quote_id` (required with it). It is paid only if that quote still binds and the amount is above it and
+    at most what the period cost; otherwise the cancel is refused and changes nothing
+    (docs/rules.md#6-support-tickets)."""
+    if above_policy_fen and (mode != Mode.IMMEDIATE or not quote_id):
+        # The support service refuses both with its own message first; reaching here is a caller's bug.
+        raise ValueError("a refund above the policy is an immediate cancel against the quote it exceeds")
     if mode not in Mode.values:
         raise DomainError(MembershipErrorCode.BAD_MODE, choices=", ".join(Mode.values))
     if reason and reason not in Cancellation.Reason.values:
@@ -82,7 +90,7 @@ def cancel_membership(
             reason=reason,
             comment=comment,
             quote_id=quote_id,
-            min_refund_fen=min_refund_fen,
+            above_policy_fen=above_policy_fen,
         )
     except IntegrityError:  # the same cancellation raced in: answer with the one that won
         membership = _current_membership(user, lock=False)
@@ -90,7 +98,7 @@ def cancel_membership(
 
 
 @locking.retried_atomic
-def _cancel(*, user, mode, source, actor, reason, comment, quote_id, min_refund_fen) -> Cancellation:
+def _cancel(*, user, mode, source, actor, reason, comment, quote_id, above_policy_fen) -> Cancellation:
     membership = _current_membership(user, lock=True)
     if membership is None:
         raise DomainError(MembershipErrorCode.NO_MEMBERSHIP)
@@ -119,7 +127,9 @@ def _cancel(*, user, mode, source, actor, reason, comment, quote_id, min_refund_
             refund_fen = max(
                 refund_fen, quotes.binding_refund(quote_id=quote_id, membership=membership, fresh=quote)
             )
-        refund_fen = min(max(refund_fen, min_refund_fen), quote.paid_fen)  # never more than was paid for it
+        if above_policy_fen:  # decided against the binding quote, under the same locks as the quote itself
+            refund_fen = _above_policy(above_policy_fen, policy_fen=refund_fen, paid_fen=quote.paid_fen)
+        refund_fen = min(refund_fen, quote.paid_fen)  # never more than was paid for it
         if refund_fen > 0:
             # Orders before the refund's payment row (the lock order); the period's VIP price goes with its fee.
             closed = vip_price.close_vip_orders(
@@ -143,6 +153,20 @@ def _cancel(*, user, mode, source, actor, reason, comment, quote_id, min_refund_
         refund=refund,
         closed_orders=closed,
     )
+
+
+def _above_policy(amount_fen: int, *, policy_fen: int, paid_fen: int) -> int:
+    """Finance's amount, refused unless it really is above the policy (else the choice means nothing and the
+    audit would say otherwise) and within what the period cost."""
+    if amount_fen <= policy_fen:
+        raise DomainError(
+            MembershipErrorCode.NOT_ABOVE_POLICY,
+            amount=format_yuan(amount_fen),
+            policy=format_yuan(policy_fen),
+        )
+    if amount_fen > paid_fen:
+        raise DomainError(MembershipErrorCode.REFUND_ABOVE_PAID, paid=format_yuan(paid_fen))
+    return amount_fen
 
 
 def _refund_current_period(membership: Membership, amount_fen: int):

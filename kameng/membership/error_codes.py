@@ -29,3 +29,10 @@ class MembershipErrorCode(ErrorCode):
     NOTHING_TO_TURN_OFF = "nothing_to_turn_off", 409, _("永久会员不会续费,请选择立即退订")
     RESIGN_REQUIRED = "resign_required", 409, _("自动续费只能在重新开通时签署新协议来打开")
     UNKNOWN_CHARGE = "unknown_charge", 404, _("订单 %(order_no)s 没有扣款记录")
+    # A support approval's refund above the policy (finance's explicit choice, kameng/support/services.py).
+    NOT_ABOVE_POLICY = (
+        "not_above_policy",
+        422,
+        _("退款 %(amount)s 不高于按政策的报价 %(policy)s:按政策退款请不要选择“高于政策退款”"),
+    )
+    REFUND_ABOVE_PAID = "refund_above_paid", 422, _("退款最多为本期实付 %(paid)s")

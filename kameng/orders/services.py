@@ -100,7 +100,9 @@ def _within_member_limits(*, user, quantity: int, moment: datetime) -> None:
         )
 
 
-@locking.retried_atomic  # membership (a VIP price) → member → card keys: a deadlock is retried once, not shown
+# membership (a VIP price) → member → card keys: a deadlock is retried once, not shown; through the API with an
+# Idempotency-Key this is a savepoint of the key's transaction, which retries the whole write the same way.
+@locking.retried_atomic
 def create_order(*, user, sku: str, quantity: int, channel: str, source: str = Source.API) -> Order:
     """Checkout: the order and its stock reservation are one transaction, so stock can never be oversold; one
     member's unpaid orders stay within their limits."""

@@ -70,8 +70,9 @@ class TicketOut(Schema):
 def file_ticket(request, payload: TicketIn):
     """Files a ticket (退订会员 / 退款 / 订单问题 / 其他). The order number, if given, must be yours; a membership
     purchase or renewal marks the ticket verified. Due at the end of the 3rd working day (Chinese holidays count).
-    A member files at most 5 tickets in 10 minutes and keeps at most 10 open (by default): past that, 429 (with
-    `Retry-After` for the rate), and an Idempotency-Key used for it stays free."""
+    A member files at most 5 tickets in 10 minutes (by default): past that, 429 with `Retry-After`, and an
+    Idempotency-Key used for it stays free. A member keeps at most 10 tickets open: past that, 409
+    `too_many_open_tickets` (a state, not a rate: write in an open ticket, or wait until support answers one)."""
 
     def action():
         ticket = services.file_ticket(

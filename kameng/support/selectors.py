@@ -1,6 +1,9 @@
 from django.db.models import QuerySet
 
 from kameng.core import clock
+from kameng.core.errors import DomainError
+from kameng.membership import cancellation
+from kameng.membership.refunds import RefundQuote
 from kameng.support.models import Complaint, Ticket, TicketMessage
 from kameng.support.services import is_agent
 
@@ -43,3 +46,17 @@ def queue(
 
 def complaints_of(user) -> QuerySet[Complaint]:
     return Complaint.objects.filter(user=user).order_by("-created_at")
+
+
+def cancel_quote(ticket: Ticket) -> tuple[RefundQuote | None, str]:
+    """What the ticket's member would get back by cancelling now, with the signed quote id the agent's approval
+    brings back (bound by it as the member's own cancel is); (None, "") when the ticket is not about cancelling or
+    refunding, is decided, or the member has nothing to cancel."""
+    if ticket.category not in (Ticket.Category.CANCEL_MEMBERSHIP, Ticket.Category.REFUND):
+        return None, ""
+    if ticket.status not in Ticket.OPEN_STATES:
+        return None, ""
+    try:
+        return cancellation.refund_quote(user=ticket.user)
+    except DomainError:  # no membership to cancel: the page says so
+        return None, ""

@@ -1,7 +1,7 @@
 """Support writes: filing tickets (with the purchase proof checked on the spot), the thread, approve and reject.
 
-Approving a cancellation ticket runs exactly the self-service cancellation (same policy, same receipt), with the
-agent recorded; a refund above the policy's quote needs the finance role.
+Approving a cancellation ticket runs exactly the self-service cancellation (same policy, same receipt, the same
+binding quote), with the agent recorded; a refund above the policy is finance's explicit, reasoned, audited choice.
 """
 
 import secrets
@@ -73,7 +73,8 @@ def file_ticket(
     *, user, category: str, order_no: str = "", reason: str, screenshot=None, source=Source.WEB
 ) -> Ticket:
     """Files a ticket. Its deadline is the end of the 3rd working day; VIP members' tickets sort first. Within
-    the member's limits (support.limits): refused 429 past them, before the screenshot is even decoded."""
+    the member's limits (support.limits): refused past them (429 for a rate, 409 for too many open tickets), before
+    the screenshot is even decoded."""
     if category not in Ticket.Category.values:
         raise DomainError(SupportErrorCode.BAD_CATEGORY, choices=", ".join(Ticket.Category.values))
     reason = _text(reason, field=gettext_lazy("原因"))
@@ -203,17 +204,52 @@ def _resolve(ticket: Ticket, *, agent, status: str, resolution: str) -> None:
 
 
 def approve(
-    *, agent, ticket_no: str, mode: str = "", refund_fen: int | None = None, note: str = ""
+    *,
+    agent,
+    ticket_no: str,
+    mode: str = "",
+    quote_id: str = "",
+    above_policy: bool = False,
+    refund_fen: int | None = None,
+    above_policy_reason: str = "",
+    note: str = "",
 ) -> Ticket:
     """Approves a ticket. For 退订会员 / 退款 tickets it runs the member's cancellation in `mode` with the agent as
-    its source; `refund_fen` above the policy's quote is for finance only."""
+    its source, held to the quote the agent was shown (`quote_id`) exactly as the member's own cancel is: checked
+    under the membership's lock, and a quote made stale meanwhile (savings used, a renewal…) raises
+    `quotes.StaleQuote` carrying the new one, changing nothing. An amount is never typed in passing: a refund above
+    the policy is its own choice (`above_policy`, the amount in `refund_fen`, a written reason), for finance only,
+    against a quote, and audit-logged (docs/rules.md#6-support-tickets)."""
     if not is_agent(agent):
         raise DomainError(SupportErrorCode.AGENTS_ONLY)
-    return _approve(agent=agent, ticket_no=ticket_no, mode=mode, refund_fen=refund_fen, note=note)
+    above_fen, reason = 0, ""
+    if not above_policy:
+        if refund_fen is not None:
+            raise DomainError(SupportErrorCode.AMOUNT_WITHOUT_ABOVE_POLICY)
+    else:
+        if not agent.has_role(Role.FINANCE):
+            raise DomainError(SupportErrorCode.FINANCE_ROLE_REQUIRED)
+        if refund_fen is None or refund_fen < 1:
+            raise DomainError(SupportErrorCode.BAD_REFUND_AMOUNT)
+        if not quote_id:
+            raise DomainError(SupportErrorCode.QUOTE_REQUIRED)
+        above_fen = refund_fen
+        reason = _text(above_policy_reason, field=gettext_lazy("高于政策退款的理由"))
+    return _approve(
+        agent=agent,
+        ticket_no=ticket_no,
+        mode=mode,
+        quote_id=quote_id,
+        above_fen=above_fen,
+        reason=reason,
+        note=note,
+    )
 
 
 @locking.retried_atomic  # ticket → membership → agreement → payment: a deadlock is retried once, not shown
-def _approve(*, agent, ticket_no: str, mode: str, refund_fen: int | None, note: str) -> Ticket:
+def _approve(
+    *, agent, ticket_no: str, mode: str, quote_id: str, above_fen: int, reason: str, note: str
+) -> Ticket:
     ticket = _ticket_for(agent, ticket_no, lock=True)
     if ticket.status not in Ticket.OPEN_STATES:
         raise DomainError(SupportErrorCode.TICKET_DECIDED, status=ticket.get_status_display())
@@ -224,18 +260,24 @@ def _approve(*, agent, ticket_no: str, mode: str, refund_fen: int | None, note: 
             if ticket.category == Ticket.Category.REFUND
             else Cancellation.Mode.END_OF_PERIOD
         )
-        if refund_fen is not None:
-            quote, _ = cancellation.refund_quote(user=ticket.user)
-            if refund_fen > quote.refund_fen and not agent.has_role(Role.FINANCE):
-                raise DomainError(SupportErrorCode.FINANCE_ROLE_REQUIRED)
+        if above_fen and mode != Cancellation.Mode.IMMEDIATE:
+            raise DomainError(SupportErrorCode.ABOVE_POLICY_NEEDS_IMMEDIATE)
+        # The ticket is locked; the cancel takes the membership next (the lock order) and decides the refund there.
         made = cancellation.cancel_membership(
             user=ticket.user,
             mode=mode,
             source=Cancellation.Source.SUPPORT,
             actor=agent,
-            min_refund_fen=refund_fen or 0,
+            quote_id=quote_id,
+            above_policy_fen=above_fen,
         )
+        if (
+            above_fen and made.refund_fen != above_fen
+        ):  # cancelled before (the member, meanwhile): nothing was paid
+            raise DomainError(SupportErrorCode.ALREADY_CANCELLED, receipt_no=made.receipt_no)
         ticket.cancellation = made
+    elif above_fen:
+        raise DomainError(SupportErrorCode.ABOVE_POLICY_NEEDS_IMMEDIATE)
     text = _text(note, field=gettext_lazy("备注"), required=False) or (
         f"已按退订政策处理,回执 {made.receipt_no}。" if made else "已处理。"
     )
@@ -248,8 +290,22 @@ def _approve(*, agent, ticket_no: str, mode: str, refund_fen: int | None, note: 
         data={
             "receipt_no": made.receipt_no if made else "",
             "refund_fen": made.refund_fen if made else 0,
+            "above_policy": bool(above_fen),
         },
     )
+    if above_fen:
+        log_action(
+            action="ticket.refund_above_policy",
+            obj=ticket,
+            actor=agent,
+            source=Source.ADMIN,
+            data={
+                "receipt_no": made.receipt_no,
+                "refund_fen": made.refund_fen,
+                "policy_refund_fen": made.quote.get("refund_fen", 0),
+                "reason": reason[:500],
+            },
+        )
     _tell_member(ticket, kind="support.resolved")
     return ticket
 

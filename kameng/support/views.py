@@ -8,8 +8,11 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from kameng.core import clock
 from kameng.core.errors import DomainError
+from kameng.core.roles import Role
 from kameng.core.views import shows_refusals, with_retry_after
+from kameng.membership import quotes
 from kameng.support import evidence, selectors, services
+from kameng.support.error_codes import SupportErrorCode
 from kameng.support.models import Complaint, Ticket
 from kameng.support.workdays import unknown_years
 
@@ -64,11 +67,6 @@ def ticket(request, ticket_no: str):
     found = selectors.ticket_for(viewer=request.user, ticket_no=ticket_no)
     if found is None:
         raise Http404
-    context = {
-        "ticket": found,
-        "messages_": found.messages.select_related("author"),
-        "agent": services.is_agent(request.user),
-    }
     if request.method == "POST":
         try:
             services.reply(
@@ -78,9 +76,27 @@ def ticket(request, ticket_no: str):
                 attachment=request.FILES.get("attachment"),
             )
         except DomainError as exc:
-            return _form_again(request, "support/ticket.html", context, exc)
+            return _form_again(request, "support/ticket.html", _ticket_context(request, found), exc)
         return redirect("support:ticket", ticket_no)
-    return render(request, "support/ticket.html", context)
+    return render(request, "support/ticket.html", _ticket_context(request, found))
+
+
+def _ticket_context(request, found: Ticket, *, stale: quotes.StaleQuote | None = None) -> dict:
+    """The ticket page; for an agent deciding a 退订会员 / 退款 ticket, the member's refund quote as of now (or the
+    new one a stale approval brought back), whose id the approval form carries."""
+    agent = services.is_agent(request.user)
+    quote, quote_id = (stale.quote, stale.quote_id) if stale else (None, "")
+    if agent and stale is None:
+        quote, quote_id = selectors.cancel_quote(found)
+    return {
+        "ticket": found,
+        "messages_": found.messages.select_related("author"),
+        "agent": agent,
+        "finance": agent and request.user.has_role(Role.FINANCE),
+        "quote": quote,
+        "quote_id": quote_id,
+        "stale": stale.message if stale else "",
+    }
 
 
 @login_required
@@ -153,22 +169,45 @@ def queue(request):
     )
 
 
+def _fen(raw: str) -> int | None:
+    """The approval form's amount in fen: empty is none; anything but a whole number is refused."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise DomainError(SupportErrorCode.BAD_REFUND_AMOUNT)
+    return int(raw)
+
+
 @login_required
 @require_POST
 @shows_refusals(back="support:queue", back_label=_("返回客服队列"))
 def decide(request, ticket_no: str):
+    """Approve or reject. A refusal comes back on the ticket page with what the agent wrote; a stale quote comes
+    back with the new quote (409), to be confirmed again, as on the member's own cancel page."""
     _agent_only(request)
-    if request.POST.get("decision") == "approve":
-        raw = request.POST.get("refund_fen", "").strip()
-        services.approve(
-            agent=request.user,
-            ticket_no=ticket_no,
-            mode=request.POST.get("mode", ""),
-            refund_fen=int(raw) if raw.isdigit() else None,
-            note=request.POST.get("note", ""),
-        )
-    else:
-        services.reject(agent=request.user, ticket_no=ticket_no, reason=request.POST.get("reason", ""))
+    found = selectors.ticket_for(viewer=request.user, ticket_no=ticket_no)
+    if found is None:
+        raise Http404
+    try:
+        if request.POST.get("decision") == "approve":
+            services.approve(
+                agent=request.user,
+                ticket_no=ticket_no,
+                mode=request.POST.get("mode", ""),
+                quote_id=request.POST.get("quote_id", ""),
+                above_policy=request.POST.get("above_policy") == "on",
+                refund_fen=_fen(request.POST.get("refund_fen", "")),
+                above_policy_reason=request.POST.get("above_policy_reason", ""),
+                note=request.POST.get("note", ""),
+            )
+        else:
+            services.reject(agent=request.user, ticket_no=ticket_no, reason=request.POST.get("reason", ""))
+    except quotes.StaleQuote as stale:
+        context = {**_ticket_context(request, found, stale=stale), "posted": request.POST}
+        return render(request, "support/ticket.html", context, status=stale.status)
+    except DomainError as exc:
+        return _form_again(request, "support/ticket.html", _ticket_context(request, found), exc)
     return redirect("support:ticket", ticket_no)
 
 

@@ -517,7 +517,7 @@ def test_a_member_keeps_at_most_ten_open_tickets(settings):
 
     refused = _file(client)
 
-    assert refused.status_code == 429 and refused.json()["error"]["code"] == "too_many_open_tickets"
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "too_many_open_tickets"
     assert Ticket.objects.filter(user=member).count() == 10
     support_services.reject(agent=UserFactory(role=Role.SUPPORT), ticket_no=numbers[0], reason="重复的工单")
     assert _file(client).status_code == 201

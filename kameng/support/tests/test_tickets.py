@@ -8,6 +8,7 @@ from PIL import Image
 
 from kameng.core import clock
 from kameng.core.roles import Role
+from kameng.membership import cancellation
 from kameng.membership.models import Cancellation, Membership
 from kameng.orders.models import Order
 from kameng.payments.models import Refund
@@ -136,10 +137,14 @@ def test_support_cannot_approve_a_refund_above_the_quote_but_finance_can():
     user, _, order = member_with_vip(price_fen=3000)
     clock.advance(seconds=10 * 86400)  # outside the 48-hour window: the quote is pro rata
     ticket = services.file_ticket(user=user, category="refund", order_no=order.order_no, reason="扣错了")
+    _, quote_id = cancellation.refund_quote(user=user)
+    above = {"mode": "immediate", "quote_id": quote_id, "above_policy": True, "refund_fen": 3000}
     with refusal(E.FINANCE_ROLE_REQUIRED):
-        services.approve(agent=agent(), ticket_no=ticket.ticket_no, mode="immediate", refund_fen=3000)
+        services.approve(agent=agent(), ticket_no=ticket.ticket_no, above_policy_reason="扣错了", **above)
     assert not Cancellation.objects.exists()
-    services.approve(agent=agent(Role.FINANCE), ticket_no=ticket.ticket_no, mode="immediate", refund_fen=3000)
+    services.approve(
+        agent=agent(Role.FINANCE), ticket_no=ticket.ticket_no, above_policy_reason="扣错了", **above
+    )
     assert Refund.objects.get().amount_fen == 3000
 
 
