@@ -95,7 +95,7 @@ def _ticket_context(request, found: Ticket, *, stale: quotes.StaleQuote | None =
         "finance": agent and request.user.has_role(Role.FINANCE),
         "quote": quote,
         "quote_id": quote_id,
-        "stale": stale.message if stale else "",
+        "stale": stale,
     }
 
 
