@@ -8,7 +8,7 @@ from kameng.core.roles import Role
 from kameng.membership.models import Cancellation
 from kameng.orders.models import Order
 from kameng.support import services
-from tests.browser.conftest import log_in
+from tests.browser.fixtures import log_in
 from tests.factories import (
     PASSWORD,
     PlanFactory,
