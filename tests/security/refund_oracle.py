@@ -1,4 +1,4 @@
-"""The refund policy of DESIGN §4 "Cancellation", recomputed from a member's own history and nothing else.
+"""The refund policy (docs/rules.md#5-cancellation), recomputed from a member's own history and nothing else.
 
 This is the yardstick of the refund state machine (test_refund_state_machine.py). It never calls the shop's refund
 code: it is written again from the words of the design, with `Decimal` (ROUND_HALF_UP) for the money and
@@ -21,7 +21,7 @@ Two views of "savings" give two bounds, both checked:
   it (not refunded by then).
 * `KEPT` counts what the member ends up keeping: every VIP-priced order of the period (priced or paid in it) that
   is paid and not refunded today, however late it was paid. A refund above this bound means the member holds both
-  the period's fee back and that period's VIP price (DESIGN: "no member ever ends with both").
+  the period's fee back and that period's VIP price (docs/rules.md#the-vip-price-goes-with-the-refund-of-its-fee).
 """
 
 from collections.abc import Callable
@@ -200,7 +200,8 @@ VIEWS = {AT_CANCEL: _at_cancel, KEPT: _kept}
 
 
 def policy_fen(terms: Terms, period: Period, at: datetime, savings: Savings) -> int:
-    """What DESIGN §4 refunds for an immediate cancel of `period` received at `at`."""
+    """What the refund rule (docs/rules.md#5-cancellation) refunds for an immediate cancel of `period` received
+    at `at`."""
     paid, charged_at = period.payment.amount_fen, period.payment.paid_at
     window_ends = charged_at + timedelta(hours=terms.window_hours)
     if at <= window_ends and savings.since(charged_at, period, at) == 0:

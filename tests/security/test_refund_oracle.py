@@ -1,4 +1,5 @@
-"""The refund oracle of the state machine, held to DESIGN §4's own words and numbers (no database, no shop code)."""
+"""The refund oracle of the state machine, held to the refund rule's own words and numbers
+(docs/rules.md#5-cancellation; no database, no shop code)."""
 
 from datetime import datetime, timedelta
 
