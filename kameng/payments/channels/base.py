@@ -9,6 +9,9 @@ from typing import Protocol
 
 class EventKind:
     PAYMENT = "payment"  # money for one of our orders arrived
+    PAYMENT_FAILED = (
+        "payment_failed"  # a charge of an agreement was refused for good (WeChat papay trade_state)
+    )
     IGNORED = "ignored"  # a genuine notification with nothing for us to do (e.g. WAIT_BUYER_PAY)
     AGREEMENT_SIGNED = "agreement_signed"  # dut_user_sign NORMAL / ENTRUST.SIGN
     AGREEMENT_TERMINATED = "agreement_terminated"  # dut_user_unsign UNSIGN / ENTRUST.TERMINATE
@@ -54,6 +57,30 @@ class AgreementState(enum.StrEnum):
     ACTIVE = "active"
     TERMINATED = "terminated"
     UNKNOWN = "unknown"  # the channel could not or would not say
+
+
+class TradeState(enum.StrEnum):
+    """A trade's state at the channel, as its query answers (alipay.trade.query / WeChat order query)."""
+
+    PAID = (
+        "paid"  # the money arrived: TRADE_SUCCESS / TRADE_FINISHED, SUCCESS (and REFUND: paid, then refunded)
+    )
+    WAITING = (
+        "waiting"  # created, not (yet) paid: WAIT_BUYER_PAY, NOTPAY, USERPAYING, ACCEPT (papay accepted)
+    )
+    CLOSED = (
+        "closed"  # will never be paid under this number: TRADE_CLOSED, CLOSED, REVOKED, PAYERROR, PAY_FAIL
+    )
+    NOT_FOUND = "not_found"  # the channel has no such trade (the buyer never reached the cashier)
+    UNKNOWN = "unknown"  # the channel could not or would not say: ask again later
+
+
+@dataclass(frozen=True)
+class TradeStatus:
+    state: TradeState
+    channel_trade_no: str = ""
+    amount_fen: int = 0  # what was paid (PAID only)
+    message: str = ""
 
 
 @dataclass(frozen=True)
@@ -129,3 +156,26 @@ class PaymentChannel(Protocol):
         self, *, channel_agreement_no: str, external_no: str, period_months: int
     ) -> AgreementState:
         """The agreement's state at the channel."""
+
+    # --- issue 14: active queries, pre-deduction notices, desktop QR codes -------------------------------------
+
+    def query_trade(self, *, out_trade_no: str, agreement_charge: bool = False) -> TradeStatus:
+        """The trade's state at the channel (alipay.trade.query; WeChat: v3 query by out_trade_no, or v2
+        pay/paporderquery when `agreement_charge`). An answer about another trade raises ChannelProtocolError."""
+
+    def close_trade(self, *, out_trade_no: str, agreement_charge: bool = False) -> bool:
+        """Closes an unpaid trade so that it can never be paid; True once closed (or never created)."""
+
+    def query_refund(self, *, out_trade_no: str, out_refund_no: str) -> RefundResult:
+        """The refund's state at the channel (alipay.trade.fastpay.refund.query / WeChat refund query)."""
+
+    def announce_charge(self, *, channel_agreement_no: str, amount_fen: int) -> bool:
+        """Tells the channel, before a renewal charge, that it is coming and for how much (WeChat's 预扣费通知,
+        POST /v3/papay/contracts/{contract_id}/notify). True when the notice is in place (also when it already
+        was); channels without such a notice (Alipay) answer True at once."""
+
+    def qr_code(
+        self, *, order_no: str, amount_fen: int, subject: str, notify_url: str, client_ip: str
+    ) -> str:
+        """The text of a QR code a desktop buyer scans to pay (WeChat Native `code_url`, Alipay 当面付
+        alipay.trade.precreate `qr_code`); raises LookupError when the merchant's account has no such product."""
