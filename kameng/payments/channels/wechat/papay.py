@@ -15,8 +15,8 @@ a call fail; `err_code` SYSTEMERROR (and the other "not decided" codes below) me
 import secrets
 from collections.abc import Mapping
 
-from kameng.core import clock
-from kameng.core.http import TransportError, post
+from kameng.core import clock, http
+from kameng.core.http import TransportError
 from kameng.payments.channels.config import WechatConfig
 from kameng.payments.channels.errors import ChannelProtocolError, ChannelRefused
 from kameng.protocols import wechat_papay, wechat_v2
@@ -72,7 +72,7 @@ class PapayClient:
 
     def open_entry(self, url: str) -> dict[str, str]:
         """GETs the entry URL; the answer names the one-time `redirect_url`."""
-        reply = post(url, method="GET", body=b"", headers={"Accept": "application/xml"})
+        reply = http.post(url, method="GET", body=b"", headers={"Accept": "application/xml"})
         # The page's answer carries no sign; believing it only sends the member to a page of WeChat's, where
         # nothing counts until the signed sign notification arrives. A sign that is there must verify.
         return self._read(reply.status, reply.body, require_sign=False)
@@ -90,7 +90,7 @@ class PapayClient:
             },
             self.key,
         )
-        reply = post(
+        reply = http.post(
             f"{self.config.api_base}/{path}",
             body=wechat_v2.to_xml(params),
             headers={"Content-Type": "text/xml; charset=utf-8", "Accept": "application/xml"},

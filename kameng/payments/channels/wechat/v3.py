@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from kameng.core import clock
-from kameng.core.http import TransportError, post
+from kameng.core import clock, http
+from kameng.core.http import TransportError
 from kameng.payments.channels.config import WechatConfig
 from kameng.payments.channels.errors import ChannelProtocolError
 from kameng.protocols import wechat as protocol
@@ -57,7 +57,7 @@ class V3Client:
         headers = {"Accept": "application/json", "Authorization": authorization}
         if payload is not None:
             headers["Content-Type"] = "application/json"
-        reply = post(self.config.api_base + path, method=method, body=body.encode(), headers=headers)
+        reply = http.post(self.config.api_base + path, method=method, body=body.encode(), headers=headers)
         if reply.status >= 500:
             raise TransportError(f"wechat pay answered HTTP {reply.status}")
         if not (200 <= reply.status < 500) or 300 <= reply.status < 400:
