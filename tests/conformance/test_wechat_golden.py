@@ -151,9 +151,11 @@ def test_h5_signing_asks_for_its_redirect_url_as_the_h5entrustweb_page_says(wech
     fields = check_against_page("wechat_h5entrustweb", sent, keys)
     assert fields["plan_id"] == "12535" and fields["contract_code"] == "KA2026120800000001"
     assert fields["notify_url"] == NOTIFY + "papay/" and fields["clientip"] == "203.0.113.7"
-    assert fields["contract_display_account"] == "memberone"  # no 4-byte characters (开发参数与业务规则 §3.1)
+    assert (
+        fields["contract_display_account"] == "memberone"
+    )  # no 4-byte characters (开发参数与业务规则 s.3.1)
     assert len(fields["timestamp"]) == 10
-    # Encoded once, escapes in upper case (§3.2): never %253A, never %3a.
+    # Encoded once, escapes in upper case (section 3.2): never %253A, never %3a.
     assert "notify_url=https%3A%2F%2Fshop.example.com%2Fpayments%2Fnotify%2Fwechat%2Fpapay%2F" in sent.query
     assert "%25" not in sent.query
 

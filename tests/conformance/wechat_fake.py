@@ -18,7 +18,7 @@ from kameng.payments.channels.config import WechatConfig
 from kameng.sandbox.keys import _keypair
 
 API_BASE = "https://api.mch.weixin.qq.com"
-APIV2_KEY = "192006250b4c09247ec02edce69f6a2d"  # the guide's own example key (签名与验签规则 §2.4)
+APIV2_KEY = "192006250b4c09247ec02edce69f6a2d"  # the guide's own example key (签名与验签规则 s.2.4)
 MCHID, APPID = "1900000109", "wxd678efh567hg6787"
 PLANS = {1: 12535, 3: 12536, 12: 12537}
 OLD_SERIAL, NEW_SERIAL = "PUB_KEY_ID_0000000000000000000000000001", "PUB_KEY_ID_0000000000000000000000000002"

@@ -25,7 +25,7 @@ class AlipayConfig:
 class WechatConfig:
     """A WeChat Pay direct merchant (直连商户) with 委托代扣 周期扣费 (docs/channels.md#wechat-pay).
 
-    Two key systems side by side, as WeChat's guide lists them (开发参数与业务规则 §一): the APIv2 key signs every
+    Two key systems side by side, as WeChat's guide lists them (开发参数与业务规则 s.一): the APIv2 key signs every
     papay call and notification (v2 XML); the merchant certificate's private key signs the v3 calls (H5 and Native
     pay, queries, refunds, the 预扣费通知), whose answers and callbacks verify with the platform keys.
     """

@@ -41,7 +41,11 @@ def wechat(monkeypatch):
                 "result_code": "SUCCESS",
                 "mch_id": fake.MCHID,
                 "contract_state": "0",
-                **{k: v for k, v in wechat_v2.from_xml(sent.body).items() if k.startswith(("contract_", "plan_"))},
+                **{
+                    k: v
+                    for k, v in wechat_v2.from_xml(sent.body).items()
+                    if k.startswith(("contract_", "plan_"))
+                },
             }
         )
         yield server

@@ -52,7 +52,7 @@ CHARGE_DAYS = 3
 
 
 def bmp_text(text: str, limit: int) -> str:
-    """WeChat v2 takes UTF-8 of 1-3 bytes per character only (no emoji: 开发参数与业务规则 §3.1), `limit` chars."""
+    """WeChat v2 takes UTF-8 of 1-3 bytes per character only (no emoji: 开发参数与业务规则 s.3.1), `limit` chars."""
     return "".join(ch for ch in text if ord(ch) <= 0xFFFF)[:limit]
 
 
@@ -177,7 +177,7 @@ class WechatChannel:
         return TradeStatus(TradeState.PAID, channel_trade_no=transaction_id, amount_fen=total, message=state)
 
     def _query_papay_trade(self, out_trade_no: str) -> TradeStatus:
-        # After a close, paporderquery no longer finds the order: the basic order query does (排障手册 §2.5.2).
+        # After a close, paporderquery no longer finds the order: the basic order query does (排障手册 s.2.5.2).
         for path in ("pay/paporderquery", "pay/orderquery"):
             try:
                 answer = self.papay.call(path, {"out_trade_no": out_trade_no})
@@ -269,7 +269,7 @@ class WechatChannel:
 
     def agreement_sign_url(self, *, terms: AgreementTerms, notify_url: str, return_url: str) -> str:
         """H5 纯签约. WeChat brings the member back to the page they came from (its referer); it takes no return
-        URL (排障手册 §2.6 #16), so `return_url` is not sent."""
+        URL (排障手册 s.2.6 #16), so `return_url` is not sent."""
         url = self.papay.entry_url(
             {
                 "plan_id": self.papay.plan_id(terms.period_months),
@@ -313,7 +313,7 @@ class WechatChannel:
 
     def announce_charge(self, *, channel_agreement_no: str, amount_fen: int) -> bool:
         """预扣费通知 (https://pay.weixin.qq.com/doc/v2/merchant/4011987402.md), 204 when sent. RESOURCE_ALREADY_EXISTS
-        (the same notice sent before) counts as in place, as WeChat says (排障手册 §2.5.2); read unsigned, it can
+        (the same notice sent before) counts as in place, as WeChat says (排障手册 s.2.5.2); read unsigned, it can
         only let us try a charge that WeChat itself refuses without a notice."""
         answer = self.v3.call(
             "POST",

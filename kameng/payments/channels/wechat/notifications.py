@@ -4,7 +4,7 @@ Two endpoints, two protocols:
 * `/payments/notify/wechat/`: APIv3 callbacks (JSON, signed by a platform key named in `Wechatpay-Serial`,
   resource AES-256-GCM under the APIv3 key): TRANSACTION.SUCCESS of H5 and Native payments.
 * `/payments/notify/wechat/papay/`: 委托代扣 notifications (API v2 XML, not encrypted, signed with the APIv2 key;
-  回调处理 §一): the sign / terminate result (`change_type` ADD / DELETE; https://pay.weixin.qq.com/doc/v2/merchant/
+  回调处理 s.一): the sign / terminate result (`change_type` ADD / DELETE; https://pay.weixin.qq.com/doc/v2/merchant/
   4011987586.md) and the charge result (…/4011987465.md). Sign notifications go to the `notify_url` of the signing
   call, terminations to the URL set on the 委托代扣模板 in the merchant platform, charge results to pappayapply's.
 """
@@ -64,7 +64,7 @@ def parse_papay(config: WechatConfig, *, body: bytes) -> ChannelEvent:
         raise ChannelProtocolError("notification for another merchant")
     if fields.get("appid") and fields["appid"] != config.appid:
         raise ChannelProtocolError("notification for another app")
-    # Routing by the fields present, as 回调处理 §一 says (one URL may carry every kind).
+    # Routing by the fields present, as 回调处理 s.一 says (one URL may carry every kind).
     if "change_type" in fields:
         return _contract_event(config, fields)
     if fields.get("out_trade_no") and fields.get("contract_id"):
@@ -88,7 +88,7 @@ def _contract_event(config: WechatConfig, fields: Mapping[str, str]) -> ChannelE
         raise ChannelProtocolError(f"contract under another template: plan_id {plan!r}")
     return ChannelEvent(
         kind=kinds[change],
-        # 回调处理 §九: a contract's notification is one by contract_code + change_type (contract_id names it).
+        # 回调处理 s.九: a contract's notification is one by contract_code + change_type (contract_id names it).
         dedupe_key=f"papay:{change}:{fields['contract_code']}:{fields['contract_id']}",
         external_agreement_no=fields["contract_code"],
         channel_agreement_no=fields["contract_id"],
@@ -107,14 +107,14 @@ def _charge_event(fields: Mapping[str, str]) -> ChannelEvent:
             raise ChannelProtocolError("bad total_fee / fee_type")
         return ChannelEvent(
             kind=EventKind.PAYMENT,
-            dedupe_key=f"papay:charge:{out_trade_no}:SUCCESS",  # 回调处理 §九: one per out_trade_no
+            dedupe_key=f"papay:charge:{out_trade_no}:SUCCESS",  # 回调处理 s.九: one per out_trade_no
             out_trade_no=out_trade_no,
             channel_trade_no=fields["transaction_id"],
             amount_fen=int(total),
             channel_agreement_no=fields["contract_id"],
         )
     if err_code == "SYSTEMERROR" or state in WAITING_TRADE_STATES:
-        # Not decided (回调处理 §3.2: query the order first): the query sweep finds out.
+        # Not decided (回调处理 s.3.2: query the order first): the query sweep finds out.
         return ChannelEvent(
             kind=EventKind.IGNORED, dedupe_key=f"papay:charge:{out_trade_no}:{err_code or state}"
         )
@@ -143,10 +143,10 @@ def v3_nack(reason: str) -> Reply:
 
 
 def papay_ack() -> Reply:
-    # 回调处理 §4.1: this exact XML, nothing around it, HTTP 200.
+    # 回调处理 s.4.1: this exact XML, nothing around it, HTTP 200.
     return Reply(200, "text/xml", wechat_v2.to_xml({"return_code": "SUCCESS", "return_msg": "OK"}))
 
 
 def papay_nack(reason: str) -> Reply:
-    # §八: a message we will not take is answered 200 with FAIL (a non-2xx would only make WeChat retry it).
+    # s.八: a message we will not take is answered 200 with FAIL (a non-2xx would only make WeChat retry it).
     return Reply(200, "text/xml", wechat_v2.to_xml({"return_code": "FAIL", "return_msg": reason[:128]}))

@@ -7,8 +7,8 @@ for a direct merchant (wechatpay-apiv3/wechatpay-skills, wechatpay-deduction-ser
 * `POST /papay/querycontract` (…/4011987640.md), `POST /papay/deletecontract` (…/4011987432.md),
   `POST /pay/closeorder` (…/4011987803.md).
 
-An answer is read in WeChat's order (开发参数与业务规则 §二): `return_code` (the call itself), then `result_code`
-(the business), then the `sign` before a SUCCESS is believed (签名与验签规则 §3.1). An unsigned FAIL may only make
+An answer is read in WeChat's order (开发参数与业务规则 s.二): `return_code` (the call itself), then `result_code`
+(the business), then the `sign` before a SUCCESS is believed (签名与验签规则 s.3.1). An unsigned FAIL may only make
 a call fail; `err_code` SYSTEMERROR (and the other "not decided" codes below) means unknown: ask again later.
 """
 
@@ -21,8 +21,8 @@ from kameng.payments.channels.config import WechatConfig
 from kameng.payments.channels.errors import ChannelProtocolError, ChannelRefused
 from kameng.protocols import wechat_papay, wechat_v2
 
-# err_codes that decide nothing: the call may still take effect (SYSTEMERROR: 回调处理 §3.2, ORDER_ACCEPTED:
-# 排障手册 §2.5.2 "受理中，请勿重复发起") or was not looked at (FREQUENCY_LIMITED). ORDERPAID is "already paid": only
+# err_codes that decide nothing: the call may still take effect (SYSTEMERROR: 回调处理 s.3.2, ORDER_ACCEPTED:
+# 排障手册 s.2.5.2 "受理中，请勿重复发起") or was not looked at (FREQUENCY_LIMITED). ORDERPAID is "already paid": only
 # a query (signed) may tell us so.
 UNDECIDED = frozenset({"SYSTEMERROR", "ORDER_ACCEPTED", "FREQUENCY_LIMITED", "ORDERPAID"})
 
@@ -40,7 +40,7 @@ class PapayUndecided(ChannelProtocolError):
 
 
 def request_serial() -> int:
-    """An int64 that never starts with 0 (开发参数与业务规则 §3.1): the signing moment in microseconds."""
+    """An int64 that never starts with 0 (开发参数与业务规则 s.3.1): the signing moment in microseconds."""
     return int(clock.now().timestamp() * 1_000_000) + secrets.randbelow(1000)
 
 
@@ -63,8 +63,8 @@ class PapayClient:
     # --- signing entry -----------------------------------------------------------------------------------------
 
     def entry_url(self, fields: Mapping[str, object]) -> str:
-        """The signed `papay/h5entrustweb` URL: HMAC-SHA256, H5 纯签约's default (签名与验签规则 §一), computed over
-        the raw values; the query encodes each value once (§3.2)."""
+        """The signed `papay/h5entrustweb` URL: HMAC-SHA256, H5 纯签约's default (签名与验签规则 s.一), computed over
+        the raw values; the query encodes each value once (section 3.2)."""
         params = {"appid": self.config.appid, "mch_id": self.config.mchid, **fields}
         params = {k: str(v) for k, v in params.items() if v is not None}
         params["sign"] = wechat_v2.v2_sign(params, self.key, wechat_papay.HMAC_SHA256)
