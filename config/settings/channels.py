@@ -6,6 +6,9 @@ sandbox app generates them into KAMENG_SANDBOX_KEYS_FILE when Django starts (kam
 kameng.payments.channels.config reads them from there, so neither app imports the other.
 """
 
+import json
+from pathlib import Path
+
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_float, env_int, env_secret, env_str
@@ -38,6 +41,42 @@ def _alipay() -> dict | None:
     }
 
 
+def _wechat_platform_keys() -> dict[str, str]:
+    """Wechatpay-Serial → PEM, from any of three places (all merged, so a rotation can add one beside the old):
+
+    * KAMENG_WECHAT_PLATFORM_KEYS: a JSON object {"PUB_KEY_ID_…": "-----BEGIN PUBLIC KEY-----…", …}
+      (or KAMENG_WECHAT_PLATFORM_KEYS_FILE naming a file that holds it);
+    * KAMENG_WECHAT_PLATFORM_KEYS_DIR: a folder of `<serial>.pem` files, one per key;
+    * the single-key pair of earlier releases, KAMENG_WECHAT_PLATFORM_SERIAL + KAMENG_WECHAT_PLATFORM_PUBLIC_KEY.
+    """
+    keys: dict[str, str] = {}
+    if raw := env_secret("KAMENG_WECHAT_PLATFORM_KEYS"):
+        try:
+            keys.update({str(serial): str(pem) for serial, pem in json.loads(raw).items()})
+        except (ValueError, AttributeError):
+            raise ImproperlyConfigured(
+                "KAMENG_WECHAT_PLATFORM_KEYS must be a JSON object of Wechatpay-Serial → PEM public key"
+            ) from None
+    if folder := env_str("KAMENG_WECHAT_PLATFORM_KEYS_DIR"):
+        for pem_file in sorted(Path(folder).glob("*.pem")):
+            keys[pem_file.stem] = pem_file.read_text()
+    if serial := env_str("KAMENG_WECHAT_PLATFORM_SERIAL"):
+        keys[serial] = env_secret("KAMENG_WECHAT_PLATFORM_PUBLIC_KEY")
+    return keys
+
+
+def _wechat_plan_ids() -> dict[int, int]:
+    """委托代扣 templates by period: KAMENG_WECHAT_PAPAY_PLAN_1M / _3M / _12M, WeChat's integer plan_id."""
+    plans = {}
+    for months in (1, 3, 12):
+        name = f"KAMENG_WECHAT_PAPAY_PLAN_{months}M"
+        if value := env_str(name):
+            if not value.isdigit():
+                raise ImproperlyConfigured(f"{name} must be the template's integer plan_id, not {value!r}")
+            plans[months] = int(value)
+    return plans
+
+
 def _wechat() -> dict | None:
     if not env_str("KAMENG_WECHAT_MCHID"):
         return None
@@ -46,14 +85,14 @@ def _wechat() -> dict | None:
         "appid": env_str("KAMENG_WECHAT_APPID"),
         "merchant_serial": env_str("KAMENG_WECHAT_MERCHANT_SERIAL"),
         "merchant_private_key_pem": env_secret("KAMENG_WECHAT_MERCHANT_PRIVATE_KEY"),
-        # Wechatpay-Serial → the platform's public key (公钥 mode: one key, named by its serial).
-        "platform_public_keys": {
-            env_str("KAMENG_WECHAT_PLATFORM_SERIAL"): env_secret("KAMENG_WECHAT_PLATFORM_PUBLIC_KEY")
-        },
+        "platform_public_keys": _wechat_platform_keys(),
         "apiv3_key": env_secret("KAMENG_WECHAT_APIV3_KEY"),
+        "apiv2_key": env_secret("KAMENG_WECHAT_APIV2_KEY"),
         "api_base": env_str("KAMENG_WECHAT_API_BASE", "https://api.mch.weixin.qq.com"),
-        # 委托代扣 templates (模板 plan_id) by period length in months, configured in the merchant platform.
-        "papay_plan_ids": {months: env_str(f"KAMENG_WECHAT_PAPAY_PLAN_{months}M") for months in (1, 3, 12)},
+        "papay_plan_ids": _wechat_plan_ids(),
+        "server_ip": env_str("KAMENG_WECHAT_SERVER_IP", "127.0.0.1"),
+        # Native (扫码) pay for desktop buyers, only when the account has the product.
+        "native_enabled": env_bool("KAMENG_WECHAT_NATIVE", False),
     }
 
 

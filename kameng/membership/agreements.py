@@ -9,7 +9,14 @@ from kameng.core import clock
 from kameng.core.audit import Source, log_action
 from kameng.membership.cancellation import agreement_ended_at_channel
 from kameng.membership.lifecycle import lock_agreement
-from kameng.membership.models import PERIOD_MONTHS, Agreement, Cancellation, ChargeAttempt, Membership
+from kameng.membership.models import (
+    PERIOD_MONTHS,
+    Agreement,
+    Cancellation,
+    ChargeAttempt,
+    ConsentRecord,
+    Membership,
+)
 from kameng.membership.periods import add_months
 from kameng.membership.services import queue_charge
 from kameng.payments.channels.base import AgreementTerms
@@ -34,10 +41,17 @@ def sign_url(*, agreement: Agreement, return_path: str) -> str:
             first_charge_date=add_months(clock.now(), months).date(),
             account_label=membership.user.username,
             user_ref=str(membership.user_id),
+            client_ip=_consent_ip(membership),
         ),
         notify_url=notify_url(agreement.channel),
         return_url=settings.KAMENG_PUBLIC_URL.rstrip("/") + return_path,
     )
+
+
+def _consent_ip(membership: Membership) -> str:
+    """The address the member chose auto-renew from (WeChat's H5 signing asks for the member's clientip)."""
+    consent = ConsentRecord.objects.filter(membership=membership).values_list("ip", flat=True).first()
+    return consent or ""
 
 
 def apply_agreement_event(event: AgreementEvent) -> None:

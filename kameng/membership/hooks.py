@@ -7,7 +7,7 @@ membership order kind (what its payment buys, where it is paid, why its money ma
 from django.urls import reverse
 
 from kameng.catalog import pricing
-from kameng.membership import agreements, selectors, services, vip_price
+from kameng.membership import agreements, renewals, selectors, services, vip_price
 from kameng.orders.models import Order
 from kameng.payments import events, ledger
 from kameng.payments.models import Refund
@@ -37,6 +37,7 @@ def register() -> None:
             revenue_account=ledger.MEMBERSHIP_REVENUE,
             refund_reason=Refund.Reason.RENEWAL_AFTER_CANCEL,  # a renewal charged after the member cancelled
             pay_url=_sign_first_period_url,
+            on_payment_failed=renewals.charge_refused_by_channel,
         ),
     )
     events.subscribe_agreements(agreements.apply_agreement_event)

@@ -34,6 +34,7 @@ from kameng.payments import services as payments
 from kameng.payments.channels.base import Outcome
 from kameng.payments.channels.errors import ChannelProtocolError
 from kameng.payments.channels.registry import get_channel
+from kameng.payments.events import PaymentFailed, Rejected
 from kameng.payments.selectors import notify_url
 
 log = logging.getLogger(__name__)
@@ -277,6 +278,15 @@ def execute_charge(*, order_no: str) -> Charged:
         _charge_failed(attempt_id=attempt.pk, message=result.message)
         return Charged.FAILED
     return Charged.PENDING
+
+
+def charge_refused_by_channel(failed: PaymentFailed) -> None:
+    """The channel's charge notification says the charge failed (WeChat 委托代扣: NOTENOUGH, PAY_FAIL …): as
+    definite as a refusing answer. Payments calls this inside the notification's transaction."""
+    attempt = ChargeAttempt.objects.filter(order__order_no=failed.order_no).only("pk").first()
+    if attempt is None:
+        raise Rejected("not an agreement charge")
+    _charge_failed(attempt_id=attempt.pk, message=failed.reason)
 
 
 @locking.retried_atomic

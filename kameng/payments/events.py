@@ -32,6 +32,15 @@ class PaymentSucceeded:
 
 
 @dataclass(frozen=True)
+class PaymentFailed:
+    """The channel refused an agreement charge for good (e.g. WeChat 委托代扣: NOTENOUGH, PAY_FAIL)."""
+
+    order_no: str
+    channel: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class AgreementSigned:
     """The member signed an auto-renew agreement at the channel (Alipay 周期扣款, WeChat 委托代扣)."""
 
@@ -64,6 +73,8 @@ class OrderKind:
     refund_reason: str  # why a first payment that cannot be honoured goes back (`Refund.Reason`)
     # The kind's own way to pay (e.g. signing an agreement whose first charge pays it), or None: the channel's cashier.
     pay_url: Callable[[Order], str | None] = lambda order: None
+    # A charge the channel refused for good (only agreement charges fail by notification); nothing by default.
+    on_payment_failed: Callable[[PaymentFailed], None] = lambda failed: None
 
 
 _order_kinds: dict[str, OrderKind] = {}

@@ -76,13 +76,29 @@ def _log_rejection(channel: str, headers: Mapping[str, str], body: bytes, reason
     log.warning("rejected %s notification: %s", channel, reason)
 
 
-def process_notification(*, channel: str, headers: Mapping[str, str], body: bytes) -> Reply:
+def has_endpoint(channel: str, endpoint: str) -> bool:
+    """Whether the channel takes notifications at this endpoint ("" is its main one)."""
+    if not endpoint:
+        return True
+    try:
+        get_channel(channel).notification_endpoint(endpoint)
+    except (AttributeError, LookupError):
+        return False
+    return True
+
+
+def process_notification(
+    *, channel: str, headers: Mapping[str, str], body: bytes, endpoint: str = ""
+) -> Reply:
     """Verifies, then applies, a channel's notification in one transaction; answers only after it commits.
 
     The same notification delivered any number of times, even at once, is applied once: the accepted log row is
-    unique per (channel, notify id) and the payment row unique per (channel, trade number).
+    unique per (channel, notify id) and the payment row unique per (channel, trade number). `endpoint` names a
+    channel's second protocol (WeChat's v2 委托代扣 notifications), which reads and answers in its own way.
     """
     adapter = get_channel(channel)
+    if endpoint:
+        adapter = adapter.notification_endpoint(endpoint)
     try:
         event = adapter.parse_notification(headers=headers, body=body, now_ts=int(clock.now().timestamp()))
     except ChannelProtocolError as exc:
@@ -123,6 +139,8 @@ def _apply_notification(*, channel: str, event, headers: Mapping[str, str], body
             amount_fen=event.amount_fen,
             notification=entry,
         )
+    elif event.kind == EventKind.PAYMENT_FAILED:
+        record_failed_charge(channel=channel, out_trade_no=event.out_trade_no, reason=event.message)
     elif event.kind in _AGREEMENT_EVENTS:
         events.publish_agreement_event(
             _AGREEMENT_EVENTS[event.kind](
@@ -202,6 +220,25 @@ def record_payment(
         first_payment = not Payment.objects.filter(order=order).exclude(pk=payment.pk).exists()
         reason = kind.refund_reason if first_payment else Refund.Reason.DUPLICATE_PAYMENT
         request_refund(payment=payment, amount_fen=payment.amount_fen, reason=reason)
+
+
+def record_failed_charge(*, channel: str, out_trade_no: str, reason: str) -> None:
+    """The channel refused an agreement charge for good (WeChat's charge notification with a failure): the order's
+    kind applies it, inside the notification's transaction."""
+    order = Order.objects.filter(order_no=out_trade_no).only("id", "channel", "kind").first()
+    if order is None:
+        raise Rejected("unknown order")
+    if order.channel != channel:
+        raise Rejected("order was placed for another channel")
+    log_action(
+        action="payment.charge_refused",
+        obj=order,
+        source=Source.CHANNEL,
+        data={"order_no": out_trade_no, "channel": channel, "reason": reason[:200]},
+    )
+    events.order_kind(order.kind).on_payment_failed(
+        events.PaymentFailed(order_no=out_trade_no, channel=channel, reason=reason)
+    )
 
 
 def goods_order_kind() -> events.OrderKind:

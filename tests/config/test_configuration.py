@@ -107,8 +107,9 @@ def test_channel_credentials_keep_their_environment_variables(tmp_path):
         KAMENG_WECHAT_PLATFORM_SERIAL="PUB_KEY_ID_1",
         KAMENG_WECHAT_PLATFORM_PUBLIC_KEY="-----PLATFORM PUBLIC KEY-----",
         KAMENG_WECHAT_APIV3_KEY="a" * 32,
-        KAMENG_WECHAT_PAPAY_PLAN_1M="P1",
-        KAMENG_WECHAT_PAPAY_PLAN_12M="P12",
+        KAMENG_WECHAT_APIV2_KEY="b" * 32,
+        KAMENG_WECHAT_PAPAY_PLAN_1M="12535",
+        KAMENG_WECHAT_PAPAY_PLAN_12M="12537",
     )
     result = python("import json, config.settings as s; print(json.dumps(s.KAMENG_CHANNELS))", env)
     assert result.returncode == 0, result.stderr
@@ -126,10 +127,40 @@ def test_channel_credentials_keep_their_environment_variables(tmp_path):
             "merchant_private_key_pem": "-----MERCHANT PRIVATE KEY-----",
             "platform_public_keys": {"PUB_KEY_ID_1": "-----PLATFORM PUBLIC KEY-----"},
             "apiv3_key": "a" * 32,
+            "apiv2_key": "b" * 32,
             "api_base": "https://api.mch.weixin.qq.com",
-            "papay_plan_ids": {"1": "P1", "3": "", "12": "P12"},
+            "papay_plan_ids": {"1": 12535, "12": 12537},  # WeChat's plan_id is an integer
+            "server_ip": "127.0.0.1",
+            "native_enabled": False,
         },
     }
+
+
+def test_wechat_platform_keys_of_a_rotation_come_from_a_map_a_folder_and_the_old_pair(tmp_path):
+    folder = tmp_path / "wechat-keys"
+    folder.mkdir()
+    (folder / "PUB_KEY_ID_2.pem").write_text("-----KEY 2-----")
+    env = fresh_env(
+        tmp_path / "instance",
+        KAMENG_WECHAT_MCHID="1900001",
+        KAMENG_WECHAT_PLATFORM_KEYS=json.dumps({"PUB_KEY_ID_3": "-----KEY 3-----"}),
+        KAMENG_WECHAT_PLATFORM_KEYS_DIR=str(folder),
+        KAMENG_WECHAT_PLATFORM_SERIAL="PUB_KEY_ID_1",
+        KAMENG_WECHAT_PLATFORM_PUBLIC_KEY="-----KEY 1-----",
+    )
+    result = python("import json, config.settings as s; print(json.dumps(s.KAMENG_CHANNELS))", env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["wechat"]["platform_public_keys"] == {
+        "PUB_KEY_ID_1": "-----KEY 1-----",
+        "PUB_KEY_ID_2": "-----KEY 2-----",
+        "PUB_KEY_ID_3": "-----KEY 3-----",
+    }
+
+
+def test_a_wechat_template_id_that_is_not_an_integer_is_named(tmp_path):
+    env = fresh_env(tmp_path / "instance", KAMENG_WECHAT_MCHID="1900001", KAMENG_WECHAT_PAPAY_PLAN_1M="P1")
+    result = python("import config.settings", env)
+    assert result.returncode != 0 and "KAMENG_WECHAT_PAPAY_PLAN_1M" in result.stderr
 
 
 def test_an_unprepared_instance_folder_is_named_by_the_system_check(tmp_path):

@@ -28,6 +28,7 @@ class ChannelEvent:
     amount_fen: int = 0
     external_agreement_no: str = ""  # ours: external_agreement_no / out_contract_code
     channel_agreement_no: str = ""  # theirs: agreement_no / contract_id
+    message: str = ""  # why a charge failed (PAYMENT_FAILED: WeChat's err_code / trade_state)
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,9 @@ class AgreementTerms:
     first_charge_date: date  # the next charge after the one being paid now
     account_label: str  # how the member is shown on the channel's page (contract_display_account)
     user_ref: str  # our stable id of the member (out_user_code)
+    client_ip: str = (
+        ""  # the member's address when they chose auto-renew (WeChat H5 纯签约 requires clientip)
+    )
 
 
 class Outcome(enum.StrEnum):
