@@ -123,6 +123,13 @@ def _apply_notification(*, channel: str, event, headers: Mapping[str, str], body
             amount_fen=event.amount_fen,
             notification=entry,
         )
+    elif event.kind == EventKind.PAYMENT_FAILED:
+        refuse_charge(
+            channel=channel,
+            order_no=event.out_trade_no,
+            reason=f"failed-payment notification {event.dedupe_key}",
+            source=Source.CHANNEL,
+        )
     elif event.kind in _AGREEMENT_EVENTS:
         events.publish_agreement_event(
             _AGREEMENT_EVENTS[event.kind](
@@ -134,6 +141,20 @@ def _apply_notification(*, channel: str, event, headers: Mapping[str, str], body
         )
 
 
+def refuse_charge(*, channel: str, order_no: str, reason: str, source: str) -> None:
+    """The channel refused a charge of an agreement for good (its failed-payment notification, or its answer to our
+    query): the app that charges agreements applies it, inside the caller's transaction. Raises Rejected for an
+    order that is not ours on this channel, or charges no agreement."""
+    order = Order.objects.filter(order_no=order_no).only("channel").first()
+    if order is None:
+        raise Rejected("unknown order")
+    if order.channel != channel:
+        raise Rejected("order was placed for another channel")
+    events.agreement_charges().refused(
+        events.ChargeRefused(order_no=order_no, channel=channel, reason=reason, source=source)
+    )
+
+
 def record_payment(
     *,
     channel: str,
@@ -141,8 +162,10 @@ def record_payment(
     channel_trade_no: str,
     amount_fen: int,
     notification: NotificationLog | None = None,
+    source: str = Source.CHANNEL,
 ) -> None:
-    """Money the channel took for one of our orders: from a notification, or a charge's synchronous answer.
+    """Money the channel took for one of our orders: from a notification, a charge's synchronous answer, or the
+    channel's answer to our query (source "query").
 
     Runs inside the caller's transaction; the same trade told twice (answer and notification) counts once.
     """
@@ -183,7 +206,7 @@ def record_payment(
     log_action(
         action="payment.received",
         obj=payment,
-        source=Source.CHANNEL,
+        source=source,
         data={"order_no": out_trade_no, "amount_fen": payment.amount_fen, "channel": channel},
     )
     kind = events.order_kind(order.kind)
@@ -279,8 +302,13 @@ def execute_refund(payload: dict) -> None:
     _confirm_refund(refund_id=refund.pk, channel_refund_no=result.channel_refund_no)
 
 
+def confirm_refund(*, refund: Refund, channel_refund_no: str, source: str) -> None:
+    """The channel says the refund was paid (its answer to our query): applied once, as execute_refund would."""
+    _confirm_refund(refund_id=refund.pk, channel_refund_no=channel_refund_no, source=source)
+
+
 @locking.retried_atomic
-def _confirm_refund(*, refund_id: int, channel_refund_no: str) -> None:
+def _confirm_refund(*, refund_id: int, channel_refund_no: str, source: str = Source.CHANNEL) -> None:
     # The order before its refund: the lock order (docs/architecture.md); mark_refunded works on that order.
     orders.lock_order(Refund.objects.values_list("payment__order__order_no", flat=True).get(pk=refund_id))
     refund = locking.lock_one(Refund.objects.select_related("payment__order").filter(pk=refund_id))
@@ -304,7 +332,7 @@ def _confirm_refund(*, refund_id: int, channel_refund_no: str) -> None:
     log_action(
         action="refund.succeeded",
         obj=refund,
-        source=Source.CHANNEL,
+        source=source,
         data={"order_no": payment.order.order_no, "amount_fen": refund.amount_fen},
     )
     orders.mark_refunded(
