@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from kameng.core import clock
-from kameng.core.models import TestClock
+from kameng.core import models as core_models
 from tests.factories import UserFactory, api_client, post_json, stocked_product
 
 
@@ -54,8 +54,8 @@ def _clock_reads(queries) -> int:
 
 def _moved_elsewhere(seconds: int) -> None:
     """Another process moves the clock: the row changes, and nothing in this process is told."""
-    TestClock.objects.get_or_create(pk=1)
-    TestClock.objects.filter(pk=1).update(offset_seconds=F("offset_seconds") + seconds)
+    core_models.TestClock.objects.get_or_create(pk=1)
+    core_models.TestClock.objects.filter(pk=1).update(offset_seconds=F("offset_seconds") + seconds)
 
 
 @pytest.mark.django_db
