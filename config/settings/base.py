@@ -37,6 +37,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "kameng.core.client.ClientAddressMiddleware",
     "kameng.core.metrics.RequestMetrics",
+    # Each request reads the sandbox test clock's offset at most once, and afresh (kameng.core.clock).
+    "kameng.core.clock.ClockPerRequest",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "kameng.core.middleware.RejectNulCharacters",

@@ -28,6 +28,9 @@ KAMENG_SANDBOX_KEYS_FILE = INSTANCE_DIR / "sandbox" / "keys.json"
 KAMENG_SANDBOX_FAULT_RATE = env_float("KAMENG_SANDBOX_FAULT_RATE", 0.0)
 KAMENG_SANDBOX_FAULT_DELAY = env_float("KAMENG_SANDBOX_FAULT_DELAY", 0.0)
 KAMENG_SANDBOX_LATENCY_MS = env_int("KAMENG_SANDBOX_LATENCY_MS", 0)
+# Off (0): the sandbox sends no notification at all, so payments, renewals and refunds must converge by the shop's
+# active queries alone (kameng.payments.queries).
+KAMENG_SANDBOX_NOTIFY = env_bool("KAMENG_SANDBOX_NOTIFY", True)
 
 
 def _alipay() -> dict | None:

@@ -27,6 +27,7 @@ from kameng.inventory.services import import_card_keys
 from kameng.membership import cancellation
 from kameng.membership.models import Agreement, Cancellation, Plan
 from kameng.membership.selectors import live_membership
+from kameng.orders.models import Order
 from kameng.payments.channels.base import AgreementState
 
 
@@ -145,6 +146,8 @@ def refund_within_policy(request, username: str):
 def find_member(request):
     _staff_only(request)
     name = request.GET.get("q", "").strip()[:150]
+    if name and Order.objects.filter(order_no=name).exists():  # an order number finds the order's page
+        return redirect("console:order", name)
     if name and selectors.member_timeline(username=name, limit=1) is not None:
         return redirect("console:member", name)
     return render(request, "console/find.html", {"q": name, "missing": bool(name)})

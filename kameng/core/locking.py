@@ -37,6 +37,7 @@ LOCK_ORDER: tuple[str, ...] = (
     "inventory.CardKey",
     "payments.Payment",
     "payments.Refund",
+    "payments.ChannelQuery",  # claimed by the query sweep on its own; the answer is applied in a later transaction
     "core.OutboxMessage",
     "sandbox.SandboxAgreement",
     "sandbox.SandboxTrade",

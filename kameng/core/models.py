@@ -35,6 +35,7 @@ class AuditLog(models.Model):
         CHANNEL = "channel", "payment channel"
         SYSTEM = "system", "system"
         SANDBOX = "sandbox", "sandbox"
+        QUERY = "query", "channel query"  # what the channel answered when we asked (kameng.payments.queries)
 
     at = models.DateTimeField(db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)

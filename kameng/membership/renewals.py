@@ -34,7 +34,6 @@ from kameng.payments import services as payments
 from kameng.payments.channels.base import Outcome
 from kameng.payments.channels.errors import ChannelProtocolError
 from kameng.payments.channels.registry import get_channel
-from kameng.payments.events import PaymentFailed, Rejected
 from kameng.payments.selectors import notify_url
 
 log = logging.getLogger(__name__)
@@ -280,17 +279,18 @@ def execute_charge(*, order_no: str) -> Charged:
     return Charged.PENDING
 
 
-def charge_refused_by_channel(failed: PaymentFailed) -> None:
-    """The channel's charge notification says the charge failed (WeChat 委托代扣: NOTENOUGH, PAY_FAIL …): as
-    definite as a refusing answer. Payments calls this inside the notification's transaction."""
-    attempt = ChargeAttempt.objects.filter(order__order_no=failed.order_no).only("pk").first()
-    if attempt is None:
-        raise Rejected("not an agreement charge")
-    _charge_failed(attempt_id=attempt.pk, message=failed.reason)
+def charge_refused_at_channel(*, order_no: str, reason: str, source: str) -> bool:
+    """A definite refusal the channel told later: its failed-payment notification, or its answer to our query
+    (kameng.payments.queries). Applied as a refused charge's answer is; False for an order that charges nothing."""
+    attempt_id = ChargeAttempt.objects.filter(order__order_no=order_no).values_list("pk", flat=True).first()
+    if attempt_id is None:
+        return False
+    _charge_failed(attempt_id=attempt_id, message=reason, source=source)
+    return True
 
 
 @locking.retried_atomic
-def _charge_failed(*, attempt_id: int, message: str) -> None:
+def _charge_failed(*, attempt_id: int, message: str, source: str = Source.CHANNEL) -> None:
     """A refused charge never extends the membership: past_due (benefits paused), retries, then the end."""
     attempt = ChargeAttempt.objects.select_related("order", "charge").get(pk=attempt_id)
     membership, charge = locking.lock_each(
@@ -309,7 +309,7 @@ def _charge_failed(*, attempt_id: int, message: str) -> None:
     log_action(
         action="membership.charge_failed",
         obj=membership,
-        source=Source.CHANNEL,
+        source=source,
         data={"order_no": order.order_no, "cycle": charge.period_index, "reason": message[:200]},
     )
     if charge.period_index == 0:  # the first charge after signing: the membership never started

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.core.exceptions import ImproperlyConfigured
+from django.db.models import QuerySet
 
 from kameng.core.hooks import Slot
 from kameng.orders.models import Order
@@ -29,15 +30,6 @@ class PaymentSucceeded:
     order_no: str
     channel: str
     amount_fen: int
-
-
-@dataclass(frozen=True)
-class PaymentFailed:
-    """The channel refused an agreement charge for good (e.g. WeChat 委托代扣: NOTENOUGH, PAY_FAIL)."""
-
-    order_no: str
-    channel: str
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -73,14 +65,47 @@ class OrderKind:
     refund_reason: str  # why a first payment that cannot be honoured goes back (`Refund.Reason`)
     # The kind's own way to pay (e.g. signing an agreement whose first charge pays it), or None: the channel's cashier.
     pay_url: Callable[[Order], str | None] = lambda order: None
-    # A charge the channel refused for good (only agreement charges fail by notification); nothing by default.
-    on_payment_failed: Callable[[PaymentFailed], None] = lambda failed: None
 
 
 _order_kinds: dict[str, OrderKind] = {}
 _agreement_handler: Slot[Callable[[AgreementEvent], None]] = Slot(
     "the agreement events' handler", filled_by="the app that keeps agreements (membership)"
 )
+
+
+@dataclass(frozen=True)
+class ChargeRefused:
+    """The channel refused a charge of an agreement for good: a failed-payment notification
+    (`EventKind.PAYMENT_FAILED`), or a query answering that the charge's trade is closed unpaid."""
+
+    order_no: str
+    channel: str
+    reason: str
+    source: str  # an audit Source: channel (its notification) or query (its answer to ours)
+
+
+@dataclass(frozen=True)
+class AgreementCharges:
+    """What payments asks the app that charges agreements (membership) about its charges, each an order whose number
+    the channel sees. The query sweep asks the channel about the unsettled ones, and a definite refusal, whichever
+    way it comes, goes to `refused`, inside the transaction that records it."""
+
+    orders: Callable[[], QuerySet[Order]]  # every order that charges an agreement
+    unsettled: Callable[[], QuerySet[Order]]  # those whose outcome the channel has not told us yet
+    refused: Callable[[ChargeRefused], None]
+
+
+_agreement_charges: Slot[AgreementCharges] = Slot(
+    "the agreement charges' handlers", filled_by="the app that charges agreements (membership)"
+)
+
+
+def register_agreement_charges(handlers: AgreementCharges) -> None:
+    _agreement_charges.fill(handlers)
+
+
+def agreement_charges() -> AgreementCharges:
+    return _agreement_charges.get()
 
 
 def register_order_kind(kind: str, handlers: OrderKind) -> None:

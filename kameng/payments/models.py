@@ -117,3 +117,42 @@ class LedgerLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account} {self.amount_fen:+d}"
+
+
+class ChannelQuery(models.Model):
+    """The shop asking a channel about a trade or a refund whose outcome it was not told (kameng.payments.queries):
+    one row per order's trade, or per refund, with its back-off. Settled once nothing more is to be asked."""
+
+    class Kind(models.TextChoices):
+        TRADE = "trade", _("交易")
+        REFUND = "refund", _("退款")
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="channel_queries")
+    refund = models.OneToOneField(
+        Refund, null=True, blank=True, on_delete=models.PROTECT, related_name="channel_query"
+    )
+    agreement_charge = models.BooleanField(default=False)  # a charge of an agreement, not a cashier trade
+    created_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+    next_query_at = models.DateTimeField(null=True, blank=True)  # None: settled
+    last_queried_at = models.DateTimeField(null=True, blank=True)
+    last_state = models.CharField(max_length=16, blank=True)  # TradeState, or the refund's Outcome
+    last_message = models.CharField(max_length=255, blank=True)
+    closed_at_channel = models.DateTimeField(
+        null=True, blank=True
+    )  # close_trade confirmed: never payable now
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("渠道查询")
+        verbose_name_plural = _("渠道查询")
+        indexes = [models.Index(fields=["next_query_at"], name="channel_query_due")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order"], condition=models.Q(kind="trade"), name="one_trade_query_per_order"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.order_id} {self.last_state or '-'}"

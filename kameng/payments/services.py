@@ -140,7 +140,12 @@ def _apply_notification(*, channel: str, event, headers: Mapping[str, str], body
             notification=entry,
         )
     elif event.kind == EventKind.PAYMENT_FAILED:
-        record_failed_charge(channel=channel, out_trade_no=event.out_trade_no, reason=event.message)
+        refuse_charge(
+            channel=channel,
+            order_no=event.out_trade_no,
+            reason=f"{event.message or 'failed'} (notification {event.dedupe_key})",
+            source=Source.CHANNEL,
+        )
     elif event.kind in _AGREEMENT_EVENTS:
         events.publish_agreement_event(
             _AGREEMENT_EVENTS[event.kind](
@@ -152,6 +157,20 @@ def _apply_notification(*, channel: str, event, headers: Mapping[str, str], body
         )
 
 
+def refuse_charge(*, channel: str, order_no: str, reason: str, source: str) -> None:
+    """The channel refused a charge of an agreement for good (its failed-payment notification, or its answer to our
+    query): the app that charges agreements applies it, inside the caller's transaction. Raises Rejected for an
+    order that is not ours on this channel, or charges no agreement."""
+    order = Order.objects.filter(order_no=order_no).only("channel").first()
+    if order is None:
+        raise Rejected("unknown order")
+    if order.channel != channel:
+        raise Rejected("order was placed for another channel")
+    events.agreement_charges().refused(
+        events.ChargeRefused(order_no=order_no, channel=channel, reason=reason, source=source)
+    )
+
+
 def record_payment(
     *,
     channel: str,
@@ -159,8 +178,10 @@ def record_payment(
     channel_trade_no: str,
     amount_fen: int,
     notification: NotificationLog | None = None,
+    source: str = Source.CHANNEL,
 ) -> None:
-    """Money the channel took for one of our orders: from a notification, or a charge's synchronous answer.
+    """Money the channel took for one of our orders: from a notification, a charge's synchronous answer, or the
+    channel's answer to our query (source "query").
 
     Runs inside the caller's transaction; the same trade told twice (answer and notification) counts once.
     """
@@ -201,7 +222,7 @@ def record_payment(
     log_action(
         action="payment.received",
         obj=payment,
-        source=Source.CHANNEL,
+        source=source,
         data={"order_no": out_trade_no, "amount_fen": payment.amount_fen, "channel": channel},
     )
     kind = events.order_kind(order.kind)
@@ -220,25 +241,6 @@ def record_payment(
         first_payment = not Payment.objects.filter(order=order).exclude(pk=payment.pk).exists()
         reason = kind.refund_reason if first_payment else Refund.Reason.DUPLICATE_PAYMENT
         request_refund(payment=payment, amount_fen=payment.amount_fen, reason=reason)
-
-
-def record_failed_charge(*, channel: str, out_trade_no: str, reason: str) -> None:
-    """The channel refused an agreement charge for good (WeChat's charge notification with a failure): the order's
-    kind applies it, inside the notification's transaction."""
-    order = Order.objects.filter(order_no=out_trade_no).only("id", "channel", "kind").first()
-    if order is None:
-        raise Rejected("unknown order")
-    if order.channel != channel:
-        raise Rejected("order was placed for another channel")
-    log_action(
-        action="payment.charge_refused",
-        obj=order,
-        source=Source.CHANNEL,
-        data={"order_no": out_trade_no, "channel": channel, "reason": reason[:200]},
-    )
-    events.order_kind(order.kind).on_payment_failed(
-        events.PaymentFailed(order_no=out_trade_no, channel=channel, reason=reason)
-    )
 
 
 def goods_order_kind() -> events.OrderKind:
@@ -316,8 +318,13 @@ def execute_refund(payload: dict) -> None:
     _confirm_refund(refund_id=refund.pk, channel_refund_no=result.channel_refund_no)
 
 
+def confirm_refund(*, refund: Refund, channel_refund_no: str, source: str) -> None:
+    """The channel says the refund was paid (its answer to our query): applied once, as execute_refund would."""
+    _confirm_refund(refund_id=refund.pk, channel_refund_no=channel_refund_no, source=source)
+
+
 @locking.retried_atomic
-def _confirm_refund(*, refund_id: int, channel_refund_no: str) -> None:
+def _confirm_refund(*, refund_id: int, channel_refund_no: str, source: str = Source.CHANNEL) -> None:
     # The order before its refund: the lock order (docs/architecture.md); mark_refunded works on that order.
     orders.lock_order(Refund.objects.values_list("payment__order__order_no", flat=True).get(pk=refund_id))
     refund = locking.lock_one(Refund.objects.select_related("payment__order").filter(pk=refund_id))
@@ -341,7 +348,7 @@ def _confirm_refund(*, refund_id: int, channel_refund_no: str) -> None:
     log_action(
         action="refund.succeeded",
         obj=refund,
-        source=Source.CHANNEL,
+        source=source,
         data={"order_no": payment.order.order_no, "amount_fen": refund.amount_fen},
     )
     orders.mark_refunded(

@@ -13,7 +13,7 @@ from kameng.core import clock
 from kameng.core.errors import DomainError
 from kameng.core.money import parse_yuan, yuan_str
 from kameng.protocols import alipay as alipay_protocol
-from kameng.sandbox import agreements, keys, services
+from kameng.sandbox import agreements, alipay_queries, keys, services
 from kameng.sandbox.faults import faulty
 from kameng.sandbox.models import SandboxAgreement
 from kameng.sandbox.views import cashier_page, sign_page
@@ -146,4 +146,7 @@ APIS: dict[str, tuple[Api, str]] = {
     "alipay.trade.pay": (_charge_agreement, "ACQ."),
     "alipay.user.agreement.unsign": (_unsign_agreement, ""),
     "alipay.user.agreement.query": (_query_agreement, ""),
+    "alipay.trade.query": (alipay_queries.query_trade, "ACQ."),
+    "alipay.trade.close": (alipay_queries.close_trade, "ACQ."),
+    "alipay.trade.fastpay.refund.query": (alipay_queries.query_refund, "ACQ."),
 }

@@ -20,6 +20,9 @@ class SandboxErrorCode(ErrorCode):
     UNKNOWN_TRADE = "unknown_trade", 404, "预支付交易不存在"
     UNKNOWN_AGREEMENT = "unknown_agreement", 404, "协议不存在"
     TRADE_NOT_EXIST = "TRADE_NOT_EXIST", 404, "交易不存在或未支付"
+    # alipay.trade.close on a trade that is not waiting for the buyer; paying a trade the merchant closed.
+    TRADE_STATUS_ERROR = "TRADE_STATUS_ERROR", 409, "交易状态不合法"
+    TRADE_HAS_CLOSE = "TRADE_HAS_CLOSE", 409, "交易已经关闭"
     REFUND_CONFLICT = "INVALID_REQUEST", 409, "退款单号相同但金额不同"
     REFUND_AMT_EXCEED = "REFUND_AMT_EXCEED", 409, "退款金额超过已付金额"
     INVALID_PARAMETER = (

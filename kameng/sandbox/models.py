@@ -7,6 +7,7 @@ class SandboxTrade(models.Model):
     class Status(models.TextChoices):
         WAITING = "waiting", "waiting for the buyer"
         PAID = "paid", "paid"
+        CLOSED = "closed", "closed unpaid by the merchant"  # alipay.trade.close: can never be paid
 
     channel = models.CharField(max_length=16)
     out_trade_no = models.CharField(max_length=64)

@@ -136,6 +136,8 @@ def pay(*, trade: SandboxTrade) -> SandboxTrade:
     trade = locking.lock_one(SandboxTrade.objects.filter(pk=trade.pk))
     if trade.status == SandboxTrade.Status.PAID:
         return trade
+    if trade.status == SandboxTrade.Status.CLOSED:  # the merchant closed it (alipay.trade.close): never paid
+        raise DomainError(SandboxErrorCode.TRADE_HAS_CLOSE)
     trade.status, trade.paid_at = SandboxTrade.Status.PAID, clock.now()
     trade.save(update_fields=["status", "paid_at"])
     queue_notification(event=SandboxNotification.Event.TRADE_PAID, trade=trade)
@@ -149,6 +151,10 @@ def pay(*, trade: SandboxTrade) -> SandboxTrade:
 
 
 def queue_notification(*, event: str, trade=None, agreement=None) -> None:
+    """Owes the shop a notification, sent once this transaction commits. With KAMENG_SANDBOX_NOTIFY off the
+    sandbox sends none at all (a channel that gave up notifying): the shop must learn by asking."""
+    if not settings.KAMENG_SANDBOX_NOTIFY:
+        return
     event_id = clock.now().strftime("%Y%m%d") + f"{secrets.randbelow(10**24):024d}"
     SandboxNotification.objects.create(
         event=event, trade=trade, agreement=agreement, event_id=event_id, next_attempt_at=clock.now()

@@ -31,7 +31,9 @@ def test_a_call_without_a_valid_signature_is_refused_as_such():
 
 
 def test_a_method_the_sandbox_does_not_play_is_answered_invalid_method():
-    answer = call("alipay.trade.close", {"out_trade_no": "K1"})
+    answer = call(
+        "alipay.trade.cancel", {"out_trade_no": "K1"}
+    )  # 统一收单交易撤销: not a call the shop makes
     assert (answer["code"], answer["sub_code"]) == ("40004", "isv.invalid-method")
 
 
