@@ -4,6 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed
+# Alipay's official SDK installs a package named `alipay`, as python-alipay-sdk does: it gets its own virtualenv,
+# driven as a subprocess by tests/conformance/test_alipay_official_sdk.py.
+ALIPAY_OFFICIAL := .venv-alipay-official
+ALIPAY_OFFICIAL_STAMP := $(ALIPAY_OFFICIAL)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 LOAD_SECONDS ?= 60
 LOAD_USERS ?= 32
@@ -15,6 +19,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
+
+$(ALIPAY_OFFICIAL_STAMP): tests/conformance/alipay_official/requirements.txt
+	$(PYTHON) -m venv $(ALIPAY_OFFICIAL)
+	$(ALIPAY_OFFICIAL)/bin/python -m pip install --quiet -r tests/conformance/alipay_official/requirements.txt
+	touch $(ALIPAY_OFFICIAL_STAMP)
 
 migrate: $(STAMP)
 	$(PY) manage.py migrate --noinput
@@ -66,7 +75,7 @@ $(CHROMIUM):
 
 # Lint (ruff; import-linter's layer contracts in pyproject.toml), then the suite on SQLite and on PostgreSQL in
 # parallel (see tests/run.sh).
-test: $(STAMP) $(BENCH_STAMP) $(CHROMIUM)
+test: $(STAMP) $(BENCH_STAMP) $(ALIPAY_OFFICIAL_STAMP) $(CHROMIUM)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
@@ -93,4 +102,4 @@ bench-all: $(STAMP)
 	$(PY) bench/all.py
 
 clean:
-	rm -rf $(VENV) instance
+	rm -rf $(VENV) $(ALIPAY_OFFICIAL) instance

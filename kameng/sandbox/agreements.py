@@ -1,7 +1,6 @@
 """The sandbox gateway's agreements (Alipay 周期扣款 / WeChat Pay 委托代扣): sign requests, the member's signing and
 switching off, and the merchant's charges against a signed agreement."""
 
-import json
 import secrets
 from datetime import date
 from urllib.parse import parse_qsl, urlsplit
@@ -13,9 +12,6 @@ from django.db.models import Q, QuerySet
 from kameng.core import clock, locking
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
-from kameng.core.money import parse_yuan
-from kameng.protocols import alipay as alipay_protocol
-from kameng.sandbox import keys
 from kameng.sandbox.error_codes import SandboxErrorCode
 from kameng.sandbox.models import SandboxAgreement, SandboxNotification, SandboxTrade
 from kameng.sandbox.services import open_trade, pay, queue_notification
@@ -70,47 +66,15 @@ def open_agreement(
         return SandboxAgreement.objects.get(channel=channel, external_no=external_no)
 
 
-def open_alipay_agreement_sign(params: dict[str, str]) -> SandboxAgreement:
-    """alipay.user.agreement.page.sign as the member's browser brings it."""
-    if params.get("app_id") != keys.ALIPAY_APP_ID:
-        raise DomainError(SandboxErrorCode.INVALID_APP_ID)
-    if not alipay_protocol.verify_request(params, keys.sandbox_keys()["alipay_app_public"]):
-        raise DomainError(SandboxErrorCode.INVALID_SIGNATURE)
-    try:
-        biz = json.loads(params.get("biz_content", ""))
-        rule = biz["period_rule_params"]
-        if biz["personal_product_code"] != "CYCLE_PAY_AUTH_P" or biz.get("sign_scene") in (
-            None,
-            "DEFAULT|DEFAULT",
-        ):
-            raise ValueError("product or sign scene")
-        if rule["period_type"] != "MONTH" or int(rule["execute_time"][8:10]) > 28:
-            raise ValueError("MONTH periods execute on day 1..28")
-        logon_id = str(biz.get("external_logon_id", ""))
-        agreement = dict(
-            external_no=str(biz["external_agreement_no"]),
-            account_label=logon_id,
-            member_ref=logon_id,
-            period_months=int(rule["period"]),
-            single_amount_fen=parse_yuan(str(rule["single_amount"])),
-            next_deduct_date=date.fromisoformat(rule["execute_time"]),
-        )
-    except (ValueError, KeyError, TypeError):
-        raise DomainError(SandboxErrorCode.INVALID_BIZ_CONTENT) from None
-    return open_agreement(
-        channel="alipay",
-        plan_label="周期扣款",
-        notify_url=params.get("notify_url", ""),
-        return_url=params.get("return_url", ""),
-        **agreement,
-    )
-
-
 def agreement_from_sign_url(sign_url: str) -> SandboxAgreement:
     """What the member's browser does with the shop's sign link, for scripts and tests without a browser."""
     parts = urlsplit(sign_url)
     if parts.path.endswith("/alipay/gateway.do"):
-        return open_alipay_agreement_sign(dict(parse_qsl(parts.query, keep_blank_values=True)))
+        from kameng.sandbox.alipay_views import (
+            sign_request_agreement,  # here: the Alipay views import this one
+        )
+
+        return sign_request_agreement(dict(parse_qsl(parts.query, keep_blank_values=True)))
     external_no = parts.path.rstrip("/").removesuffix("/sign").rsplit("/", 1)[-1]
     agreement = SandboxAgreement.objects.filter(channel="wechat", external_no=external_no).first()
     if agreement is None:

@@ -3,6 +3,8 @@ code), kept verbatim because the shop's channel clients match on them exactly as
 The messages stay in Chinese, untranslated: the real channels answer in Chinese whatever the caller's language.
 The two about who may use the sandbox are the shop's own words, and translated."""
 
+from enum import StrEnum
+
 from django.utils.translation import gettext_lazy as _
 
 from kameng.core.errors import ErrorCode
@@ -36,5 +38,54 @@ class SandboxErrorCode(ErrorCode):
     AGREEMENT_INVALID = "AGREEMENT_INVALID", 409, "协议未生效"
     EXCEED_SINGLE_AMOUNT = "EXCEED_SINGLE_AMOUNT", 409, "扣款金额超过签约的单笔上限"
     BUYER_BALANCE_NOT_ENOUGH = "BUYER_BALANCE_NOT_ENOUGH", 409, "余额不足"
+    # Alipay's business codes (40004, prefixed ACQ. on the acquiring APIs), as its API pages and its support
+    # answers name them: 周期扣款 https://developer.aliyun.com/ask/285581 (date), /285590 (single amount),
+    # /285589 and /285588 (totals); alipay.trade.precreate / alipay.trade.pay error tables for the rest.
+    TOTAL_FEE_EXCEED = "TOTAL_FEE_EXCEED", 422, "订单金额超过限额"
+    TRADE_HAS_SUCCESS = "TRADE_HAS_SUCCESS", 409, "交易已被支付"
+    ACCESS_FORBIDDEN = "ACCESS_FORBIDDEN", 403, "无权限使用该产品"
+    AGREEMENT_STATUS_NOT_NORMAL = "AGREEMENT_STATUS_NOT_NORMAL", 409, "用户协议状态非NORMAL"
+    CYCLE_PAY_DATE_NOT_MATCH = "CYCLE_PAY_DATE_NOT_MATCH", 409, "扣款日期不在签约时的允许范围之内"
+    CYCLE_PAY_SINGLE_FEE_EXCEED = "CYCLE_PAY_SINGLE_FEE_EXCEED", 409, "周期扣款的单笔金额超过签约时限制"
+    CYCLE_PAY_TOTAL_FEE_EXCEED = "CYCLE_PAY_TOTAL_FEE_EXCEED", 409, "周期扣款的累计金额超过签约时限制"
+    CYCLE_PAY_TOTAL_TIMES_EXCEED = "CYCLE_PAY_TOTAL_TIMES_EXCEED", 409, "周期扣款的总次数超过签约时限制"
     LOGIN_REQUIRED = "login_required", 401, _("请先登录商城,自动续费管理只显示你自己的协议")
     STAFF_ONLY = "staff_only", 403, _("只有工作人员可以拨动沙箱时钟或立即运行到期任务")
+
+
+class AlipayGatewayError(StrEnum):
+    """Alipay's gateway-level answers, before any business logic: the public error code table
+    (https://opendocs.alipay.com/open/common/105806, 公共错误码). The value is the sub_code; `code` and `msg` are the
+    family (40001 Missing Required Arguments, 40002 Invalid Arguments, 20000 Service Currently Unavailable)."""
+
+    code: str
+    msg: str
+    sub_msg: str
+
+    def __new__(cls, sub_code: str, code: str, sub_msg: str):
+        member = str.__new__(cls, sub_code)
+        member._value_ = sub_code
+        member.code = code
+        member.msg = {
+            "40001": "Missing Required Arguments",
+            "40002": "Invalid Arguments",
+            "20000": "Service Currently Unavailable",
+        }[code]
+        member.sub_msg = sub_msg
+        return member
+
+    MISSING_METHOD = "isv.missing-method", "40001", "缺少方法名参数"
+    MISSING_SIGNATURE = "isv.missing-signature", "40001", "缺少签名参数"
+    MISSING_SIGNATURE_TYPE = "isv.missing-signature-type", "40001", "缺少签名类型参数"
+    MISSING_APP_ID = "isv.missing-app-id", "40001", "缺少appId参数"
+    MISSING_TIMESTAMP = "isv.missing-timestamp", "40001", "缺少时间戳参数"
+    MISSING_VERSION = "isv.missing-version", "40001", "缺少版本参数"
+    INVALID_PARAMETER = "isv.invalid-parameter", "40002", "参数无效"
+    INVALID_METHOD = "isv.invalid-method", "40002", "不存在的方法名"
+    INVALID_FORMAT = "isv.invalid-format", "40002", "无效的数据格式"
+    INVALID_SIGNATURE_TYPE = "isv.invalid-signature-type", "40002", "无效的签名类型"
+    INVALID_SIGNATURE = "isv.invalid-signature", "40002", "验签出错"
+    INVALID_APP_ID = "isv.invalid-app-id", "40002", "无效的AppID参数"
+    INVALID_TIMESTAMP = "isv.invalid-timestamp", "40002", "非法的时间戳参数"
+    INVALID_CHARSET = "isv.invalid-charset", "40002", "字符集错误"
+    UNKNOWN_ERROR = "isp.unknow-error", "20000", "服务暂不可用（业务系统不可用）"

@@ -19,6 +19,11 @@ class SandboxTrade(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.WAITING)
     created_at = models.DateTimeField()
     paid_at = models.DateTimeField(null=True, blank=True)
+    # 支付并签约 (Alipay): the agreement the buyer signs by paying this trade; signed, and notified after the
+    # trade's own notification, when the trade is paid.
+    signs_agreement = models.ForeignKey(
+        "SandboxAgreement", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["channel", "out_trade_no"], name="sandbox_trade_once")]
@@ -70,6 +75,13 @@ class SandboxAgreement(models.Model):
     unsigned_by = models.CharField(max_length=16, blank=True)  # user | merchant | expiry
     # Test switch: the member's balance is short, so every charge is refused (ACQ.BUYER_BALANCE_NOT_ENOUGH).
     balance_short = models.BooleanField(default=False)
+    # Alipay 周期扣款's signed rule (period_rule_params): planned dates execute_date + k × period (DAY or MONTH).
+    # Empty for WeChat agreements and for Alipay ones signed before the rule was kept.
+    period_type = models.CharField(max_length=8, blank=True)
+    period = models.PositiveSmallIntegerField(null=True, blank=True)
+    execute_date = models.DateField(null=True, blank=True)
+    total_amount_fen = models.PositiveBigIntegerField(null=True, blank=True)
+    total_payments = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -78,6 +90,25 @@ class SandboxAgreement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel}:{self.agreement_no}"
+
+
+class SandboxDeduction(models.Model):
+    """One successful 周期扣款 deduction, for one planned date of the agreement's signed schedule: Alipay takes one
+    success per planned date (https://developer.aliyun.com/ask/285581), which the unique constraint holds."""
+
+    agreement = models.ForeignKey(SandboxAgreement, on_delete=models.CASCADE, related_name="deductions")
+    planned_date = models.DateField()
+    trade = models.OneToOneField(SandboxTrade, on_delete=models.CASCADE, related_name="deduction")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agreement", "planned_date"], name="sandbox_deduction_once_per_date"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agreement_id}@{self.planned_date}"
 
 
 class SandboxNotification(models.Model):

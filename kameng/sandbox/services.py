@@ -3,7 +3,6 @@
 It speaks to the shop only through the channels' protocols (signed HTTP both ways), as the real gateways do.
 """
 
-import json
 import logging
 import secrets
 from datetime import datetime, timedelta
@@ -16,12 +15,12 @@ from django.db.models import Min, QuerySet
 from kameng.core import clock, http, locking, sweeps
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
-from kameng.core.money import parse_yuan, yuan_str
+from kameng.core.money import yuan_str
 from kameng.protocols import alipay as alipay_protocol
 from kameng.protocols import wechat as wechat_protocol
 from kameng.sandbox import keys
 from kameng.sandbox.error_codes import SandboxErrorCode
-from kameng.sandbox.models import SandboxNotification, SandboxRefund, SandboxTrade
+from kameng.sandbox.models import SandboxAgreement, SandboxNotification, SandboxRefund, SandboxTrade
 
 log = logging.getLogger(__name__)
 # Retry schedules as the channels document them (seconds after the previous attempt).
@@ -30,7 +29,6 @@ RETRY_SCHEDULE = {
     "wechat": [15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600],
 }
 LEASE_SECONDS = 60
-PAGE_PAY_METHODS = {"alipay.trade.wap.pay", "alipay.trade.page.pay"}
 
 
 # --- the staff's hooks: the test clock and the sweeps --------------------------------------------------------------
@@ -91,35 +89,13 @@ def open_trade(
         return trade
 
 
-def open_alipay_page_pay(params: dict[str, str]) -> SandboxTrade:
-    """alipay.trade.wap.pay / page.pay as the buyer's browser brings it: signed by the merchant's app key."""
-    if params.get("app_id") != keys.ALIPAY_APP_ID:
-        raise DomainError(SandboxErrorCode.INVALID_APP_ID)
-    if not alipay_protocol.verify_request(params, keys.sandbox_keys()["alipay_app_public"]):
-        raise DomainError(SandboxErrorCode.INVALID_SIGNATURE)
-    if params.get("method") not in PAGE_PAY_METHODS:
-        raise DomainError(SandboxErrorCode.INVALID_METHOD)
-    try:
-        biz = json.loads(params.get("biz_content", ""))
-        amount_fen = parse_yuan(str(biz["total_amount"]))
-        out_trade_no = str(biz["out_trade_no"])
-    except (ValueError, KeyError, TypeError):
-        raise DomainError(SandboxErrorCode.INVALID_BIZ_CONTENT) from None
-    return open_trade(
-        channel="alipay",
-        out_trade_no=out_trade_no,
-        amount_fen=amount_fen,
-        subject=str(biz.get("subject", ""))[:256],
-        notify_url=params.get("notify_url", ""),
-        return_url=params.get("return_url", ""),
-    )
-
-
 def trade_from_pay_url(pay_url: str) -> SandboxTrade:
     """What the buyer's browser does with the shop's pay link, for scripts that pay without a browser."""
     parts = urlsplit(pay_url)
     if parts.path.endswith("/alipay/gateway.do"):
-        return open_alipay_page_pay(dict(parse_qsl(parts.query, keep_blank_values=True)))
+        from kameng.sandbox.alipay_views import page_pay_trade  # here: the Alipay views import this module
+
+        return page_pay_trade(dict(parse_qsl(parts.query, keep_blank_values=True)))
     prepay_id = parts.path.rstrip("/").rsplit("/", 1)[-1]
     trade = SandboxTrade.objects.filter(channel="wechat", trade_no=prepay_id).first()
     if trade is None:
@@ -133,6 +109,8 @@ def trade_from_pay_url(pay_url: str) -> SandboxTrade:
 @transaction.atomic
 def pay(*, trade: SandboxTrade) -> SandboxTrade:
     """The buyer confirms in the channel's cashier. Paying twice is a no-op; a notification is queued once."""
+    if trade.signs_agreement_id is not None:  # 支付并签约: LOCK_ORDER takes the agreement before the trade
+        locking.lock_one(SandboxAgreement.objects.filter(pk=trade.signs_agreement_id))
     trade = locking.lock_one(SandboxTrade.objects.filter(pk=trade.pk))
     if trade.status == SandboxTrade.Status.PAID:
         return trade
@@ -141,6 +119,10 @@ def pay(*, trade: SandboxTrade) -> SandboxTrade:
     trade.status, trade.paid_at = SandboxTrade.Status.PAID, clock.now()
     trade.save(update_fields=["status", "paid_at"])
     queue_notification(event=SandboxNotification.Event.TRADE_PAID, trade=trade)
+    if trade.signs_agreement_id is not None:  # 支付并签约: the agreement is signed by paying, notified after
+        from kameng.sandbox.agreements import sign_agreement  # here: agreements imports this module
+
+        sign_agreement(agreement=trade.signs_agreement)
     log_action(
         action="sandbox.paid",
         obj=trade,
@@ -188,6 +170,7 @@ def _alipay_notification(note: SandboxNotification) -> tuple[dict[str, str], byt
         "seller_id": "2088000000000002",
         "buyer_id": "2088000000000003",
     }
+    params = {name: value for name, value in params.items() if value}  # never an empty value: see below
     signed = alipay_protocol.sign_notification(params, keys.sandbox_keys()["alipay_private"])
     return {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}, urlencode(signed).encode()
 
@@ -250,10 +233,14 @@ def _alipay_agreement_notification(note: SandboxNotification) -> tuple[dict[str,
         "sign_time": _stamp(agreement.signed_at),
         "valid_time": _stamp(agreement.signed_at),
         "invalid_time": "2115-02-01 00:00:00",
-        "unsign_time": "" if signed else _stamp(agreement.unsigned_at),
         "alipay_user_id": "2088000000000003",
         "alipay_logon_id": agreement.account_label,
     }
+    if not signed:
+        params["unsign_time"] = _stamp(agreement.unsigned_at)
+    # Every value Alipay sends is signed, empty ones included, and the SDKs verify them so (python-alipay-sdk's
+    # verify keeps them): a field with no value is left out, never sent empty.
+    params = {name: value for name, value in params.items() if value}
     signed_params = alipay_protocol.sign_notification(params, keys.sandbox_keys()["alipay_private"])
     return {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}, urlencode(
         signed_params

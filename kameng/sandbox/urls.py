@@ -7,6 +7,7 @@ app_name = "sandbox"
 urlpatterns = (
     [
         path("alipay/gateway.do", alipay_views.alipay_gateway, name="alipay-gateway"),
+        path("alipay/qr/<slug:trade_no>", alipay_views.alipay_qr, name="alipay-qr"),
         path("wechat/v3/pay/transactions/h5", wechat_views.wechat_h5_prepay, name="wechat-h5-prepay"),
         path("wechat/v3/refund/domestic/refunds", wechat_views.wechat_refund, name="wechat-refund"),
         path("wechat/h5/<slug:prepay_id>", wechat_views.wechat_h5_page, name="wechat-h5"),

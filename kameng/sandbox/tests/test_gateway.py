@@ -49,7 +49,14 @@ def _page_pay_params(out_trade_no: str) -> dict[str, str]:
         "timestamp": clock.now().strftime("%Y-%m-%d %H:%M:%S"),
         "version": "1.0",
         "notify_url": "http://127.0.0.1:8000/payments/notify/alipay/",
-        "biz_content": json.dumps({"out_trade_no": out_trade_no, "total_amount": "0.01", "subject": "x"}),
+        "biz_content": json.dumps(
+            {
+                "out_trade_no": out_trade_no,
+                "total_amount": "0.01",
+                "subject": "x",
+                "product_code": "QUICK_WAP_WAY",
+            }
+        ),
     }
 
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sandbox', '0004_sandboxagreement_member_ref'),
+        ('sandbox', '0005_alipay_cycle_schedule'),
     ]
 
     operations = [
