@@ -8,7 +8,7 @@ kameng.payments.channels.config reads them from there, so neither app imports th
 
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_float, env_int, env_secret, env_str
+from config.env import env_bool, env_float, env_int, env_list, env_secret, env_str
 from config.settings.base import INSTANCE_DIR, PRODUCTION
 
 KAMENG_PUBLIC_URL = env_str("KAMENG_PUBLIC_URL", f"http://127.0.0.1:{env_str('PORT', '8000')}")
@@ -25,6 +25,10 @@ KAMENG_SANDBOX_KEYS_FILE = INSTANCE_DIR / "sandbox" / "keys.json"
 KAMENG_SANDBOX_FAULT_RATE = env_float("KAMENG_SANDBOX_FAULT_RATE", 0.0)
 KAMENG_SANDBOX_FAULT_DELAY = env_float("KAMENG_SANDBOX_FAULT_DELAY", 0.0)
 KAMENG_SANDBOX_LATENCY_MS = env_int("KAMENG_SANDBOX_LATENCY_MS", 0)
+
+# The Alipay products the operator's account has signed (docs/channels.md#alipay): "wap" (手机网站支付, always) and
+# "precreate" (当面付, alipay.trade.precreate: the desktop QR code). Only what the account has may be offered.
+KAMENG_ALIPAY_PRODUCTS = tuple(env_list("KAMENG_ALIPAY_PRODUCTS", "wap"))
 
 
 def _alipay() -> dict | None:

@@ -24,6 +24,7 @@ from kameng.protocols import wechat as protocol
 
 class WechatChannel:
     name = "wechat"
+    pays_first_period_at_signing = False  # 纯签约, then the first pappayapply within 12 h of signing
 
     def __init__(self, config: WechatConfig):
         self.config = config
