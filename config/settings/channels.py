@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_float, env_int, env_secret, env_str
+from config.env import env_bool, env_float, env_int, env_list, env_secret, env_str
 from config.settings.base import INSTANCE_DIR, PRODUCTION
 
 KAMENG_PUBLIC_URL = env_str("KAMENG_PUBLIC_URL", f"http://127.0.0.1:{env_str('PORT', '8000')}")
@@ -31,6 +31,10 @@ KAMENG_SANDBOX_LATENCY_MS = env_int("KAMENG_SANDBOX_LATENCY_MS", 0)
 # Off (0): the sandbox sends no notification at all, so payments, renewals and refunds must converge by the shop's
 # active queries alone (kameng.payments.queries).
 KAMENG_SANDBOX_NOTIFY = env_bool("KAMENG_SANDBOX_NOTIFY", True)
+
+# The Alipay products the operator's account has signed (docs/channels.md#alipay): "wap" (手机网站支付, always) and
+# "precreate" (当面付, alipay.trade.precreate: the desktop QR code). Only what the account has may be offered.
+KAMENG_ALIPAY_PRODUCTS = tuple(env_list("KAMENG_ALIPAY_PRODUCTS", "wap"))
 
 
 def _alipay() -> dict | None:

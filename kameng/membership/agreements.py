@@ -3,6 +3,8 @@
 A late or repeated sign notification is idempotent and never revives a terminated agreement.
 """
 
+from datetime import date, datetime
+
 from django.conf import settings
 
 from kameng.core import clock
@@ -29,19 +31,47 @@ class UnknownAgreement(Rejected):
     """A verified agreement notification that is not about one of our agreements."""
 
 
+def first_renewal_date(*, start: datetime, months: int) -> date:
+    """The planned date C of the first renewal for a membership starting at `start`: the charge day of month is
+    min(start day, 28), in the month the first period ends, never after that end (docs/rules.md: the billing
+    anchor). Alipay signs it as period_rule_params.execute_time, whose day must be 1..28.
+
+    Interim: the schedule engineer's kameng/membership/schedule.py owns this rule; this one function is replaced
+    by a call to it at the merge."""
+    end = clock.local(add_months(start, months))
+    return end.date().replace(day=min(clock.local(start).day, 28, end.day))
+
+
 def sign_url(*, agreement: Agreement, return_path: str) -> str:
+    """The channel's link for the member: sign the agreement, and, where the channel takes it in the same step
+    (Alipay 支付并签约), pay the first period's order too."""
     membership = agreement.membership
     months = PERIOD_MONTHS[membership.plan.period]
-    return get_channel(agreement.channel).agreement_sign_url(
+    channel = get_channel(agreement.channel)
+    first = {}
+    if channel.pays_first_period_at_signing:
+        attempt = (
+            ChargeAttempt.objects.select_related("order")
+            .filter(charge__membership=membership, charge__period_index=0)
+            .first()
+        )
+        if attempt is not None:
+            first = {
+                "first_order_no": attempt.order.order_no,
+                "first_amount_fen": attempt.order.amount_fen,
+                "first_subject": attempt.order.subject,
+            }
+    return channel.agreement_sign_url(
         terms=AgreementTerms(
             external_no=agreement.external_no,
             plan_name=membership.plan.name,
             period_months=months,
             single_amount_fen=agreement.single_amount_fen,
-            first_charge_date=add_months(clock.now(), months).date(),
+            first_charge_date=first_renewal_date(start=clock.now(), months=months),
             account_label=membership.user.username,
             user_ref=str(membership.user_id),
             client_ip=_consent_ip(membership),
+            **first,
         ),
         notify_url=notify_url(agreement.channel),
         return_url=settings.KAMENG_PUBLIC_URL.rstrip("/") + return_path,
@@ -90,8 +120,13 @@ def _signed(agreement: Agreement, event: AgreementSigned) -> None:
         data={"channel_agreement_no": event.channel_agreement_no},
     )
     membership = agreement.membership
-    if membership.status == Membership.Status.PENDING:
-        # The first period is charged through the agreement just signed (签约后立即扣首期).
+    if (
+        membership.status == Membership.Status.PENDING
+        and not get_channel(agreement.channel).pays_first_period_at_signing
+    ):
+        # The first period is charged through the agreement just signed (签约后立即扣首期, WeChat). A channel that
+        # took the first payment in the signing step (Alipay 支付并签约) is never charged for period 0: its trade
+        # notification pays the order, before or after this one.
         attempt = (
             ChargeAttempt.objects.select_related("order")
             .filter(charge__membership=membership, charge__period_index=0)

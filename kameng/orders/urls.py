@@ -8,4 +8,5 @@ urlpatterns = [
     path("checkout/", views.checkout, name="checkout"),
     path("<slug:order_no>/", views.detail, name="detail"),
     path("<slug:order_no>/pay/", views.pay, name="pay"),
+    path("<slug:order_no>/status/", views.status, name="status"),
 ]

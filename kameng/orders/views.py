@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -12,7 +13,7 @@ from kameng.core.audit import Source
 from kameng.core.client import client_ip
 from kameng.core.errors import DomainError
 from kameng.core.views import shows_refusals, with_retry_after
-from kameng.orders import paying, selectors, services
+from kameng.orders import paying, qr, selectors, services
 from kameng.orders.error_codes import OrderErrorCode
 from kameng.orders.models import Order
 
@@ -59,11 +60,28 @@ def _product_page_refused(request, exc: ratelimit.TooMany, *, sku: str, quantity
 @shows_refusals(back="catalog:home", back_label=_("返回首页"))
 def detail(request, order_no: str):
     view = selectors.order_view(order_no=order_no, viewer=request.user, source=Source.WEB)
+    qr_svg = None
+    if view.order.status == Order.Status.PENDING_PAYMENT and qr.is_desktop(
+        request.headers.get("User-Agent", "")
+    ):
+        text = paying.payments().qr_code(order=view.order, client_ip=client_ip(request) or "")
+        qr_svg = qr.svg(text) if text else None
     return render(
         request,
         "orders/detail.html",
-        {"order": view.order, "secrets": view.secrets, "pay_url": pay_link(view.order)},
+        {"order": view.order, "secrets": view.secrets, "pay_url": pay_link(view.order), "qr_svg": qr_svg},
     )
+
+
+@login_required
+@require_safe
+def status(request, order_no: str):
+    """The order's status for the desktop QR page's poller (static/orders-qr.js): the buyer's own orders only."""
+    try:
+        order = selectors.get_order_for_viewer(order_no=order_no, viewer=request.user)
+    except DomainError as exc:
+        return JsonResponse(exc.envelope(), status=exc.status)
+    return JsonResponse({"order_no": order.order_no, "status": order.status})
 
 
 @login_required

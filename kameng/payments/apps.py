@@ -23,6 +23,8 @@ class PaymentsConfig(AppConfig):
         channels.register(selectors.channel_names)
         paying.register(
             paying.Payments(
-                pay_url=selectors.pay_redirect_url, delivered_by_hand=services.record_manual_delivery
+                pay_url=selectors.pay_redirect_url,
+                delivered_by_hand=services.record_manual_delivery,
+                qr_code=selectors.desktop_qr_code,
             )
         )

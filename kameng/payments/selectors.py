@@ -1,12 +1,18 @@
+import logging
+
 from django.conf import settings
 from django.urls import reverse
 
 from kameng.core.errors import DomainError
+from kameng.core.http import TransportError
 from kameng.orders.models import Order
 from kameng.payments import events
+from kameng.payments.channels.errors import ChannelProtocolError
 from kameng.payments.channels.registry import channels, get_channel
 from kameng.payments.error_codes import PaymentErrorCode
 from kameng.payments.models import Payment
+
+log = logging.getLogger(__name__)
 
 
 def channel_names() -> frozenset[str]:
@@ -35,6 +41,34 @@ def pay_redirect_url(*, order: Order, client_ip: str) -> str:
         return_url=base + reverse("orders:detail", args=[order.order_no]),
         client_ip=client_ip,
     )
+
+
+def desktop_qr_code(*, order: Order, client_ip: str) -> str | None:
+    """The QR code text for a desktop buyer of a payable order (`qr_code` of its channel: WeChat Native, Alipay
+    当面付 precreate), or None: the order is not payable, it is paid another way (an auto-renew signing), the
+    merchant's account has no such product, or the channel did not answer (the buyer still has the pay button)."""
+    if order.status != Order.Status.PENDING_PAYMENT or order.closed_reason:
+        return None
+    if events.order_kind(order.kind).pay_url(order) is not None:
+        return (
+            None  # e.g. an auto-renew first order: paid by signing, which a scan of a plain trade cannot do
+        )
+    qr_code = getattr(get_channel(order.channel), "qr_code", None)
+    if qr_code is None:
+        return None
+    try:
+        return qr_code(
+            order_no=order.order_no,
+            amount_fen=order.amount_fen,
+            subject=order.subject,
+            notify_url=notify_url(order.channel),
+            client_ip=client_ip,
+        )
+    except LookupError:
+        return None  # the merchant's account has no QR product for this channel
+    except (TransportError, ChannelProtocolError) as exc:
+        log.warning("no QR code for %s: %s", order.order_no, exc)
+        return None
 
 
 def payments_of(user):

@@ -33,6 +33,9 @@ def test_join_vip_with_auto_renew_sees_the_disclosure_and_signs(page, live_serve
         "¥15.00" in disclosure and "下次扣款" in disclosure and "提醒" in disclosure and "退订" in disclosure
     )
     box.check()
+    # WeChat: the sign page alone (纯签约), the first period then charged through the agreement. Alipay pays and
+    # signs in one step (支付并签约), played at the service level in membership/tests/test_pay_and_sign.py.
+    page.check("#plan-vip-month input[name=channel][value=wechat]")
     page.click("#plan-vip-month button[type=submit]")
     page.click("text=同意并签约")  # the channel's signing page
     page.wait_for_url("**/member/")
@@ -47,6 +50,7 @@ def _member_with_auto_renew(page, live_server):
     log_in(page, live_server.url, user.username, PASSWORD)
     page.goto(f"{live_server.url}/member/plans/")
     page.locator("#auto-renew-vip-month").check()
+    page.check("#plan-vip-month input[name=channel][value=wechat]")  # the sign page alone (纯签约)
     page.click("#plan-vip-month button[type=submit]")
     page.click("text=同意并签约")
     page.wait_for_url("**/member/")

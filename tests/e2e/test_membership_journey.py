@@ -9,7 +9,14 @@ from kameng.core.roles import Role
 from kameng.membership.models import Agreement
 from kameng.payments import ledger
 from kameng.sandbox.models import SandboxAgreement
-from tests.factories import PlanFactory, UserFactory, api_client, post_json, stocked_product
+from tests.factories import (
+    PlanFactory,
+    UserFactory,
+    api_client,
+    complete_at_channel,
+    post_json,
+    stocked_product,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +45,7 @@ def test_join_with_auto_renew_buy_at_vip_price_then_cancel_immediately_and_get_t
     ]
     api = Client(headers={"Authorization": f"Bearer {token}"})
 
-    # Join with auto-renew: the pay link leads to the channel's signing page; signing charges the first period.
+    # Join with auto-renew: the pay link is Alipay's 支付并签约: the member pays the first period and signs at once.
     joined = post_json(
         api,
         "/api/v1/membership/subscribe",
@@ -46,10 +53,8 @@ def test_join_with_auto_renew_buy_at_vip_price_then_cancel_immediately_and_get_t
     ).json()
     assert joined["disclosure"]["next_charge_fen"] == 3000
     to_channel = anon.get(urlsplit(joined["pay_url"]).path)
-    sign_page = anon.get(to_channel["Location"])
-    assert sign_page.status_code == 200 and "同意并签约" in sign_page.content.decode()
-    external_no = Agreement.objects.get().external_no
-    anon.post(f"/sandbox/agreements/{external_no}/sign", {"channel": "alipay"})
+    assert "alipay.trade.wap.pay" in to_channel["Location"]
+    complete_at_channel(to_channel["Location"])
     run_due(staff)
     me = api.get("/api/v1/membership").json()
     assert me["status"] == "active" and me["auto_renew"] is True and me["agreement"]["status"] == "active"

@@ -6,14 +6,15 @@ key, an object beside or inside the signed one) or replaying them for another ca
 """
 
 import json
+from datetime import timedelta
 
 import pytest
 from alipay import AliPay
 from django.db import transaction
 
-from kameng.core import outbox
+from kameng.core import clock, outbox
 from kameng.core.http import HttpReply
-from kameng.membership import cancellation
+from kameng.membership import cancellation, renewals
 from kameng.membership.models import Agreement, Membership
 from kameng.payments import services as payments
 from kameng.payments.channels import alipay as alipay_adapter
@@ -23,7 +24,15 @@ from kameng.payments.channels.registry import get_channel
 from kameng.payments.models import LedgerEntry, Payment, Refund
 from kameng.protocols import alipay as alipay_protocol
 from kameng.sandbox import keys
-from tests.factories import PlanFactory, UserFactory, join_vip, pay_in_sandbox, place_order, stocked_product
+from tests.factories import (
+    PlanFactory,
+    UserFactory,
+    join_vip,
+    pay_in_sandbox,
+    place_order,
+    play_until,
+    stocked_product,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -258,7 +267,10 @@ def test_a_signed_refund_success_that_names_no_order_confirms_nothing(monkeypatc
 
 
 def test_a_signed_charge_answer_about_another_order_records_no_payment(monkeypatch):
-    plan = PlanFactory(price_fen=3000)
+    """A renewal charge (the first period is paid by 支付并签约, never charged through the agreement)."""
+    user = UserFactory()
+    membership = join_vip(user, PlanFactory(price_fen=3000), auto_renew=True)
+    play_until(membership.next_charge_at - timedelta(minutes=1))  # the reminders go out as usual
     gateway_answers(
         monkeypatch,
         signed(
@@ -273,12 +285,12 @@ def test_a_signed_charge_answer_about_another_order_records_no_payment(monkeypat
             },
         ),
     )
-    user = UserFactory()
-    membership = join_vip(
-        user, plan, auto_renew=True
-    )  # signs; the first period is charged through the agreement
-    assert not Payment.objects.filter(order__user=user).exists()
-    assert membership.status != Membership.Status.ACTIVE
+    clock.advance(seconds=120)
+    assert renewals.renew_due_memberships() == 1
+    assert (
+        Payment.objects.filter(order__user=user).count() == 1
+    )  # the first period's, nothing for the renewal
+    assert Membership.objects.get(pk=membership.pk).period_index == 0
 
 
 def test_a_signed_agreement_query_about_another_agreement_ends_nothing(monkeypatch):

@@ -51,12 +51,12 @@ from kameng.membership import renewals
 from kameng.membership.models import Agreement, Cancellation, Membership, Plan
 from kameng.orders.models import Order
 from kameng.payments.models import Payment, Refund
-from kameng.sandbox import agreements
 from kameng.sandbox import services as sandbox
 from tests.factories import (
     SWEEP_EVERY,
     PlanFactory,
     UserFactory,
+    complete_at_channel,
     open_cashier,
     post_json,
     stocked_product,
@@ -281,7 +281,7 @@ class RefundMachine(RuleBasedStateMachine):
         if auto_renew:
             to_channel = Client().get(f"/orders/{order_no}/pay/")
             assert to_channel.status_code == 302, to_channel.content
-            agreements.sign_agreement(agreement=agreements.agreement_from_sign_url(to_channel["Location"]))
+            complete_at_channel(to_channel["Location"])
         else:
             assert Client().post(f"/sandbox/pay/{order_no}").status_code == 200
         _drain()

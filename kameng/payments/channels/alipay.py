@@ -1,9 +1,12 @@
-"""Alipay adapter: classic gateway, RSA2. Pays by alipay.trade.wap.pay, refunds by alipay.trade.refund; auto-renew
-by 周期扣款: alipay.user.agreement.page.sign, then alipay.trade.pay with agreement_params (CYCLE_PAY_AUTH)."""
+"""Alipay adapter: classic gateway, RSA2. Pays by alipay.trade.wap.pay (手机网站支付) or, on a desktop, by the QR
+code of alipay.trade.precreate (当面付, when the account has it); refunds by alipay.trade.refund. Auto-renew by
+周期扣款: the first period is paid and the agreement signed in one step (支付并签约: alipay.trade.wap.pay with
+agreement_sign_params), every renewal is alipay.trade.pay with agreement_params (CYCLE_PAY_AUTH) inside the window
+Alipay allows before each planned date (docs/channels.md#alipay)."""
 
 import json
 from collections.abc import Mapping
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 from kameng.core import clock
 from kameng.core.http import TransportError, post
@@ -35,6 +38,39 @@ TRADE_STATES = {
 }
 SIGN_SCENE = "INDUSTRY|DIGITAL_MEDIA"  # must not be DEFAULT|DEFAULT when external_agreement_no is passed
 
+# alipay.trade.pay answers that say for certain the money was NOT taken and will not be under this out_trade_no:
+# the buyer's funds or limits, the agreement, or a trade already closed. From the error-code tables of
+# alipay.trade.pay (opendocs.alipay.com, 商家扣款/周期扣款 > 统一收单交易支付接口; Alipay's own 当面付 error-code
+# table, https://open.alitrip.com/docs/doc.htm?articleId=104632&docType=1&treeId=140). Every other answer,
+# 10003 (waiting), 20000 (服务不可用), ACQ.SYSTEM_ERROR ("call the inquiry API ASAP"), a code we do not know, and
+# no answer at all, is "unknown": the trade is asked about later (alipay.trade.query) and never counted failed.
+DEFINITE_REFUSALS = frozenset(
+    {
+        "ACQ.BUYER_BALANCE_NOT_ENOUGH",
+        "ACQ.BUYER_BANKCARD_BALANCE_NOT_ENOUGH",
+        "ACQ.BUYER_ENABLE_STATUS_FORBID",
+        "ACQ.BUYER_PAYMENT_AMOUNT_DAY_LIMIT_ERROR",
+        "ACQ.BUYER_PAYMENT_AMOUNT_MONTH_LIMIT_ERROR",
+        "ACQ.ERROR_BALANCE_PAYMENT_DISABLE",
+        "ACQ.PAYMENT_FAIL",
+        "ACQ.PAYMENT_REQUEST_HAS_RISK",
+        "ACQ.NO_PAYMENT_INSTRUMENTS_AVAILABLE",
+        "ACQ.AGREEMENT_NOT_EXIST",
+        "ACQ.AGREEMENT_INVALID",
+        "ACQ.AGREEMENT_STATUS_NOT_NORMAL",
+        "ACQ.AGREEMENT_ERROR",
+        "ACQ.CYCLE_PAY_DATE_NOT_MATCH",
+        "ACQ.CYCLE_PAY_SINGLE_FEE_EXCEED_LIMIT",
+        "ACQ.CYCLE_PAY_TOTAL_FEE_EXCEED_LIMIT",
+        "ACQ.CYCLE_PAY_TOTAL_TIMES_EXCEED_LIMIT",
+        "ACQ.EXCEED_SINGLE_AMOUNT",  # the sandbox's word for the single-amount cap (kameng/sandbox/error_codes.py)
+        "ACQ.TRADE_HAS_CLOSE",
+        "ACQ.TOTAL_FEE_EXCEED",
+        "ACQ.BEYOND_PAY_RESTRICTION",
+        "ACQ.BEYOND_PER_RECEIPT_RESTRICTION",
+    }
+)
+
 
 def _biz(content: dict) -> str:
     return json.dumps(content, ensure_ascii=False, separators=(",", ":"))
@@ -42,6 +78,20 @@ def _biz(content: dict) -> str:
 
 # Answers that say the call was carried out (10000) or accepted and waiting for the buyer (10003).
 DONE_CODES = ("10000", "10003")
+
+
+def _period_rule(terms: AgreementTerms) -> dict:
+    """period_rule_params: the renewal schedule the member signs. execute_time is the first renewal's planned date
+    (membership computes it with a day of month 1..28: Alipay refuses a later day with period_type MONTH); Alipay
+    then allows each deduction from 5 days before a planned date up to it."""
+    if terms.first_charge_date.day > 28:
+        raise ValueError("period_type MONTH needs an execute day of 1..28")
+    return {
+        "period_type": "MONTH",
+        "period": terms.period_months,
+        "execute_time": terms.first_charge_date.isoformat(),
+        "single_amount": yuan_str(terms.single_amount_fen),
+    }
 
 
 def _about_ours(answer: dict, method: str, *, required: tuple[str, ...] = (), **asked: str) -> dict:
@@ -60,6 +110,7 @@ def _about_ours(answer: dict, method: str, *, required: tuple[str, ...] = (), **
 
 class AlipayChannel:
     name = "alipay"
+    pays_first_period_at_signing = True  # 支付并签约: the sign link pays the first order
 
     def __init__(self, config: AlipayConfig):
         self.config = config
@@ -102,9 +153,9 @@ class AlipayChannel:
 
     def parse_notification(self, *, headers: Mapping[str, str], body: bytes, now_ts: int) -> ChannelEvent:
         try:
-            params = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True))
-        except (UnicodeDecodeError, ValueError):
-            raise ChannelProtocolError("not a UTF-8 form body") from None
+            params = protocol.parse_form(body)  # in the notification's own charset (utf-8 or GBK)
+        except ValueError:
+            raise ChannelProtocolError("not a form body in a charset Alipay uses") from None
         if not params.get("sign"):
             raise SignatureError("unsigned")
         if not protocol.verify_notification(params, self.config.alipay_public_key_pem):
@@ -207,27 +258,34 @@ class AlipayChannel:
         )
 
     def agreement_sign_url(self, *, terms: AgreementTerms, notify_url: str, return_url: str) -> str:
-        # With period_type MONTH the execute day must be 1..28; Alipay then allows charging in the 5 days before.
-        execute = terms.first_charge_date.replace(day=min(terms.first_charge_date.day, 28))
-        params = self._common("alipay.user.agreement.page.sign") | {
+        """支付并签约 when the terms carry the first order (always, from membership): alipay.trade.wap.pay with
+        agreement_sign_params, so the member pays the first period and signs in one step; the trade notification
+        pays the order and dut_user_sign (to sign_notify_url) activates the agreement. Without a first order, the
+        sign-only page (alipay.user.agreement.page.sign)."""
+        sign = {
+            "personal_product_code": "CYCLE_PAY_AUTH_P",
+            "sign_scene": SIGN_SCENE,
+            "external_agreement_no": terms.external_no,
+            "external_logon_id": terms.account_label,
+            "access_params": {"channel": "ALIPAYAPP"},
+            "period_rule_params": _period_rule(terms),
+        }
+        if terms.first_order_no:
+            method = "alipay.trade.wap.pay"
+            biz = {
+                "out_trade_no": terms.first_order_no,
+                "total_amount": yuan_str(terms.first_amount_fen),
+                "subject": terms.first_subject[:256],
+                "product_code": "CYCLE_PAY_AUTH",
+                "agreement_sign_params": sign | {"sign_notify_url": notify_url},
+            }
+        else:
+            method = "alipay.user.agreement.page.sign"
+            biz = {"product_code": "CYCLE_PAY_AUTH", **sign}
+        params = self._common(method) | {
             "notify_url": notify_url,
             "return_url": return_url,
-            "biz_content": _biz(
-                {
-                    "personal_product_code": "CYCLE_PAY_AUTH_P",
-                    "product_code": "CYCLE_PAY_AUTH",
-                    "sign_scene": SIGN_SCENE,
-                    "external_agreement_no": terms.external_no,
-                    "external_logon_id": terms.account_label,
-                    "access_params": {"channel": "ALIPAYAPP"},
-                    "period_rule_params": {
-                        "period_type": "MONTH",
-                        "period": terms.period_months,
-                        "execute_time": execute.isoformat(),
-                        "single_amount": yuan_str(terms.single_amount_fen),
-                    },
-                }
-            ),
+            "biz_content": _biz(biz),
         }
         signed = protocol.sign_request(params, self.config.app_private_key_pem)
         return f"{self.config.gateway_url}?{urlencode(signed)}"
@@ -247,15 +305,46 @@ class AlipayChannel:
             notify_url=notify_url,
         )
         _about_ours(answer, "alipay.trade.pay", required=("out_trade_no",), out_trade_no=out_trade_no)
-        if answer.get("code") == "10000":
+        code, sub_code = answer.get("code"), answer.get("sub_code", "")
+        message = f"{sub_code} {answer.get('sub_msg', '')}".strip()
+        if code == "10000" and answer.get("trade_status", "TRADE_SUCCESS") in PAID_STATES:
             if answer.get("total_amount") != yuan_str(amount_fen) or not answer.get("trade_no"):
                 raise ChannelProtocolError("alipay.trade.pay answered another amount or no trade_no")
             return ChargeResult(Outcome.SUCCEEDED, channel_trade_no=answer["trade_no"])
-        if answer.get("code") == "10003":  # 等待用户付款: the result comes by notification
-            return ChargeResult(Outcome.PENDING, channel_trade_no=answer.get("trade_no", ""))
+        if code == "40004" and sub_code in DEFINITE_REFUSALS:
+            return ChargeResult(Outcome.FAILED, message=message)
+        # 10003 (the buyer is still paying), 10000 without a paid status, 20000, ACQ.SYSTEM_ERROR, anything else:
+        # not known to be paid nor refused. Asked again later (alipay.trade.query), never charged twice.
         return ChargeResult(
-            Outcome.FAILED, message=f"{answer.get('sub_code', '')} {answer.get('sub_msg', '')}".strip()
+            Outcome.PENDING, channel_trade_no=answer.get("trade_no", ""), message=message or str(code)
         )
+
+    def announce_charge(self, *, channel_agreement_no: str, amount_fen: int) -> bool:
+        return True  # Alipay has no pre-deduction notice: the signed period_rule_params are the announcement
+
+    def qr_code(
+        self, *, order_no: str, amount_fen: int, subject: str, notify_url: str, client_ip: str
+    ) -> str:
+        """当面付 alipay.trade.precreate: the qr_code text a desktop buyer scans with the Alipay app. Only for an
+        account that has the product (KAMENG_ALIPAY_PRODUCTS); LookupError otherwise. Raises TransportError /
+        ChannelProtocolError when Alipay does not hand out a code."""
+        if "precreate" not in self.config.products:
+            raise LookupError("this Alipay account has no 当面付 (alipay.trade.precreate)")
+        method = "alipay.trade.precreate"
+        answer = self.call(
+            method,
+            {
+                "out_trade_no": order_no,
+                "total_amount": yuan_str(amount_fen),
+                "subject": subject[:256],
+                "product_code": "FACE_TO_FACE_PAYMENT",
+            },
+            notify_url=notify_url,
+        )
+        _about_ours(answer, method, required=("out_trade_no",), out_trade_no=order_no)
+        if answer.get("code") != "10000" or not answer.get("qr_code"):
+            raise ChannelProtocolError(f"{method}: {answer.get('sub_code') or answer.get('code')}")
+        return answer["qr_code"]
 
     def unsign_agreement(self, *, channel_agreement_no: str, external_no: str, period_months: int) -> bool:
         answer = self.call(

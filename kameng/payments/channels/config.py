@@ -19,6 +19,9 @@ class AlipayConfig:
     app_private_key_pem: str
     alipay_public_key_pem: str
     gateway_url: str
+    # The products the merchant's account has signed (KAMENG_ALIPAY_PRODUCTS): "wap" always, "precreate" (当面付)
+    # only when the operator says so, since Alipay refuses a product the account lacks.
+    products: frozenset[str] = frozenset({"wap"})
 
 
 @dataclass(frozen=True)
@@ -76,11 +79,14 @@ def _sandbox_base() -> str:
 
 
 def alipay_config() -> AlipayConfig | None:
+    products = frozenset(settings.KAMENG_ALIPAY_PRODUCTS) | {"wap"}
     if "alipay" in settings.KAMENG_CHANNELS:
-        return AlipayConfig(**settings.KAMENG_CHANNELS["alipay"])
+        return AlipayConfig(**{"products": products, **settings.KAMENG_CHANNELS["alipay"]})
     if not settings.KAMENG_SANDBOX:
         return None
-    return AlipayConfig(**_sandbox_merchant("alipay"), gateway_url=_sandbox_base() + "/alipay/gateway.do")
+    return AlipayConfig(
+        **_sandbox_merchant("alipay"), gateway_url=_sandbox_base() + "/alipay/gateway.do", products=products
+    )
 
 
 def wechat_config() -> WechatConfig | None:

@@ -9,7 +9,13 @@ from kameng.payments.channels.config import alipay_config, wechat_config
 from kameng.payments.channels.wechat import WechatChannel
 
 # The settings the channels are built from: changing one (override_settings, the `settings` fixture) builds them anew.
-CHANNEL_SETTINGS = {"KAMENG_CHANNELS", "KAMENG_SANDBOX", "KAMENG_SANDBOX_KEYS_FILE", "KAMENG_PUBLIC_URL"}
+CHANNEL_SETTINGS = {
+    "KAMENG_CHANNELS",
+    "KAMENG_SANDBOX",
+    "KAMENG_SANDBOX_KEYS_FILE",
+    "KAMENG_PUBLIC_URL",
+    "KAMENG_ALIPAY_PRODUCTS",
+}
 
 
 @lru_cache(maxsize=1)

@@ -79,6 +79,7 @@ class PapayNotifications:
 
 class WechatChannel:
     name = "wechat"
+    pays_first_period_at_signing = False  # 纯签约, then the first pappayapply within 12 h of signing
 
     def __init__(self, config: WechatConfig):
         self.config = config
