@@ -141,37 +141,17 @@ def join_vip(user: User, plan, *, channel: str = "alipay", auto_renew: bool = Fa
 def complete_at_channel(sign_url: str) -> None:
     """The member follows the auto-renew link at the sandbox channel: signs the agreement (WeChat, whose first
     period is then charged through it), or pays the first order and signs in one step (Alipay 支付并签约:
-    alipay.trade.wap.pay with agreement_sign_params). The notifications follow through the sandbox as usual.
-
-    Interim for Alipay: until the sandbox's gateway plays 支付并签约 itself, this does at the sandbox what its
-    cashier will: open the trade and the agreement the link asks for, pay the one and sign the other."""
-    from datetime import date
+    alipay.trade.wap.pay with agreement_sign_params, which the sandbox's cashier plays). The notifications follow
+    through the sandbox as usual."""
     from urllib.parse import parse_qsl, urlsplit
 
-    from kameng.core.money import parse_yuan
     from kameng.sandbox import agreements
 
     params = dict(parse_qsl(urlsplit(sign_url).query, keep_blank_values=True))
-    if params.get("method") != "alipay.trade.wap.pay":
-        agreements.sign_agreement(agreement=agreements.agreement_from_sign_url(sign_url))
+    if params.get("method") in ("alipay.trade.wap.pay", "alipay.trade.page.pay"):
+        sandbox.pay(trade=sandbox.trade_from_pay_url(sign_url))
         return
-    sign = json.loads(params["biz_content"])["agreement_sign_params"]
-    rule = sign["period_rule_params"]
-    trade = sandbox.open_alipay_page_pay(params)
-    agreement = agreements.open_agreement(
-        channel="alipay",
-        external_no=sign["external_agreement_no"],
-        account_label=sign.get("external_logon_id", ""),
-        member_ref=sign.get("external_logon_id", ""),
-        plan_label="周期扣款",
-        period_months=int(rule["period"]),
-        single_amount_fen=parse_yuan(str(rule["single_amount"])),
-        next_deduct_date=date.fromisoformat(rule["execute_time"]),
-        notify_url=sign.get("sign_notify_url") or params.get("notify_url", ""),
-        return_url=params.get("return_url", ""),
-    )
-    sandbox.pay(trade=trade)
-    agreements.sign_agreement(agreement=agreement)
+    agreements.sign_agreement(agreement=agreements.agreement_from_sign_url(sign_url))
 
 
 def settle() -> None:

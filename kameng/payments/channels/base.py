@@ -42,7 +42,9 @@ class AgreementTerms:
     first_charge_date: date  # the next charge after the one being paid now
     account_label: str  # how the member is shown on the channel's page (contract_display_account)
     user_ref: str  # our stable id of the member (out_user_code)
-    client_ip: str = ""  # the member's address when they chose auto-renew (WeChat H5 纯签约 requires clientip)
+    client_ip: str = (
+        ""  # the member's address when they chose auto-renew (WeChat H5 纯签约 requires clientip)
+    )
     # The first period's order, for channels that take its payment in the signing step (Alipay 支付并签约,
     # `pays_first_period_at_signing`); the others charge it through the agreement once signed.
     first_order_no: str = ""
