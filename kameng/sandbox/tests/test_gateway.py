@@ -106,7 +106,7 @@ def test_an_alipay_refund_of_more_than_was_paid_is_refused_and_pays_nothing():
 
 def test_a_wechat_refund_of_more_than_was_paid_is_refused_in_a_signed_403_and_pays_nothing():
     trade = _paid_trade("wechat")
-    with pytest.raises(ChannelRefused, match="REFUND_AMT_EXCEED"):
+    with pytest.raises(ChannelRefused, match="TRADE_ERROR"):
         _refund(trade, fen=trade.amount_fen + 1, refund_no="R1")
     assert not SandboxRefund.objects.exists()
 
