@@ -25,6 +25,9 @@ KAMENG_SANDBOX_KEYS_FILE = INSTANCE_DIR / "sandbox" / "keys.json"
 KAMENG_SANDBOX_FAULT_RATE = env_float("KAMENG_SANDBOX_FAULT_RATE", 0.0)
 KAMENG_SANDBOX_FAULT_DELAY = env_float("KAMENG_SANDBOX_FAULT_DELAY", 0.0)
 KAMENG_SANDBOX_LATENCY_MS = env_int("KAMENG_SANDBOX_LATENCY_MS", 0)
+# Where the sandbox's WeChat 委托代扣 template sends its termination notifications (set on the 模板 at WeChat, not per
+# request); empty: the shop's own papay notification URL on KAMENG_PUBLIC_URL.
+KAMENG_SANDBOX_WECHAT_TERMINATION_URL = env_str("KAMENG_SANDBOX_WECHAT_TERMINATION_URL", "")
 
 
 def _alipay() -> dict | None:

@@ -38,7 +38,7 @@ DEFAULT_DEDUCT_DAYS = 7
 def termination_notify_url() -> str:
     """解约结果通知 goes to the URL set on the template, not per request (签约-解约结果通知: "商户配置委托扣款模板 ID
     时填写的解约回调地址"): a sandbox setting, by default the shop's own papay notification URL."""
-    configured = getattr(settings, "KAMENG_SANDBOX_WECHAT_TERMINATION_URL", "")
+    configured = settings.KAMENG_SANDBOX_WECHAT_TERMINATION_URL
     return configured or settings.KAMENG_PUBLIC_URL.rstrip("/") + "/payments/notify/wechat/papay/"
 
 
