@@ -11,7 +11,7 @@ then signs with the newest serial, and the merchant side lists every serial issu
 serials and picks one by the `Wechatpay-Serial` header keeps verifying across the change. (WeChat's guide: the
 platform certificate "需定期轮换", the 微信支付公钥 is recommended —
 https://github.com/wechatpay-apiv3/wechatpay-skills/blob/main/wechatpay-deduction-service/references/1-商户/接入指南/开发参数与业务规则.md
-§一 #6.)
+section 一 #6.)
 """
 
 import fcntl

@@ -23,13 +23,13 @@ from kameng.sandbox.error_codes import SandboxErrorCode
 from kameng.sandbox.models import SandboxAgreement, SandboxDeductNotice, SandboxNotification, SandboxTrade
 from kameng.sandbox.services import open_trade, queue_notification
 
-# The sandbox merchant's 委托代扣 templates (模板 plan_id, set up in the merchant platform, 开发参数与业务规则 §一 #7):
-# months per period, and the template's single-charge limit ("扣费类型 = 不高于", §3.3), in fen.
+# The sandbox merchant's 委托代扣 templates (模板 plan_id, set up in the merchant platform; 开发参数与业务规则
+# section 一 #7): months per period, and the template's single-charge limit ("扣费类型 = 不高于", section 3.3), in fen.
 PLAN_TEMPLATES: dict[int, int] = {10001: 1, 10003: 3, 10012: 12}
 TEMPLATE_LIMIT_FEN = 200_000
-# 开发参数与业务规则 §五 / 申请扣款: a charge within 12 h of a first signing executes at once, without a notice.
+# 开发参数与业务规则 section 五 / 申请扣款: a charge within 12 h of a first signing executes at once, without a notice.
 FIRST_SIGNING_GRACE = timedelta(hours=12)
-# 开发参数与业务规则 §四: 申请扣款 and 预扣费通知 only 07:00–22:00 Beijing time ("强制；签约时间不影响").
+# 开发参数与业务规则 section 四: 申请扣款 and 预扣费通知 only 07:00–22:00 Beijing time ("强制；签约时间不影响").
 OPEN_FROM, OPEN_UNTIL = time(7, 0), time(22, 0)
 # 预扣费通知: "扣费持续天数 默认 7 天"; the request's deduct_duration.count is 1–3 DAY.
 DEFAULT_DEDUCT_DAYS = 7
@@ -65,7 +65,8 @@ class SignRequest:
 
 def open_sign_request(request: SignRequest) -> SandboxAgreement:
     """Stores an H5 纯签约 request for the member to confirm (contract_state 9, 签约进行中). The same contract_code
-    again is the same request; one already terminated may not be reused (开发参数与业务规则 §九: "签约单号不能重复")."""
+    again is the same request; one already terminated may not be reused (开发参数与业务规则 section 九:
+    "签约单号不能重复")."""
     months = PLAN_TEMPLATES.get(request.plan_id)
     if months is None:
         raise DomainError(SandboxErrorCode.PARAM_ERROR, detail="plan_id 不是本商户的委托代扣模板")
@@ -163,21 +164,24 @@ def _charge_refusal(contract: SandboxAgreement, total_fee: int) -> tuple[Sandbox
     now = clock.now()
     today = clock.local(now).date()
     if not _within_opening_hours(now):
-        return None, "扣款只能在北京时间 7:00-22:00 发起"  # 申请扣款; 开发参数与业务规则 §四
+        return None, "扣款只能在北京时间 7:00-22:00 发起"  # 申请扣款; 开发参数与业务规则 section 四
     if total_fee > contract.single_amount_fen:
-        return None, "超过模板单笔限额"  # 开发参数与业务规则 §3.3
+        return None, "超过模板单笔限额"  # 开发参数与业务规则 section 3.3
     succeeded = contract.charges.filter(status=SandboxTrade.Status.PAID)
     if any(clock.local(t.paid_at).date() == today for t in succeeded):
-        return None, "同一签约协议每日成功扣款 1 次"  # 开发参数与业务规则 §四
+        return None, "同一签约协议每日成功扣款 1 次"  # 开发参数与业务规则 section 四
     if now - contract.signed_at <= FIRST_SIGNING_GRACE and not succeeded.exists():
-        return None, ""  # 开发参数与业务规则 §五: first signing, within 12 h: at once, no notice needed
+        return (
+            None,
+            "",
+        )  # 开发参数与业务规则 section 五: first signing, within 12 h: at once, no notice needed
     notice = contract.notices.order_by("-created_at").first()
     if notice is None:
         return None, "未发送预扣费通知"  # 申请扣款: "扣费前需要先调用预扣费通知"
     if today < notice.first_chargeable:
         return None, "扣费等待期内不能扣款"  # 预扣费通知: 扣费等待期
     if today > notice.last_chargeable:
-        return None, "可扣费期已过,需重新发送预扣费通知"  # 开发参数与业务规则 §九
+        return None, "可扣费期已过,需重新发送预扣费通知"  # 开发参数与业务规则 section 九
     if notice.used_by_id is not None:
         return None, "一个扣费周期内只能扣款成功一次"  # 预扣费通知
     if total_fee > notice.amount_fen:
@@ -200,7 +204,7 @@ def charge(request: ChargeRequest) -> SandboxTrade:
                 raise DomainError(SandboxErrorCode.ORDERPAID)
             raise DomainError(
                 SandboxErrorCode.ORDERCLOSED
-            )  # 开发参数与业务规则 §九: 扣款失败自动关单, 换单号
+            )  # 开发参数与业务规则 section 九: 扣款失败自动关单, 换单号
         notice, refusal = _charge_refusal(contract, request.total_fee)
         if refusal:
             raise DomainError(SandboxErrorCode.RULELIMIT, detail=refusal)

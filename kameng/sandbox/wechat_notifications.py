@@ -93,7 +93,7 @@ def _charge(note: SandboxNotification) -> Outgoing:
             "transaction_id": trade.trade_no,
             "time_end": clock.local(trade.paid_at).strftime("%Y%m%d%H%M%S"),
         }
-    else:  # 回调处理 §3.2: a failure is result_code=FAIL with err_code / err_code_des
+    else:  # 回调处理 section 3.2: a failure is result_code=FAIL with err_code / err_code_des
         fields = {**common, "result_code": "FAIL", "err_code": trade.err_code, "err_code_des": "余额不足"}
     return Outgoing(trade.notify_url, _XML, _signed_xml(fields, trade.v2_sign_type), CHARGE_RETRIES)
 
@@ -107,7 +107,8 @@ def outgoing(note: SandboxNotification) -> Outgoing:
 
 
 def accepted(reply: HttpReply) -> bool:
-    """回调处理 §四: HTTP 2xx and an XML answer with return_code SUCCESS; "success", JSON or HTML count as failures."""
+    """回调处理 section 四: HTTP 2xx and an XML answer with return_code SUCCESS; "success", JSON or HTML count as
+    failures."""
     if not 200 <= reply.status < 300:
         return False
     try:

@@ -109,13 +109,13 @@ class Refused(Exception):
 def _checked(params: Mapping[str, str], spec: Fields) -> tuple[dict[str, str], str]:
     """The request's non-empty fields and its sign type, once its signature and every field are as documented.
 
-    签名与验签规则 §2.2: empty values take no part in the signature ("传了空字符串和不传是同义")."""
+    签名与验签规则 section 2.2: empty values take no part in the signature ("传了空字符串和不传是同义")."""
     given = {k: v for k, v in params.items() if v != ""}
     sign_type = given.get("sign_type", spec.default_sign_type)
     if sign_type not in spec.sign_types:
         raise Refused("sign_type 不支持")
     expected = v2_sign(given, keys.sandbox_keys()["wechat_apiv2_key"], sign_type)
-    # 签名与验签规则 §三 3: compared without regard to case.
+    # 签名与验签规则 section 三 3: compared without regard to case.
     if not hmac.compare_digest(expected, given.get("sign", "").upper()):
         raise Refused("签名错误")
     unknown = sorted(set(given) - spec.required - spec.optional)
@@ -126,7 +126,7 @@ def _checked(params: Mapping[str, str], spec: Fields) -> tuple[dict[str, str], s
         raise DomainError(SandboxErrorCode.PARAM_ERROR, detail="缺少查询条件")
     for name in spec.integers & set(given):
         value = given[name]
-        # 开发参数与业务规则 §3.1: request_serial / timestamp digits only, no leading 0; timestamp ≥ 9 digits.
+        # 开发参数与业务规则 section 3.1: request_serial / timestamp digits only, no leading 0; timestamp ≥ 9 digits.
         if not value.isdigit() or value.startswith("0") or (name == "timestamp" and len(value) < 9):
             raise DomainError(SandboxErrorCode.PARAM_ERROR, detail=f"{name} 须为整数")
     for name, value in spec.fixed.items():

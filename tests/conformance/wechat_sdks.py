@@ -68,7 +68,7 @@ def h5_sign_params(notify_url: str, contract_code: str, *, plan_id: int = 10001)
     return params
 
 
-# 回调处理 §4.1: the answer a merchant must give, XML with nothing around it.
+# 回调处理 section 4.1: the answer a merchant must give, XML with nothing around it.
 MERCHANT_ANSWER = (
     b"<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>"
 )

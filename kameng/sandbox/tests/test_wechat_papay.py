@@ -3,8 +3,8 @@
 per day, and refuses unknown, missing or mistyped fields. Requests are built and signed by wechatpy's functions.
 
 Pages: wechatpay-apiv3/wechatpay-skills wechatpay-deduction-service/references/1-商户/ 接入指南/开发参数与业务规则.md
-(§四 07:00–22:00, one success a day; §五 the 12 h rule) and 示例代码/2-代扣扣款/预扣费通知.md (windows, count 1–3,
-default 7 days, one success per cycle, RESOURCE_ALREADY_EXISTS, CONTRACT_NOT_EXIST).
+(section 四 07:00–22:00, one success a day; section 五 the 12 h rule) and 示例代码/2-代扣扣款/预扣费通知.md
+(windows, count 1–3, default 7 days, one success per cycle, RESOURCE_ALREADY_EXISTS, CONTRACT_NOT_EXIST).
 """
 
 import json
