@@ -43,6 +43,8 @@ class Fields:
     default_sign_type: str = "MD5"
     sign_types: tuple[str, ...] = SIGN_TYPES
     fixed: dict[str, str] = field(default_factory=dict)
+    # 开发参数与业务规则 section 3.1: contract_code and out_trade_no "32 字符内"; longer is refused, never cut.
+    max_lengths: dict[str, int] = field(default_factory=lambda: {"contract_code": 32, "out_trade_no": 32})
 
 
 def _f(*names: str) -> frozenset[str]:
@@ -124,6 +126,12 @@ def _checked(params: Mapping[str, str], spec: Fields) -> tuple[dict[str, str], s
         raise DomainError(SandboxErrorCode.PARAM_ERROR, detail=f"未知字段 {unknown} 缺少字段 {missing}")
     if spec.one_of and not any(group <= set(given) for group in spec.one_of):
         raise DomainError(SandboxErrorCode.PARAM_ERROR, detail="缺少查询条件")
+    # 签名与验签规则 section 2.3: UTF-8 with 1–3 byte characters only; a 4-byte one (an emoji) is refused.
+    if any(ord(char) > 0xFFFF for value in given.values() for char in value):
+        raise DomainError(SandboxErrorCode.PARAM_ERROR, detail="不支持 4 字节字符")
+    for name, limit in spec.max_lengths.items():
+        if len(given.get(name, "")) > limit:
+            raise DomainError(SandboxErrorCode.PARAM_ERROR, detail=f"{name} 超过 {limit} 个字符")
     for name in spec.integers & set(given):
         value = given[name]
         # 开发参数与业务规则 section 3.1: request_serial / timestamp digits only, no leading 0; timestamp ≥ 9 digits.
@@ -207,7 +215,7 @@ def _sign_request(given: dict[str, str], sign_type: str) -> SandboxAgreement:
     return papay.open_sign_request(
         papay.SignRequest(
             plan_id=int(given["plan_id"]),
-            contract_code=given["contract_code"][:32],
+            contract_code=given["contract_code"],
             request_serial=int(given["request_serial"]),
             contract_display_account=given["contract_display_account"],
             notify_url=given["notify_url"],
@@ -244,7 +252,7 @@ def pap_pay_apply(request, given: dict[str, str], sign_type: str) -> HttpRespons
     papay.charge(
         papay.ChargeRequest(
             contract_id=given["contract_id"],
-            out_trade_no=given["out_trade_no"][:32],
+            out_trade_no=given["out_trade_no"],
             total_fee=int(given["total_fee"]),
             body=given["body"],
             notify_url=given["notify_url"],

@@ -251,6 +251,17 @@ def test_a_charge_of_a_fractional_total_fee_is_a_param_error(contract):
     _refused_as(answer, "PARAM_ERROR", "total_fee")
 
 
+def test_a_contract_display_account_with_an_emoji_is_a_param_error():
+    answer = xmltodict.parse(Client().get(h5_sign_url("K4", contract_display_account="会员😀")).content)[
+        "xml"
+    ]
+    assert (answer["result_code"], answer["err_code"]) == ("FAIL", "PARAM_ERROR")
+
+
+def test_an_out_trade_no_longer_than_32_characters_is_a_param_error(contract):
+    _refused_as(_charge(contract, "R" * 33), "PARAM_ERROR", "out_trade_no")
+
+
 def test_a_charge_with_another_merchants_key_is_refused_unsigned(contract):
     fields = charge_fields(contract.agreement_no, "R0203", 1500)
     body = "<xml>" + "".join(f"<{k}>{v}</{k}>" for k, v in fields.items()) + "<sign>00</sign></xml>"
