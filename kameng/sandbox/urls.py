@@ -46,6 +46,7 @@ urlpatterns = (
         path("wechat/pay/pappayapply", wechat_papay.pap_pay_apply, name="wechat-pappayapply"),
         path("wechat/pay/paporderquery", wechat_papay.pap_order_query, name="wechat-paporderquery"),
         path("wechat/pay/orderquery", wechat_papay.pap_order_query, name="wechat-orderquery"),
+        path("wechat/pay/closeorder", wechat_papay.close_order, name="wechat-closeorder"),
         path("wechat/papay/querycontract", wechat_papay.query_contract, name="wechat-querycontract"),
         path("wechat/papay/deletecontract", wechat_papay.delete_contract, name="wechat-deletecontract"),
         # The buyer's pages.

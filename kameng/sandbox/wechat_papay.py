@@ -24,7 +24,7 @@ from kameng.core.errors import DomainError
 from kameng.protocols import wechat_v2
 from kameng.protocols.errors import ChannelProtocolError
 from kameng.protocols.wechat import v2_sign
-from kameng.sandbox import agreements, keys, papay
+from kameng.sandbox import agreements, keys, papay, services
 from kameng.sandbox.error_codes import SandboxErrorCode
 from kameng.sandbox.faults import faulty
 from kameng.sandbox.models import SandboxAgreement, SandboxTrade
@@ -88,6 +88,7 @@ ORDER_QUERY = Fields(
     optional=_f("sign_type", "transaction_id", "out_trade_no"),
     one_of=(_f("transaction_id"), _f("out_trade_no")),
 )
+CLOSE_ORDER = Fields(required=_SIGNER | _f("nonce_str", "out_trade_no"), optional=_f("sign_type"))
 CONTRACT_QUERY = Fields(
     required=_SIGNER | _f("version"),
     optional=_f("sign_type", "nonce_str", "contract_id", "plan_id", "contract_code", "openid"),
@@ -303,6 +304,24 @@ def pap_order_query(request, given: dict[str, str], sign_type: str) -> HttpRespo
         contract_id=trade.agreement.agreement_no if trade.agreement else None,
         err_code=trade.err_code or None,
     )
+
+
+@csrf_exempt
+@require_POST
+@faulty
+@_v2_call(CLOSE_ORDER, _xml_body)
+def close_order(request, given: dict[str, str], sign_type: str) -> HttpResponse:
+    """POST pay/closeorder (关闭订单.md): ORDERPAID for a paid order; a closed one (a failed charge closes itself,
+    开发参数与业务规则 section 九) answers ORDERCLOSED; an unpaid one closes."""
+    trade = SandboxTrade.objects.filter(channel="wechat", out_trade_no=given["out_trade_no"]).first()
+    if trade is None:
+        raise DomainError(SandboxErrorCode.ORDERNOTEXIST)
+    if trade.status == SandboxTrade.Status.PAID:
+        raise DomainError(SandboxErrorCode.ORDERPAID)
+    if trade.status == SandboxTrade.Status.CLOSED:
+        raise DomainError(SandboxErrorCode.ORDERCLOSED)
+    services.close_trade(trade=trade)
+    return _ok(sign_type)
 
 
 # --- contracts ----------------------------------------------------------------------------------------------------

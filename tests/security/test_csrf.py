@@ -34,6 +34,7 @@ EXEMPT = {
     "sandbox:wechat-pappayapply": "the channel's server API (v2 XML), signed with the APIv2 key",
     "sandbox:wechat-paporderquery": "the channel's server API (v2 XML), signed with the APIv2 key",
     "sandbox:wechat-orderquery": "the channel's server API (v2 XML), signed with the APIv2 key",
+    "sandbox:wechat-closeorder": "the channel's server API (v2 XML), signed with the APIv2 key",
     "sandbox:wechat-querycontract": "the channel's server API (v2 XML), signed with the APIv2 key",
     "sandbox:wechat-deletecontract": "the channel's server API (v2 XML), signed with the APIv2 key",
     # The sandbox's cashier and signing page stand in for the buyer's thumb inside the channel's app; they serve whoever

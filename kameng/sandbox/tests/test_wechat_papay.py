@@ -270,6 +270,18 @@ def test_a_charge_with_another_merchants_key_is_refused_unsigned(contract):
     assert not SandboxTrade.objects.filter(out_trade_no="R0203").exists()
 
 
+def test_closeorder_of_a_paid_charge_is_orderpaid(contract):
+    _charge(contract, "R0401")
+    _refused_as(v2_post("pay/closeorder", _order_query(out_trade_no="R0401")), "ORDERPAID")
+
+
+def test_closeorder_of_a_failed_charge_is_orderclosed_for_it_closed_itself(contract):
+    contract.balance_short = True
+    contract.save(update_fields=["balance_short"])
+    _charge(contract, "R0402")
+    _refused_as(v2_post("pay/closeorder", _order_query(out_trade_no="R0402")), "ORDERCLOSED")
+
+
 # --- failure, termination ------------------------------------------------------------------------------------
 
 
