@@ -133,7 +133,8 @@ def join_vip(user: User, plan, *, channel: str = "alipay", auto_renew: bool = Fa
     )
     if auto_renew:
         url = pay_redirect_url(order=made.order, client_ip="127.0.0.1")
-        agreements.sign_agreement(agreement=agreements.agreement_from_sign_url(url))
+        # The member signs (WeChat learns who from the signer's own account: here, the shop user).
+        agreements.sign_agreement(agreement=agreements.agreement_from_sign_url(url), member_ref=str(user.pk))
         settle()
     else:
         pay_in_sandbox(made.order)
