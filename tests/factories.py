@@ -131,18 +131,20 @@ def join_vip(user: User, plan, *, channel: str = "alipay", auto_renew: bool = Fa
         consent=membership.ConsentContext(given=auto_renew, ip="127.0.0.1", user_agent="pytest"),
     )
     if auto_renew:
-        complete_at_channel(pay_redirect_url(order=made.order, client_ip="127.0.0.1"))
+        complete_at_channel(
+            pay_redirect_url(order=made.order, client_ip="127.0.0.1"), member_ref=str(user.pk)
+        )
         settle()
     else:
         pay_in_sandbox(made.order)
     return Membership.objects.get(pk=made.membership.pk)
 
 
-def complete_at_channel(sign_url: str) -> None:
+def complete_at_channel(sign_url: str, *, member_ref: str = "") -> None:
     """The member follows the auto-renew link at the sandbox channel: signs the agreement (WeChat, whose first
     period is then charged through it), or pays the first order and signs in one step (Alipay 支付并签约:
     alipay.trade.wap.pay with agreement_sign_params, which the sandbox's cashier plays). The notifications follow
-    through the sandbox as usual."""
+    through the sandbox as usual. WeChat learns who signed from the signer's own account: `member_ref`."""
     from urllib.parse import parse_qsl, urlsplit
 
     from kameng.sandbox import agreements
@@ -151,7 +153,7 @@ def complete_at_channel(sign_url: str) -> None:
     if params.get("method") in ("alipay.trade.wap.pay", "alipay.trade.page.pay"):
         sandbox.pay(trade=sandbox.trade_from_pay_url(sign_url))
         return
-    agreements.sign_agreement(agreement=agreements.agreement_from_sign_url(sign_url))
+    agreements.sign_agreement(agreement=agreements.agreement_from_sign_url(sign_url), member_ref=member_ref)
 
 
 def settle() -> None:

@@ -35,6 +35,9 @@ KAMENG_SANDBOX_NOTIFY = env_bool("KAMENG_SANDBOX_NOTIFY", True)
 # The Alipay products the operator's account has signed (docs/channels.md#alipay): "wap" (手机网站支付, always) and
 # "precreate" (当面付, alipay.trade.precreate: the desktop QR code). Only what the account has may be offered.
 KAMENG_ALIPAY_PRODUCTS = tuple(env_list("KAMENG_ALIPAY_PRODUCTS", "wap"))
+# Where the sandbox's WeChat 委托代扣 template sends its termination notifications (set on the 模板 at WeChat, not per
+# request); empty: the shop's own papay notification URL on KAMENG_PUBLIC_URL.
+KAMENG_SANDBOX_WECHAT_TERMINATION_URL = env_str("KAMENG_SANDBOX_WECHAT_TERMINATION_URL", "")
 
 
 def _alipay() -> dict | None:

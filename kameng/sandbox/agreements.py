@@ -12,6 +12,7 @@ from django.db.models import Q, QuerySet
 from kameng.core import clock, locking
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
+from kameng.sandbox import keys
 from kameng.sandbox.error_codes import SandboxErrorCode
 from kameng.sandbox.models import SandboxAgreement, SandboxNotification, SandboxTrade
 from kameng.sandbox.services import open_trade, pay, queue_notification
@@ -83,15 +84,21 @@ def agreement_from_sign_url(sign_url: str) -> SandboxAgreement:
 
 
 @transaction.atomic
-def sign_agreement(*, agreement: SandboxAgreement) -> SandboxAgreement:
-    """The member confirms on the channel's signing page; the sign notification follows once."""
+def sign_agreement(*, agreement: SandboxAgreement, member_ref: str = "") -> SandboxAgreement:
+    """The member confirms on the channel's signing page; the sign notification follows once.
+
+    `member_ref`: who signs, when the channel learns it only then (WeChat's H5 纯签约 names no user: whoever is
+    logged in to WeChat signs; in the sandbox, the shop member whose browser or order it is)."""
     agreement = locking.lock_one(SandboxAgreement.objects.filter(pk=agreement.pk))
     if agreement.status == SandboxAgreement.Status.NORMAL:
         return agreement
     if agreement.status == SandboxAgreement.Status.UNSIGN:
         raise DomainError(SandboxErrorCode.AGREEMENT_HAS_UNSIGNED)
     agreement.status, agreement.signed_at = SandboxAgreement.Status.NORMAL, clock.now()
-    agreement.save(update_fields=["status", "signed_at"])
+    if agreement.channel == "wechat":
+        agreement.member_ref = agreement.member_ref or member_ref[:150]
+        agreement.openid = f"o{keys.WECHAT_APPID[2:10]}-{agreement.member_ref or 'guest'}"
+    agreement.save(update_fields=["status", "signed_at", "member_ref", "openid"])
     queue_notification(event=SandboxNotification.Event.AGREEMENT_SIGNED, agreement=agreement)
     log_action(action="sandbox.agreement_signed", obj=agreement, source=Source.SANDBOX)
     return agreement

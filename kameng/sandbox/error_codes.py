@@ -49,6 +49,20 @@ class SandboxErrorCode(ErrorCode):
     CYCLE_PAY_SINGLE_FEE_EXCEED = "CYCLE_PAY_SINGLE_FEE_EXCEED", 409, "周期扣款的单笔金额超过签约时限制"
     CYCLE_PAY_TOTAL_FEE_EXCEED = "CYCLE_PAY_TOTAL_FEE_EXCEED", 409, "周期扣款的累计金额超过签约时限制"
     CYCLE_PAY_TOTAL_TIMES_EXCEED = "CYCLE_PAY_TOTAL_TIMES_EXCEED", 409, "周期扣款的总次数超过签约时限制"
+    # WeChat Pay's own codes (v3: the HTTP status is the code's; v2 papay answers HTTP 200 with the code in err_code).
+    # Pages: https://pay.weixin.qq.com/docs/merchant/apis/h5-payment/close-order.html (公共错误码, 业务错误码) and the
+    # 委托代扣 guide, wechatpay-apiv3/wechatpay-skills wechatpay-deduction-service/references/1-商户/示例代码/.
+    PARAM_ERROR = "PARAM_ERROR", 400, "参数错误:%(detail)s"
+    SIGN_ERROR = "SIGN_ERROR", 401, "签名错误"
+    ORDER_NOT_EXIST = "ORDER_NOT_EXIST", 404, "订单不存在"
+    REFUND_NOT_EXISTS = "RESOURCE_NOT_EXISTS", 404, "退款单不存在"
+    TRADE_ERROR = "TRADE_ERROR", 403, "交易错误:%(detail)s"
+    CONTRACT_NOT_EXIST = "CONTRACT_NOT_EXIST", 404, "签约协议不存在"
+    RESOURCE_ALREADY_EXISTS = "RESOURCE_ALREADY_EXISTS", 400, "资源已经存在:本周期的预扣费通知已成功发送"
+    RULELIMIT = "RULELIMIT", 403, "业务规则限制:%(detail)s"
+    ORDERPAID = "ORDERPAID", 200, "订单已支付"
+    ORDERCLOSED = "ORDERCLOSED", 200, "订单已关闭,请更换商户订单号"
+    ORDERNOTEXIST = "ORDERNOTEXIST", 200, "此交易订单号不存在"
     LOGIN_REQUIRED = "login_required", 401, _("请先登录商城,自动续费管理只显示你自己的协议")
     STAFF_ONLY = "staff_only", 403, _("只有工作人员可以拨动沙箱时钟或立即运行到期任务")
 

@@ -7,7 +7,7 @@ class SandboxTrade(models.Model):
     class Status(models.TextChoices):
         WAITING = "waiting", "waiting for the buyer"
         PAID = "paid", "paid"
-        CLOSED = "closed", "closed unpaid by the merchant"  # alipay.trade.close: can never be paid
+        CLOSED = "closed", "closed (by the merchant, or a charge that failed)"  # can never be paid
 
     channel = models.CharField(max_length=16)
     out_trade_no = models.CharField(max_length=64)
@@ -24,6 +24,18 @@ class SandboxTrade(models.Model):
     signs_agreement = models.ForeignKey(
         "SandboxAgreement", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # WeChat's trade_type: MWEB (H5), NATIVE, PAP (委托代扣). "" for Alipay.
+    trade_type = models.CharField(max_length=8, blank=True)
+    # A 委托代扣 charge: its contract, the 预扣费通知 it was charged under (none within 12 h of the first signing),
+    # the v2 sign type its notification is signed with, and why it failed (err_code, e.g. NOTENOUGH).
+    agreement = models.ForeignKey(
+        "SandboxAgreement", on_delete=models.PROTECT, null=True, blank=True, related_name="charges"
+    )
+    notice = models.ForeignKey(
+        "SandboxDeductNotice", on_delete=models.PROTECT, null=True, blank=True, related_name="charges"
+    )
+    v2_sign_type = models.CharField(max_length=16, blank=True)
+    err_code = models.CharField(max_length=32, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["channel", "out_trade_no"], name="sandbox_trade_once")]
@@ -73,7 +85,8 @@ class SandboxAgreement(models.Model):
     signed_at = models.DateTimeField(null=True, blank=True)
     unsigned_at = models.DateTimeField(null=True, blank=True)
     unsigned_by = models.CharField(max_length=16, blank=True)  # user | merchant | expiry
-    # Test switch: the member's balance is short, so every charge is refused (ACQ.BUYER_BALANCE_NOT_ENOUGH).
+    # Test switch: the member's balance is short, so every charge is refused (ACQ.BUYER_BALANCE_NOT_ENOUGH) or,
+    # on WeChat, accepted and then failed with NOTENOUGH in the charge notification.
     balance_short = models.BooleanField(default=False)
     # Alipay 周期扣款's signed rule (period_rule_params): planned dates execute_date + k × period (DAY or MONTH).
     # Empty for WeChat agreements and for Alipay ones signed before the rule was kept.
@@ -82,6 +95,12 @@ class SandboxAgreement(models.Model):
     execute_date = models.DateField(null=True, blank=True)
     total_amount_fen = models.PositiveBigIntegerField(null=True, blank=True)
     total_payments = models.PositiveIntegerField(null=True, blank=True)
+    # WeChat 委托代扣 (v2): the template (plan_id), the request's request_serial, the sign type of the signing request
+    # (its notifications are signed the same way), and the signer's openid under the appid.
+    plan_id = models.PositiveIntegerField(null=True, blank=True)
+    request_serial = models.BigIntegerField(null=True, blank=True)
+    v2_sign_type = models.CharField(max_length=16, blank=True)
+    openid = models.CharField(max_length=64, blank=True)
 
     class Meta:
         constraints = [
@@ -111,11 +130,36 @@ class SandboxDeduction(models.Model):
         return f"{self.agreement_id}@{self.planned_date}"
 
 
+class SandboxDeductNotice(models.Model):
+    """A WeChat 预扣费通知 (POST /v3/papay/contracts/{contract_id}/notify): the member is told of a coming charge.
+
+    The day it is sent and the next are the waiting period (扣费等待期); the `deduct_days` natural days after it are
+    the chargeable period (可扣费期), in which one charge of at most `amount_fen` may succeed (一个扣费周期内只能扣款
+    成功一次). https://github.com/wechatpay-apiv3/wechatpay-skills/blob/main/wechatpay-deduction-service/references/
+    1-商户/示例代码/2-代扣扣款/预扣费通知.md"""
+
+    agreement = models.ForeignKey(SandboxAgreement, on_delete=models.CASCADE, related_name="notices")
+    created_at = models.DateTimeField()
+    first_chargeable = models.DateField()  # Beijing date: the notice's date + 2
+    last_chargeable = models.DateField()  # first_chargeable + deduct_days - 1
+    amount_fen = models.PositiveIntegerField()
+    # The charge that succeeded under it: the cycle is used up.
+    used_by = models.OneToOneField(
+        SandboxTrade, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.agreement}:{self.first_chargeable}..{self.last_chargeable}"
+
+
 class SandboxNotification(models.Model):
     """A notification the gateway owes the shop, retried on the channel's own schedule until answered."""
 
     class Event(models.TextChoices):
         TRADE_PAID = "trade_paid"
+        TRADE_FAILED = (
+            "trade_failed"  # a WeChat 委托代扣 charge that failed (v2 扣款结果通知, result_code FAIL)
+        )
         AGREEMENT_SIGNED = "agreement_signed"
         AGREEMENT_UNSIGNED = "agreement_unsigned"
 

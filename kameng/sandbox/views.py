@@ -7,7 +7,7 @@ may pay on another device, logged in nowhere); the 自动续费管理 page and i
 the shop, on that member's own agreements only; every way back to the merchant leads to the shop's own pages.
 """
 
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -23,7 +23,7 @@ from kameng.core.errors import DomainError
 from kameng.core.money import format_yuan
 from kameng.orders import paying
 from kameng.orders.models import Order
-from kameng.sandbox import agreements, services
+from kameng.sandbox import agreements, services, wechat_papay
 from kameng.sandbox.error_codes import SandboxErrorCode
 from kameng.sandbox.models import SandboxAgreement, SandboxTrade
 
@@ -87,7 +87,9 @@ def agreement_sign(request, external_no: str):
     if request.method == "GET":
         return sign_page(request, agreement)
     try:
-        agreements.sign_agreement(agreement=agreement)
+        # Whoever is logged in to the channel signs: in the sandbox, the shop member of this browser, if any.
+        signer = str(request.user.pk) if request.user.is_authenticated else ""
+        agreements.sign_agreement(agreement=agreement, member_ref=signer)
     except DomainError as exc:
         return render(request, "sandbox/error.html", {"message": exc.message}, status=exc.status)
     # Back to the merchant, or to the signing page, which now says 已签约 (it serves a guest too).
@@ -127,10 +129,28 @@ def agreement_unsign(request, agreement_no: str):
 # --- paying -------------------------------------------------------------------------------------------------------
 
 
+def _open_at_channel(url: str) -> SandboxTrade | SandboxAgreement:
+    """What the buyer's browser finds at the link the shop sends them to: a cashier (a trade to pay, which may sign
+    as it pays: Alipay's 支付并签约) or a signing page (an agreement to sign: WeChat's 纯签约, Alipay's page.sign)."""
+    parts = urlsplit(url)
+    if parts.path.endswith(("/papay/h5entrustweb", "/papay/entrustweb")):
+        return wechat_papay.contract_from_entrust_url(url)
+    if parts.path.startswith("/sandbox/agreements/") and parts.path.endswith("/sign"):
+        return agreements.agreement_from_sign_url(url)
+    if parts.path.endswith("/alipay/gateway.do"):
+        method = dict(parse_qsl(parts.query)).get("method", "")
+        if method == "alipay.user.agreement.page.sign":
+            return agreements.agreement_from_sign_url(url)
+    return services.trade_from_pay_url(url)
+
+
 @csrf_exempt  # the buyer's thumb in the channel's app: whoever holds the link pays; it acts for no session
 @require_POST
 def pay(request, order_no: str):
-    """Pays an order as its buyer would in the channel's app; the signed notification follows asynchronously."""
+    """Pays an order as its buyer would in the channel's app; the signed notification follows asynchronously.
+
+    The first order of an auto-renew subscription that signs before it pays (WeChat's 纯签约) is signed as its
+    member would sign it; the shop then charges the first period through the agreement."""
     trade = SandboxTrade.objects.filter(out_trade_no=order_no).first()
     try:
         if trade is None:
@@ -138,7 +158,18 @@ def pay(request, order_no: str):
             order = Order.objects.select_related("product").filter(order_no=order_no).first()
             if order is None:
                 raise DomainError(SandboxErrorCode.UNKNOWN_ORDER)
-            trade = services.trade_from_pay_url(paying.payments().pay_url(order=order, client_ip="127.0.0.1"))
+            opened = _open_at_channel(paying.payments().pay_url(order=order, client_ip="127.0.0.1"))
+            if isinstance(opened, SandboxAgreement):
+                signed = agreements.sign_agreement(agreement=opened, member_ref=str(order.user_id))
+                return JsonResponse(
+                    {
+                        "order_no": order_no,
+                        "channel": signed.channel,
+                        "agreement_no": signed.agreement_no,
+                        "status": "signed",
+                    }
+                )
+            trade = opened
         trade = services.pay(trade=trade)
     except DomainError as exc:
         return JsonResponse(exc.envelope(), status=exc.status)

@@ -1,50 +1,61 @@
-"""The sandbox's WeChat Pay API v3: H5 prepay, refunds and 委托代扣 contracts, each request's Authorization checked
-and each answer signed with the platform key, as WeChat Pay does."""
+"""The sandbox's WeChat Pay API v3: H5 and Native prepay, order query (by out_trade_no and by transaction_id) and
+close, refund and refund query, and the 委托代扣 预扣费通知. Each request's Authorization is checked over the exact
+bytes sent, each body against the page's field list (unknown or missing fields and wrong types: 400 PARAM_ERROR),
+and each answer is signed with the newest platform key, as WeChat Pay does.
+
+Pages: https://pay.weixin.qq.com/docs/merchant/apis/h5-payment/direct-jsons/h5-prepay.html,
+https://pay.weixin.qq.com/docs/merchant/apis/native-payment/direct-jsons/native-prepay.html,
+…/native-payment/query-by-out-trade-no.html, …/query-by-wx-trade-no.html, …/close-order.html (公共错误码 and 业务错误码:
+400 PARAM_ERROR, 401 SIGN_ERROR, 403 TRADE_ERROR, 404 ORDER_NOT_EXIST), …/create.html and …/query-by-out-refund-no.html
+(refunds), and the 委托代扣 guide's 预扣费通知 (https://github.com/wechatpay-apiv3/wechatpay-skills/blob/main/
+wechatpay-deduction-service/references/1-商户/示例代码/2-代扣扣款/预扣费通知.md).
+"""
 
 import functools
 import json
 import secrets
 from collections.abc import Callable
-from datetime import date
+from typing import Literal
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django.views.decorators.http import require_POST, require_safe
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kameng.core import clock
 from kameng.core.errors import DomainError
 from kameng.protocols import wechat as wechat_protocol
-from kameng.sandbox import agreements, keys, services
+from kameng.sandbox import keys, papay, services
+from kameng.sandbox.error_codes import SandboxErrorCode
 from kameng.sandbox.faults import faulty
-from kameng.sandbox.models import SandboxAgreement, SandboxTrade
+from kameng.sandbox.models import SandboxRefund, SandboxTrade
 from kameng.sandbox.views import cashier_page
 
 
 def _answer(status: int, payload: dict) -> HttpResponse:
     body = b"" if status == 204 else json.dumps(payload, ensure_ascii=False).encode()
     timestamp, nonce = str(int(clock.now().timestamp())), secrets.token_hex(16)
+    k = keys.sandbox_keys()
     signature = wechat_protocol.sign_callback(
-        body=body,
-        platform_private_key_pem=keys.sandbox_keys()["wechat_platform_private"],
-        timestamp=timestamp,
-        nonce=nonce,
+        body=body, platform_private_key_pem=k["wechat_platform_private"], timestamp=timestamp, nonce=nonce
     )
     response = HttpResponse(body, status=status, content_type="application/json")
     response["Wechatpay-Timestamp"] = timestamp
     response["Wechatpay-Nonce"] = nonce
     response["Wechatpay-Signature"] = signature
-    response["Wechatpay-Serial"] = keys.WECHAT_PLATFORM_SERIAL
+    response["Wechatpay-Serial"] = k["wechat_platform_serial"]  # the newest: rotation switches every answer
     response["Wechatpay-Signature-Type"] = "WECHATPAY2-SHA256-RSA2048"
     return response
 
 
-def _error(status: int, code: str, message: str) -> HttpResponse:
-    return _answer(status, {"code": code, "message": message})
+def _refusal(exc: DomainError) -> HttpResponse:
+    return _answer(exc.status, {"code": exc.code.value, "message": exc.message})
 
 
-def _signed_by_merchant(request, body: str) -> bool:
-    """Checks the merchant's Authorization over the exact bytes sent."""
+def _signed_by_merchant(request: HttpRequest, body: str) -> bool:
+    """Checks the merchant's Authorization over the exact bytes sent (path with its query, as signed)."""
     return wechat_protocol.verify_authorization(
         header=request.headers.get("Authorization", ""),
         method=request.method,
@@ -55,160 +66,343 @@ def _signed_by_merchant(request, body: str) -> bool:
     )
 
 
-def _wechat_request(request) -> dict | HttpResponse:
-    """Checks the merchant's Authorization over the exact bytes sent; returns the JSON body or an error answer."""
-    body = request.body.decode("utf-8", "replace")
-    if not _signed_by_merchant(request, body):
-        return _error(401, "SIGN_ERROR", "签名错误")
+# --- request bodies, field by field from the pages -----------------------------------------------------------------
+
+
+class _Strict(BaseModel):
+    # Unknown fields and wrong types are refused, as WeChat's PARAM_ERROR does; no coercion ("1" is not 1).
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class _Amount(_Strict):
+    total: int = Field(gt=0)
+    currency: Literal["CNY"] = "CNY"
+
+
+class _H5Info(_Strict):
+    type: str
+    app_name: str | None = None
+    app_url: str | None = None
+    bundle_id: str | None = None
+    package_name: str | None = None
+
+
+class _StoreInfo(_Strict):
+    id: str
+    name: str | None = None
+    area_code: str | None = None
+    address: str | None = None
+
+
+class _SceneInfo(_Strict):
+    payer_client_ip: str
+    device_id: str | None = None
+    store_info: _StoreInfo | None = None
+    h5_info: _H5Info | None = None
+
+
+class _SettleInfo(_Strict):
+    profit_sharing: bool | None = None
+
+
+class _Prepay(_Strict):
+    """Common to the H5 and Native prepay pages."""
+
+    appid: str = Field(max_length=32)
+    mchid: str = Field(max_length=32)
+    description: str = Field(max_length=127)
+    out_trade_no: str = Field(min_length=6, max_length=32, pattern=r"^[0-9A-Za-z_\-*|]+$")
+    time_expire: str | None = None
+    attach: str | None = Field(default=None, max_length=128)
+    notify_url: str = Field(max_length=256, pattern=r"^https?://[^?]+$")  # "不能携带参数"
+    goods_tag: str | None = None
+    support_fapiao: bool | None = None
+    amount: _Amount
+    detail: dict | None = None
+    settle_info: _SettleInfo | None = None
+
+
+class _H5Prepay(_Prepay):
+    scene_info: _SceneInfo  # required for H5, with h5_info
+
+
+class _NativePrepay(_Prepay):
+    scene_info: _SceneInfo | None = None
+
+
+class _RefundAmount(_Strict):
+    refund: int = Field(gt=0)
+    total: int = Field(gt=0)
+    currency: Literal["CNY"]
+    from_: list | None = Field(default=None, alias="from")
+
+
+class _Refund(_Strict):
+    transaction_id: str | None = None
+    out_trade_no: str | None = None
+    out_refund_no: str = Field(max_length=64)
+    reason: str | None = Field(default=None, max_length=80)
+    notify_url: str | None = None
+    funds_account: str | None = None
+    amount: _RefundAmount
+    goods_detail: list | None = None
+
+
+class _DeductDuration(_Strict):
+    count: int = Field(ge=1, le=3)  # 预扣费通知: "扣费持续时间数（1 ~ 3 天）"
+    unit: Literal["DAY"]  # "固定 DAY"
+
+
+class _EstimatedAmount(_Strict):
+    amount: int = Field(gt=0)  # "预计扣款金额（分，整数）"
+    currency: Literal["CNY"] = "CNY"
+
+
+class _DeductNotice(_Strict):
+    mchid: str
+    appid: str
+    deduct_duration: _DeductDuration | None = None  # absent: "扣费持续天数 默认 7 天"
+    estimated_amount: _EstimatedAmount
+
+
+def _parsed(schema: type[_Strict], body: bytes) -> _Strict:
     try:
-        payload = json.loads(body)
-    except ValueError:
-        return _error(400, "PARAM_ERROR", "请求体不是 JSON")
-    if not isinstance(payload, dict):
-        return _error(400, "PARAM_ERROR", "请求体不是对象")
-    return payload
+        return schema.model_validate_json(body or b"{}")
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise DomainError(SandboxErrorCode.PARAM_ERROR, detail=f"{where}: {first['msg']}") from None
 
 
-def _merchant_post(
-    view: Callable[[HttpRequest, dict], HttpResponse],
-) -> Callable[[HttpRequest], HttpResponse]:
-    """A server API the merchant POSTs to: its Authorization is checked and its JSON body handed to the view."""
+def _merchant_call(
+    view: Callable[..., HttpResponse],
+) -> Callable[..., HttpResponse]:
+    """A server API: the Authorization checked (401 SIGN_ERROR), refusals answered signed with their status."""
 
     @functools.wraps(view)
-    def parsed(request: HttpRequest) -> HttpResponse:
-        payload = _wechat_request(request)
-        return payload if isinstance(payload, HttpResponse) else view(request, payload)
+    def checked(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not _signed_by_merchant(request, request.body.decode("utf-8", "replace")):
+            return _refusal(DomainError(SandboxErrorCode.SIGN_ERROR))
+        try:
+            return view(request, *args, **kwargs)
+        except DomainError as exc:
+            return _refusal(exc)
 
-    return csrf_exempt(require_POST(faulty(parsed)))
+    return faulty(checked)
 
 
-@_merchant_post
-def wechat_h5_prepay(request, payload: dict) -> HttpResponse:
-    if payload.get("mchid") != keys.WECHAT_MCHID or payload.get("appid") != keys.WECHAT_APPID:
-        return _error(400, "PARAM_ERROR", "mchid/appid 不匹配")
+def _merchant_matches(appid: str | None, mchid: str | None) -> None:
+    if mchid != keys.WECHAT_MCHID or (appid is not None and appid != keys.WECHAT_APPID):
+        raise DomainError(SandboxErrorCode.PARAM_ERROR, detail="appid 与 mchid 不匹配")
+
+
+# --- paying -------------------------------------------------------------------------------------------------------
+
+
+def _prepay(request: HttpRequest, schema: type[_Prepay], trade_type: str) -> SandboxTrade:
+    asked = _parsed(schema, request.body)
+    _merchant_matches(asked.appid, asked.mchid)
     try:
         trade = services.open_trade(
             channel="wechat",
-            out_trade_no=str(payload["out_trade_no"]),
-            amount_fen=int(payload["amount"]["total"]),
-            subject=str(payload.get("description", ""))[:256],
-            notify_url=str(payload["notify_url"]),
+            out_trade_no=asked.out_trade_no,
+            amount_fen=asked.amount.total,
+            subject=asked.description,
+            notify_url=asked.notify_url,
             return_url="",
         )
-    except (KeyError, TypeError, ValueError):
-        return _error(400, "PARAM_ERROR", "参数错误")
     except DomainError as exc:
-        return _error(400, "PARAM_ERROR", exc.message)
-    return _answer(200, {"h5_url": services.wechat_h5_url(trade)})
+        # The same out_trade_no with other terms: 403 OUT_TRADE_NO_USED on the page; the sandbox says so plainly.
+        raise DomainError(SandboxErrorCode.TRADE_ERROR, detail=exc.message) from None
+    if not trade.trade_type:
+        trade.trade_type = trade_type
+        trade.save(update_fields=["trade_type"])
+    return trade
 
 
-@_merchant_post
-def wechat_refund(request, payload: dict) -> HttpResponse:
-    try:
-        made = services.refund(
-            channel="wechat",
-            out_trade_no=str(payload["out_trade_no"]),
-            out_refund_no=str(payload["out_refund_no"]),
-            amount_fen=int(payload["amount"]["refund"]),
+@csrf_exempt  # a server API, signed by the merchant: no cookie involved
+@require_POST
+@_merchant_call
+def wechat_h5_prepay(request) -> HttpResponse:
+    return _answer(200, {"h5_url": services.wechat_h5_url(_prepay(request, _H5Prepay, "MWEB"))})
+
+
+@csrf_exempt  # a server API, signed by the merchant: no cookie involved
+@require_POST
+@_merchant_call
+def wechat_native_prepay(request) -> HttpResponse:
+    """Native: code_url is the QR code's content. WeChat's is weixin://wxpay/bizpayurl?pr=…, which only the WeChat
+    app opens; the sandbox's opens its scan page, which pays it, in any phone's camera or browser."""
+    trade = _prepay(request, _NativePrepay, "NATIVE")
+    return _answer(200, {"code_url": native_scan_url(trade)})
+
+
+def native_scan_url(trade: SandboxTrade) -> str:
+    return f"{settings.KAMENG_PUBLIC_URL.rstrip('/')}/sandbox/wechat/native/{trade.trade_no}"
+
+
+# --- querying and closing -----------------------------------------------------------------------------------------
+
+
+def _trade_json(trade: SandboxTrade) -> dict:
+    """The query answer's fields; transaction_id, payer and success_time once paid."""
+    paid = trade.status == SandboxTrade.Status.PAID
+    if paid:
+        state, desc = ("REFUND", "转入退款") if trade.refunds.exists() else ("SUCCESS", "支付成功")
+    elif trade.status == SandboxTrade.Status.CLOSED:
+        state, desc = "CLOSED", "已关闭"
+    else:
+        state, desc = "NOTPAY", "未支付"
+    answer = {
+        "appid": keys.WECHAT_APPID,
+        "mchid": keys.WECHAT_MCHID,
+        "out_trade_no": trade.out_trade_no,
+        "trade_type": trade.trade_type or "MWEB",
+        "trade_state": state,
+        "trade_state_desc": desc,
+        "amount": {"total": trade.amount_fen, "currency": "CNY"},
+    }
+    if paid:
+        answer.update(
+            transaction_id=trade.trade_no,
+            bank_type="OTHERS",
+            success_time=clock.local(trade.paid_at).isoformat(timespec="seconds"),
+            payer={"openid": "o-sandbox-buyer"},
+            amount={**answer["amount"], "payer_total": trade.amount_fen, "payer_currency": "CNY"},
         )
-    except (KeyError, TypeError, ValueError):
-        return _error(400, "PARAM_ERROR", "参数错误")
-    except DomainError as exc:
-        return _error(404 if exc.status == 404 else 403, exc.code, exc.message)
-    return _answer(
-        200,
-        {
-            "refund_id": made.refund_id,
-            "out_refund_no": made.out_refund_no,
-            "transaction_id": made.trade.trade_no,
-            "out_trade_no": made.trade.out_trade_no,
-            "status": "SUCCESS",
-            "amount": {"refund": made.amount_fen, "total": made.trade.amount_fen, "currency": "CNY"},
-        },
-    )
+    return answer
 
 
-@_merchant_post
-def wechat_pre_entrust_sign(request, payload: dict) -> HttpResponse:
-    """预约扣费 H5 pre-sign: stores the sign request and answers the page the member signs on."""
-    if payload.get("appid") != keys.WECHAT_APPID:
-        return _error(400, "PARAM_ERROR", "appid 不匹配")
-    months = {"10001": 1, "10003": 3, "10012": 12}.get(str(payload.get("plan_id")))
-    try:
-        schedule = payload["deduct_schedule"]
-        agreement = agreements.open_agreement(
-            channel="wechat",
-            external_no=str(payload["out_contract_code"]),
-            account_label=str(payload.get("contract_display_account", "")),
-            member_ref=str(payload.get("out_user_code", "")),
-            plan_label=str(schedule.get("description", "")),
-            period_months=months or 0,
-            single_amount_fen=int(schedule["estimated_deduct_amount"]["total"]),
-            next_deduct_date=date.fromisoformat(schedule["estimated_deduct_date"]),
-            notify_url=str(payload["contract_notify_url"]),
-            return_url="",
-        )
-    except (KeyError, TypeError, ValueError):
-        return _error(400, "PARAM_ERROR", "参数错误")
-    except DomainError as exc:
-        return _error(400, exc.code, exc.message)
-    return _answer(200, {"redirect_url": agreements.wechat_sign_url(agreement)})
+def _query_mchid(request: HttpRequest) -> None:
+    if set(request.GET) != {"mchid"}:
+        raise DomainError(SandboxErrorCode.PARAM_ERROR, detail="查询参数只有 mchid")
+    _merchant_matches(None, request.GET["mchid"])
 
 
-@_merchant_post
-def wechat_papay_apply(request, payload: dict) -> HttpResponse:
-    """委托代扣 charge: accepted with 204, the result follows as TRANSACTION.SUCCESS."""
-    if payload.get("appid") != keys.WECHAT_APPID:
-        return _error(400, "PARAM_ERROR", "appid 不匹配")
-    try:
-        agreements.charge_agreement(
-            channel="wechat",
-            agreement_no=str(payload["contract_id"]),
-            out_trade_no=str(payload["out_trade_no"]),
-            amount_fen=int(payload["amount"]["total"]),
-            subject=str(payload.get("description", ""))[:256],
-            notify_url=str(payload["notify_url"]),
-        )
-    except (KeyError, TypeError, ValueError):
-        return _error(400, "PARAM_ERROR", "参数错误")
-    except DomainError as exc:
-        code = "NOTENOUGH" if exc.code == "BUYER_BALANCE_NOT_ENOUGH" else exc.code
-        return _error(403, code, exc.message)
+def _trade_or_404(**lookup) -> SandboxTrade:
+    trade = SandboxTrade.objects.filter(channel="wechat", **lookup).first()
+    if trade is None:
+        raise DomainError(SandboxErrorCode.ORDER_NOT_EXIST)
+    return trade
+
+
+@require_safe
+@_merchant_call
+def wechat_query_by_out_trade_no(request, out_trade_no: str) -> HttpResponse:
+    _query_mchid(request)
+    return _answer(200, _trade_json(_trade_or_404(out_trade_no=out_trade_no)))
+
+
+@require_safe
+@_merchant_call
+def wechat_query_by_id(request, transaction_id: str) -> HttpResponse:
+    _query_mchid(request)
+    # Only a paid trade has a transaction_id the merchant could know.
+    return _answer(200, _trade_json(_trade_or_404(trade_no=transaction_id, status=SandboxTrade.Status.PAID)))
+
+
+class _Close(_Strict):
+    mchid: str
+
+
+@csrf_exempt  # a server API, signed by the merchant: no cookie involved
+@require_POST
+@_merchant_call
+def wechat_close(request, out_trade_no: str) -> HttpResponse:
+    """204; closing a closed order again is 204 too; a paid one is refused."""
+    _merchant_matches(None, _parsed(_Close, request.body).mchid)
+    services.close_trade(trade=_trade_or_404(out_trade_no=out_trade_no))
     return _answer(204, {})
 
 
-@csrf_exempt
-@require_http_methods(["GET", "POST"])
-@faulty
-def wechat_contract(request, plan_id: str, out_contract_code: str, action: str = ""):
-    """GET: query a contract by plan and out_contract_code. POST …/terminate: the merchant terminates it."""
-    payload = _wechat_request(request) if request.method == "POST" else None
-    if isinstance(payload, HttpResponse):
-        return payload
-    if request.method == "GET" and not _signed_by_merchant(request, ""):
-        return _error(401, "SIGN_ERROR", "签名错误")
-    try:
-        agreement = agreements.find_agreement(channel="wechat", external_no=out_contract_code)
-    except DomainError:
-        return _error(404, "RESOURCE_NOT_FOUND", "协议不存在")
-    if request.method == "POST":
-        if action != "terminate":
-            return _error(404, "NOT_FOUND", "不支持的操作")
-        if agreement.status == SandboxAgreement.Status.UNSIGN:
-            return _error(400, "CONTRACT_TERMINATED", "协议已解约")
-        agreements.unsign_agreement(agreement_no=agreement.agreement_no, by="merchant")
-        return _answer(204, {})
-    state = {"NORMAL": "SIGNED", "UNSIGN": "TERMINATED"}.get(agreement.status, "UNSIGNED")
-    return _answer(
-        200,
-        {
-            "mchid": keys.WECHAT_MCHID,
-            "appid": keys.WECHAT_APPID,
-            "out_contract_code": agreement.external_no,
-            "contract_id": agreement.agreement_no,
-            "contract_state": state,
+# --- refunds ------------------------------------------------------------------------------------------------------
+
+
+def _refund_json(made: SandboxRefund) -> dict:
+    trade = made.trade
+    return {
+        "refund_id": made.refund_id,
+        "out_refund_no": made.out_refund_no,
+        "transaction_id": trade.trade_no,
+        "out_trade_no": trade.out_trade_no,
+        "channel": "ORIGINAL",
+        "user_received_account": "支付用户零钱",
+        "success_time": clock.local(made.created_at).isoformat(timespec="seconds"),
+        "create_time": clock.local(made.created_at).isoformat(timespec="seconds"),
+        "status": "SUCCESS",
+        "funds_account": "AVAILABLE",
+        "amount": {
+            "total": trade.amount_fen,
+            "refund": made.amount_fen,
+            "from": [],
+            "payer_total": trade.amount_fen,
+            "payer_refund": made.amount_fen,
+            "settlement_refund": made.amount_fen,
+            "settlement_total": trade.amount_fen,
+            "discount_refund": 0,
+            "currency": "CNY",
         },
+    }
+
+
+@csrf_exempt  # a server API, signed by the merchant: no cookie involved
+@require_POST
+@_merchant_call
+def wechat_refund(request) -> HttpResponse:
+    asked = _parsed(_Refund, request.body)
+    trade = None
+    if asked.transaction_id:
+        trade = _trade_or_404(trade_no=asked.transaction_id)
+    elif asked.out_trade_no:
+        trade = _trade_or_404(out_trade_no=asked.out_trade_no)
+    else:
+        raise DomainError(SandboxErrorCode.PARAM_ERROR, detail="transaction_id 与 out_trade_no 二选一")
+    if asked.amount.total != trade.amount_fen:
+        raise DomainError(SandboxErrorCode.PARAM_ERROR, detail="amount.total 与原订单金额不符")
+    try:
+        made = services.refund(
+            channel="wechat",
+            out_trade_no=trade.out_trade_no,
+            out_refund_no=asked.out_refund_no,
+            amount_fen=asked.amount.refund,
+        )
+    except DomainError as exc:
+        if exc.code == SandboxErrorCode.TRADE_NOT_EXIST:
+            raise DomainError(SandboxErrorCode.ORDER_NOT_EXIST) from None
+        raise DomainError(SandboxErrorCode.TRADE_ERROR, detail=exc.message) from None
+    return _answer(200, _refund_json(made))
+
+
+@require_safe
+@_merchant_call
+def wechat_refund_query(request, out_refund_no: str) -> HttpResponse:
+    if request.GET:
+        raise DomainError(SandboxErrorCode.PARAM_ERROR, detail="直连商户不带查询参数")
+    made = SandboxRefund.objects.filter(trade__channel="wechat", out_refund_no=out_refund_no).first()
+    if made is None:
+        raise DomainError(SandboxErrorCode.REFUND_NOT_EXISTS)
+    return _answer(200, _refund_json(made))
+
+
+# --- 委托代扣: 预扣费通知 ------------------------------------------------------------------------------------------
+
+
+@csrf_exempt  # a server API, signed by the merchant: no cookie involved
+@require_POST
+@_merchant_call
+def wechat_deduct_notice(request, contract_id: str) -> HttpResponse:
+    """POST /v3/papay/contracts/{contract_id}/notify: 204, no body."""
+    asked = _parsed(_DeductNotice, request.body)
+    _merchant_matches(asked.appid, asked.mchid)
+    papay.announce_charge(
+        contract_id=contract_id,
+        amount_fen=asked.estimated_amount.amount,
+        deduct_days=asked.deduct_duration.count if asked.deduct_duration else None,
     )
+    return _answer(204, {})
+
+
+# --- the buyer's pages ------------------------------------------------------------------------------------------
 
 
 @require_safe
@@ -217,3 +411,12 @@ def wechat_h5_page(request, prepay_id: str):
     if trade is None:
         return render(request, "sandbox/error.html", {"message": "unknown prepay id"}, status=404)
     return cashier_page(request, trade, request.GET.get("redirect_url", ""))
+
+
+@require_safe
+def wechat_native_page(request, trade_no: str):
+    """What scanning a Native code_url opens: the cashier, which pays the trade."""
+    trade = SandboxTrade.objects.filter(channel="wechat", trade_no=trade_no, trade_type="NATIVE").first()
+    if trade is None:
+        return render(request, "sandbox/error.html", {"message": "unknown code_url"}, status=404)
+    return cashier_page(request, trade, "")

@@ -28,10 +28,15 @@ EXEMPT = {
     "sandbox:alipay-gateway": "the channel's server API, signed by the merchant",
     "sandbox:wechat-h5-prepay": "the channel's server API, signed by the merchant",
     "sandbox:wechat-refund": "the channel's server API, signed by the merchant",
-    "sandbox:wechat-pre-entrust-sign": "the channel's server API, signed by the merchant",
-    "sandbox:wechat-papay-apply": "the channel's server API, signed by the merchant",
-    "sandbox:wechat-contract": "the channel's server API, signed by the merchant",
-    "sandbox:wechat-contract-action": "the channel's server API, signed by the merchant",
+    "sandbox:wechat-native-prepay": "the channel's server API, signed by the merchant",
+    "sandbox:wechat-close": "the channel's server API, signed by the merchant",
+    "sandbox:wechat-deduct-notice": "the channel's server API, signed by the merchant",
+    "sandbox:wechat-pappayapply": "the channel's server API (v2 XML), signed with the APIv2 key",
+    "sandbox:wechat-paporderquery": "the channel's server API (v2 XML), signed with the APIv2 key",
+    "sandbox:wechat-orderquery": "the channel's server API (v2 XML), signed with the APIv2 key",
+    "sandbox:wechat-closeorder": "the channel's server API (v2 XML), signed with the APIv2 key",
+    "sandbox:wechat-querycontract": "the channel's server API (v2 XML), signed with the APIv2 key",
+    "sandbox:wechat-deletecontract": "the channel's server API (v2 XML), signed with the APIv2 key",
     # The sandbox's cashier and signing page stand in for the buyer's thumb inside the channel's app; they serve whoever
     # holds the link and act for no shop session (docs/security.md, "The sandbox gateway"), as a real cashier does.
     # The 自动续费管理 switch acts for the shop's signed-in member, so it takes the token and is not listed here.

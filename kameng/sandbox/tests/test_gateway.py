@@ -9,13 +9,15 @@ from django.test import Client
 
 from kameng.core import clock
 from kameng.core.money import yuan_str
-from kameng.payments.channels.errors import ChannelRefused, SignatureError
+from kameng.payments.channels.errors import SignatureError
 from kameng.payments.channels.registry import get_channel
 from kameng.payments.models import NotificationLog
 from kameng.protocols import alipay as alipay_protocol
+from kameng.protocols import wechat as wechat_protocol
 from kameng.sandbox import keys
 from kameng.sandbox.keys import _keypair
 from kameng.sandbox.models import SandboxNotification, SandboxRefund, SandboxTrade
+from kameng.sandbox.tests import wechat_client
 from tests.factories import UserFactory, open_cashier, pay_in_sandbox, place_order, stocked_product
 
 pytestmark = pytest.mark.django_db
@@ -113,8 +115,21 @@ def test_an_alipay_refund_of_more_than_was_paid_is_refused_and_pays_nothing():
 
 def test_a_wechat_refund_of_more_than_was_paid_is_refused_in_a_signed_403_and_pays_nothing():
     trade = _paid_trade("wechat")
-    with pytest.raises(ChannelRefused, match="REFUND_AMT_EXCEED"):
-        _refund(trade, fen=trade.amount_fen + 1, refund_no="R1")
+    asked = {"out_trade_no": trade.out_trade_no, "out_refund_no": "R1"}
+    asked["amount"] = {"refund": trade.amount_fen + 1, "total": trade.amount_fen, "currency": "CNY"}
+    answer = wechat_client.v3("POST", "/v3/refund/domestic/refunds", asked)
+    assert (answer.status_code, answer.json()["code"]) == (403, "TRADE_ERROR")
+    platform = keys._issued_keys()["merchant"]["wechat"]["platform_public_keys"]
+    headers = {
+        name: answer[name] for name in ("Wechatpay-Timestamp", "Wechatpay-Nonce", "Wechatpay-Signature")
+    }
+    headers["Wechatpay-Serial"] = answer["Wechatpay-Serial"]
+    wechat_protocol.verify_callback(
+        headers=headers,
+        body=answer.content,
+        platform_public_keys=platform,
+        now_ts=int(clock.now().timestamp()),
+    )
     assert not SandboxRefund.objects.exists()
 
 

@@ -4,6 +4,7 @@ import json
 
 from django.test import override_settings
 
+from kameng.protocols import _rsa
 from kameng.protocols import alipay as alipay_protocol
 from kameng.sandbox import keys
 
@@ -37,3 +38,29 @@ def test_a_keys_file_from_before_the_merchant_side_is_replaced(tmp_path):
     with override_settings(KAMENG_SANDBOX_KEYS_FILE=path):
         keys.issue_keys()
     assert set(json.loads(path.read_text())) == {"gateway", "merchant"}
+
+
+def test_a_rotated_wechat_platform_key_signs_from_then_on_and_the_merchant_keeps_every_serial(tmp_path):
+    path = tmp_path / "keys.json"
+    with override_settings(KAMENG_SANDBOX_KEYS_FILE=path):
+        keys.issue_keys()
+        first = keys.sandbox_keys()["wechat_platform_serial"]
+        second = keys.rotate_wechat_platform_key()
+        gateway = keys.sandbox_keys()
+    merchant = json.loads(path.read_text())["merchant"]["wechat"]
+    assert (first, second) == (keys.WECHAT_PLATFORM_SERIAL, keys.platform_serial(2))
+    assert gateway["wechat_platform_serial"] == second
+    assert set(merchant["platform_public_keys"]) == {first, second}
+    message = b"1700000000\nnonce\n{}\n"
+    signature = _rsa.sign(message, gateway["wechat_platform_private"])
+    assert _rsa.verify(message, signature, merchant["platform_public_keys"][second])
+    assert not _rsa.verify(message, signature, merchant["platform_public_keys"][first])
+
+
+def test_the_merchant_side_carries_the_apiv2_key_the_gateway_signs_v2_papay_with(tmp_path):
+    path = tmp_path / "keys.json"
+    with override_settings(KAMENG_SANDBOX_KEYS_FILE=path):
+        keys.issue_keys()
+        gateway = keys.sandbox_keys()
+    merchant = json.loads(path.read_text())["merchant"]["wechat"]
+    assert merchant["apiv2_key"] == gateway["wechat_apiv2_key"] and len(merchant["apiv2_key"]) == 32
