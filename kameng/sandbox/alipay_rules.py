@@ -255,6 +255,27 @@ SCHEMAS: dict[str, dict[str, Field]] = {
             "trade_no": Field(max_len=64),
         },
     ),
+    # AlipayTradeQueryModel (out_trade_no or trade_no: checked by the API)
+    "alipay.trade.query": _open(
+        "org_pid out_trade_no query_options trade_no",
+        {"out_trade_no": Field(max_len=64), "trade_no": Field(max_len=64), "query_options": Field(LIST)},
+    ),
+    # AlipayTradeCloseModel
+    "alipay.trade.close": _open(
+        "extend_params operator_id out_trade_no trade_no",
+        {"out_trade_no": Field(max_len=64), "trade_no": Field(max_len=64), "extend_params": Field(OBJECT)},
+    ),
+    # AlipayTradeFastpayRefundQueryModel: out_request_no names the refund (the trade's number when the refund
+    # request gave none)
+    "alipay.trade.fastpay.refund.query": _open(
+        "org_pid out_request_no out_trade_no query_options trade_no",
+        {
+            "out_request_no": Field(required=True, max_len=64),
+            "out_trade_no": Field(max_len=64),
+            "trade_no": Field(max_len=64),
+            "query_options": Field(LIST),
+        },
+    ),
     # AlipayUserAgreementPageSignModel
     "alipay.user.agreement.page.sign": _open(
         "access_params agreement_effect_type allow_huazhi_degrade device_params effect_time external_agreement_no "

@@ -6,6 +6,8 @@ from django.test import Client
 
 from kameng.orders import qr
 from kameng.orders.models import Order
+from kameng.sandbox import alipay_trades
+from kameng.sandbox.models import SandboxTrade
 from tests.factories import (
     PASSWORD,
     UserFactory,
@@ -35,11 +37,12 @@ def test_a_desktop_buyer_is_offered_the_alipay_qr_code_of_the_order(monkeypatch,
     client, order = buyer_with_order()
     page = client.get(f"/orders/{order.order_no}/").content.decode()
     assert "扫码支付" in page and 'id="desktop-qr"' in page
-    assert str(qr.svg(f"https://qr.alipay.com/{order.order_no}")) in page  # the code of precreate's qr_code
+    trade = SandboxTrade.objects.get(channel="alipay", out_trade_no=order.order_no)
+    assert str(qr.svg(alipay_trades.qr_url(trade))) in page  # the code of precreate's qr_code
     assert f'data-status-url="/orders/{order.order_no}/status/"' in page
     assert "/static/orders-qr.js" in page
     assert "去付款" in page  # the usual button stays
-    assert [p["method"] for p in sent] == ["alipay.trade.precreate"]
+    assert sent == ["alipay.trade.precreate"]
 
 
 @pytest.mark.parametrize("agent", [PHONE, WECHAT], ids=["iphone", "wechat-in-app"])
@@ -59,8 +62,9 @@ def test_no_qr_code_without_the_product_on_the_account(settings):
 
 
 def test_no_qr_code_when_the_channel_does_not_hand_one_out(settings):
-    """precreate on: the sandbox gateway does not play it in this branch and refuses; the page keeps the button."""
+    """precreate on, but every gateway call fails (the sandbox's fault injection): the page keeps the button."""
     settings.KAMENG_ALIPAY_PRODUCTS = ("wap", "precreate")
+    settings.KAMENG_SANDBOX_FAULT_RATE = 1.0
     client, order = buyer_with_order()
     answer = client.get(f"/orders/{order.order_no}/")
     assert answer.status_code == 200 and 'id="desktop-qr"' not in answer.content.decode()
