@@ -20,17 +20,7 @@ from kameng.sandbox.models import SandboxNotification
 from tests.factories import PlanFactory, UserFactory, join_vip, place_order, play_until, stocked_product
 
 pytestmark = pytest.mark.django_db
-CHANNELS = [
-    "alipay",
-    pytest.param(
-        "wechat",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="the WeChat adapter's query_trade / query_refund and the sandbox's WeChat queries are "
-            "wechat-shop's and wechat-sandbox's part of issue 14, not on main yet",
-        ),
-    ),
-]
+CHANNELS = ["alipay", "wechat"]
 # faults.reseed(LOSES_THE_ANSWER): with KAMENG_SANDBOX_FAULT_RATE=1 the next call is carried out and its answer
 # lost (random.Random(0).random() = 0.84 ≥ 0.5, the "after" half of kameng.sandbox.faults).
 LOSES_THE_ANSWER = 0

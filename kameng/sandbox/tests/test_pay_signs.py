@@ -65,6 +65,7 @@ def test_an_alipay_agreement_sign_link_is_signed_not_refused_as_an_unknown_metho
         "biz_content": json.dumps(
             {
                 "personal_product_code": "CYCLE_PAY_AUTH_P",
+                "access_params": {"channel": "ALIPAYAPP"},
                 "sign_scene": "INDUSTRY|DIGITAL_MEDIA",
                 "external_agreement_no": "A900003",
                 "external_logon_id": "member",
