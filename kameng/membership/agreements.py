@@ -10,7 +10,7 @@ from kameng.core.audit import Source, log_action
 from kameng.membership.cancellation import agreement_ended_at_channel
 from kameng.membership.lifecycle import lock_agreement
 from kameng.membership.models import PERIOD_MONTHS, Agreement, Cancellation, ChargeAttempt, Membership
-from kameng.membership.periods import add_months
+from kameng.membership.schedule import first_renewal_date
 from kameng.membership.services import queue_charge
 from kameng.payments.channels.base import AgreementTerms
 from kameng.payments.channels.registry import get_channel
@@ -31,7 +31,9 @@ def sign_url(*, agreement: Agreement, return_path: str) -> str:
             plan_name=membership.plan.name,
             period_months=months,
             single_amount_fen=agreement.single_amount_fen,
-            first_charge_date=add_months(clock.now(), months).date(),
+            # The first renewal's planned date C, as disclosed and consented (docs/rules.md#renewal-schedule):
+            # Alipay's execute_time, WeChat's terms.
+            first_charge_date=first_renewal_date(subscribed_at=membership.created_at, period_months=months),
             account_label=membership.user.username,
             user_ref=str(membership.user_id),
         ),
