@@ -6,7 +6,7 @@ down, the plan changed) is never charged: auto-renew pauses for it, the membersh
 member is told when it ends and how to join again (docs/rules.md#renewal-schedule).
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import Min, QuerySet
 
@@ -102,10 +102,26 @@ def reminded(membership: Membership, cycle: int) -> bool:
     return Reminder.objects.filter(membership=membership, period_index=cycle).exists()
 
 
+def first_sent_at(membership: Membership, cycle: int) -> datetime | None:
+    return (
+        Reminder.objects.filter(membership=membership, period_index=cycle)
+        .order_by("sent_at")
+        .values_list("sent_at", flat=True)
+        .first()
+    )
+
+
 def reminded_in_time(membership: Membership, cycle: int, coming: schedule.Cycle) -> bool:
-    """Whether the cycle's first reminder went out at least 5 days before its first attempt (calendar days)."""
-    first = Reminder.objects.filter(membership=membership, period_index=cycle).order_by("sent_at").first()
-    return first is not None and clock.local(first.sent_at).date() <= coming.reminder_deadline()
+    """Whether the cycle's first reminder went out by its deadline, 5 calendar days before its first attempt
+    (the attempts then also wait 5 × 24 hours after it: `earliest_attempt`)."""
+    first = first_sent_at(membership, cycle)
+    return first is not None and clock.local(first).date() <= coming.reminder_deadline()
+
+
+def earliest_attempt(membership: Membership, cycle: int) -> datetime | None:
+    """No attempt before 5 × 24 hours after the cycle's first reminder."""
+    first = first_sent_at(membership, cycle)
+    return None if first is None else first + timedelta(days=schedule.MIN_FIRST_REMINDER_DAYS)
 
 
 def pause_for_late_reminder(membership: Membership, coming: schedule.Cycle) -> None:

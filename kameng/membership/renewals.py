@@ -185,7 +185,12 @@ def _ready_attempt(membership: Membership, charge: Charge, coming: schedule.Cycl
             _wait_until(membership, moment)
             return None
     else:
-        moment = coming.next_charge_moment(now, announced_on=announced_on, tried_on=_tried_on(charge))
+        moment = coming.next_charge_moment(
+            now,
+            announced_on=announced_on,
+            tried_on=_tried_on(charge),
+            not_before=reminders.earliest_attempt(membership, charge.period_index),
+        )
         if moment is None:
             why = "renewal_failed" if charge.attempts else "renewal_window_missed"
             _give_up(membership, charge, why=why, coming=coming)
@@ -275,7 +280,12 @@ def _announced(*, charge_id: int) -> None:
     charge.save(update_fields=["announced_at"])
     coming = schedule.coming_cycle(membership)
     if coming is not None and membership.period_index + 1 == charge.period_index:
-        first = coming.next_charge_moment(now, announced_on=clock.local(now).date(), tried_on=set())
+        first = coming.next_charge_moment(
+            now,
+            announced_on=clock.local(now).date(),
+            tried_on=set(),
+            not_before=reminders.earliest_attempt(membership, charge.period_index),
+        )
         membership.next_charge_at = first or now  # None: the next claim finds the window gone and gives up
         membership.save(update_fields=["next_charge_at"])
     log_action(
@@ -398,7 +408,10 @@ def _retry_at(membership: Membership, charge: Charge, now: datetime) -> datetime
         return None
     tried = _tried_on(charge) | {clock.local(now).date()}
     return coming.next_charge_moment(
-        now, announced_on=clock.local(charge.announced_at).date(), tried_on=tried
+        now,
+        announced_on=clock.local(charge.announced_at).date(),
+        tried_on=tried,
+        not_before=reminders.earliest_attempt(membership, charge.period_index),
     )
 
 

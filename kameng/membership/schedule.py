@@ -163,16 +163,27 @@ class Cycle:
         return at_time(day, OPENS) if day <= last_day else None
 
     def next_charge_moment(
-        self, after: datetime, *, announced_on: date, tried_on: set[date]
+        self,
+        after: datetime,
+        *,
+        announced_on: date,
+        tried_on: set[date],
+        not_before: datetime | None = None,
     ) -> datetime | None:
         """The next moment the sweep should try: now if `after` is at or past today's attempt time on an untried
         chargeable day and still inside 07:00–22:00, else the next untried chargeable day at the charge time; None
-        when the window has nothing left."""
+        when the window has nothing left. `not_before`: 5 × 24 hours after the first reminder, so that the floor
+        holds to the hour too (a reminder sent late in its day moves that day's attempt later, or to the next
+        day)."""
         local = clock.local(after)
         for day in self.chargeable_days(announced_on=announced_on):
             if day in tried_on or day < local.date():
                 continue
             attempt = at_time(day, self.at)
+            if not_before is not None and not_before > attempt:
+                attempt = clock.local(not_before)
+                if attempt.date() != day or not in_charge_hours(attempt):
+                    continue
             if day == local.date() and attempt <= local:
                 if in_charge_hours(local):
                     return local

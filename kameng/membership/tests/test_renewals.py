@@ -219,8 +219,12 @@ def test_a_reminder_sent_late_on_the_deadline_day_still_counts():
 
 
 def announced(membership) -> schedule.Cycle:
-    """Plays to just after the notice; the cycle."""
+    """Plays to just after the notice; the cycle. The reminders (sent by the played sweep seconds after their
+    moment) are moved a day earlier, so that the attempt times, not the 5 × 24 h after them, are at stake."""
     coming = cycle_of(membership)
+    play_past(coming.reminder_at(3))
+    for reminder in Reminder.objects.filter(membership=membership, period_index=1):
+        Reminder.objects.filter(pk=reminder.pk).update(sent_at=reminder.sent_at - DAY)
     play_past(coming.notice_at)
     assert renewal_charge(membership).announced_at is not None
     return coming
@@ -292,6 +296,18 @@ def test_after_two_refusals_a_sweep_that_wakes_on_c_at_22_00_gives_up():
     renewals.renew_due_memberships()
     membership.refresh_from_db()
     assert renewal_charge(membership).attempts == 2 and membership.auto_renew is False
+
+
+def test_a_first_reminder_sent_late_in_its_day_holds_the_attempt_5_times_24_hours_after_it():
+    membership = night_member()
+    coming = cycle_of(membership)
+    travel_to(clock.local(coming.reminder_at(7)).replace(hour=21, minute=30))  # C-7, the sweep back at 21:30
+    settle()
+    play_past(coming.first_attempt_at + timedelta(hours=15))
+    paid = paid_on(membership)
+    first = Reminder.objects.get(membership=membership, period_index=1, days_before=7)
+    assert paid >= clock.local(first.sent_at) + 5 * DAY  # the floor holds to the hour
+    assert paid.date() == coming.first_attempt_at.date() and paid.strftime("%H:%M") == "21:30"
 
 
 # --- the notice step ------------------------------------------------------------------------------------------------

@@ -184,3 +184,20 @@ def test_a_lost_answer_is_asked_again_only_inside_the_hours():
 def test_a_charge_day_outside_1_to_28_is_refused():
     with pytest.raises(ValueError):
         schedule.planned_date(period_end=at(2027, 5, 31), day=29)
+
+
+def test_an_attempt_waits_5_times_24_hours_after_the_first_reminder_within_its_day():
+    cycle = make_cycle()
+    kwargs = {"announced_on": NOTICE_DAY, "tried_on": set()}
+    on_time = at(2027, 5, 13, 10)  # C-7 at the charge time
+    assert cycle.next_charge_moment(
+        at(2027, 5, 17, 12), not_before=on_time + timedelta(days=5), **kwargs
+    ) == at(2027, 5, 18, 10)
+    late = at(2027, 5, 13, 21, 30)  # sent late on C-7: C-2's attempt moves to 21:30
+    assert cycle.next_charge_moment(at(2027, 5, 17, 12), not_before=late + timedelta(days=5), **kwargs) == at(
+        2027, 5, 18, 21, 30
+    )
+    later = at(2027, 5, 13, 22, 30)  # after C-2's hours: C-1 at the charge time
+    assert cycle.next_charge_moment(
+        at(2027, 5, 17, 12), not_before=later + timedelta(days=5), **kwargs
+    ) == at(2027, 5, 19, 10)
