@@ -2,7 +2,6 @@
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 
 import pytest
 from django.db import connection
@@ -10,10 +9,10 @@ from django.db.models import Count
 
 from kameng.core import clock
 from kameng.membership import renewals
-from kameng.membership.models import Charge, Membership, Reminder
+from kameng.membership.models import Charge, Membership
 from kameng.payments.models import Payment
 from kameng.sandbox.services import deliver_due_notifications
-from tests.factories import PlanFactory, UserFactory, join_vip
+from tests.factories import PlanFactory, UserFactory, join_vip, ready_for_renewal
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -21,18 +20,9 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 def test_two_workers_running_the_renewal_sweep_at_once_charge_each_membership_once():
     plan = PlanFactory()
     members = [join_vip(UserFactory(), plan, auto_renew=True) for _ in range(20)]
-    # Reminded 7 days before, as the reminder sweep would have done; then the period ends.
-    for m in members:
-        Reminder.objects.create(
-            membership=m,
-            period_index=1,
-            days_before=7,
-            charge_at=m.current_period_end,
-            amount_fen=m.price_fen,
-            sent_at=m.current_period_end - timedelta(days=7),
-        )
-    Membership.objects.update(next_reminder_at=None)
-    clock.advance(seconds=int((members[-1].current_period_end - clock.now()).total_seconds()) + 60)
+    # Reminded 7 days before C and announced on C-4, as the sweeps would have done; then the first attempt is due.
+    first_attempt = max(ready_for_renewal(m) for m in members)
+    clock.advance(seconds=int((first_attempt - clock.now()).total_seconds()) + 60)
     start = threading.Event()
 
     def sweep():
