@@ -436,3 +436,15 @@ def test_the_reminder_mail_names_the_planned_date_its_window_amount_and_cancel_l
     assert f"{opens} 至 {date} 每天 07:00–22:00" in reminder.body
     assert "/member/cancel/" in reminder.body
     assert reminder.email_status == "sent"
+
+
+def test_an_english_speaking_member_reads_the_same_date_and_window_in_english():
+    user = UserFactory(email="en@example.com")
+    user.language = "en"
+    user.save()
+    membership = join_vip(user, PlanFactory(price_fen=3000), auto_renew=True)
+    coming = cycle_of(membership)
+    play_past(coming.reminder_at(7))
+    reminder = Notification.objects.get(user=membership.user, kind="membership.reminder")
+    opens, date = (coming.planned - 2 * DAY).isoformat(), coming.planned.isoformat()
+    assert f"charged between {opens} and {date}, 07:00–22:00" in reminder.body
