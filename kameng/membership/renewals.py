@@ -22,14 +22,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db.models import Min, Q, QuerySet
+from django.db.models import Min, QuerySet
 
 from kameng.core import clock, locking, sweeps
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
 from kameng.core.http import TransportError
-from kameng.membership import lifecycle, reminders, schedule
+from kameng.membership import announcements, lifecycle, reminders, schedule
 from kameng.membership.error_codes import MembershipErrorCode
+from kameng.membership.expiry import expire_due_memberships, next_expiry_due  # noqa: F401 (their old home)
 from kameng.membership.models import Agreement, Charge, ChargeAttempt, Membership
 from kameng.membership.reminders import next_reminder_due, send_due_reminders  # noqa: F401 (their old home)
 from kameng.orders import services as orders
@@ -73,7 +74,7 @@ def renew_due_memberships(*, limit: int = 5000) -> int:
     sent = 0
     for work in _claim_due(limit):
         if work.step == Step.ANNOUNCE:
-            announce_charge(charge_id=work.charge_id)
+            announcements.announce_charge(charge_id=work.charge_id)
         else:
             execute_charge(order_no=work.order_no)
         sent += 1
@@ -229,73 +230,6 @@ def _give_up(membership: Membership, charge: Charge, *, why: str, coming: schedu
     )
 
 
-# --- the notice -----------------------------------------------------------------------------------------------------
-
-
-def announce_charge(*, charge_id: int) -> bool:
-    """Tells the channel the cycle's charge is coming (WeChat 预扣费通知, the price as the estimated amount);
-    records it once answered. False: not in place (the lease runs out and the next sweep tries again, while a
-    notice still leaves a chargeable day)."""
-    charge = Charge.objects.select_related("membership__agreement").get(pk=charge_id)
-    membership = charge.membership
-    agreement = getattr(membership, "agreement", None)
-    wanted = (
-        charge.status == Charge.Status.PENDING
-        and charge.announced_at is None
-        and agreement is not None
-        and agreement.status == Agreement.Status.ACTIVE
-        and membership.status == Status.ACTIVE
-        and membership.auto_renew
-    )
-    if not wanted:
-        return False
-    channel = get_channel(membership.channel)
-    announce = getattr(channel, "announce_charge", None)
-    try:
-        # An adapter from before issue 14 has no notice to send (merge: every adapter has the method).
-        in_place = (
-            True
-            if announce is None
-            else announce(channel_agreement_no=agreement.channel_agreement_no, amount_fen=charge.amount_fen)
-        )
-    except (TransportError, ChannelProtocolError) as exc:
-        log.warning("notice for charge %s not answered: %s", charge_id, exc)
-        return False
-    if in_place:
-        _announced(charge_id=charge_id)
-    return bool(in_place)
-
-
-@locking.retried_atomic
-def _announced(*, charge_id: int) -> None:
-    charge = Charge.objects.get(pk=charge_id)
-    membership, charge = locking.lock_each(
-        Membership.objects.select_related("plan", "user").filter(pk=charge.membership_id),
-        Charge.objects.filter(pk=charge_id),
-    )
-    if charge.announced_at is not None:
-        return
-    now = clock.now()
-    charge.announced_at = now
-    charge.save(update_fields=["announced_at"])
-    coming = schedule.coming_cycle(membership)
-    if coming is not None and membership.period_index + 1 == charge.period_index:
-        first = coming.next_charge_moment(
-            now,
-            announced_on=clock.local(now).date(),
-            tried_on=set(),
-            not_before=reminders.earliest_attempt(membership, charge.period_index),
-        )
-        membership.next_charge_at = first or now  # None: the next claim finds the window gone and gives up
-        membership.save(update_fields=["next_charge_at"])
-    log_action(
-        action="membership.charge_announced",
-        obj=membership,
-        source=Source.SYSTEM,
-        data={"cycle": charge.period_index, "amount_fen": charge.amount_fen, "announced_at": clock.iso(now)},
-    )
-
-
 def execute_charge_message(payload: dict) -> None:
     """Outbox handler: the first period of an auto-renew membership, charged right after signing."""
     execute_charge(order_no=payload["order_no"])
@@ -413,58 +347,3 @@ def _retry_at(membership: Membership, charge: Charge, now: datetime) -> datetime
         tried_on=tried,
         not_before=reminders.earliest_attempt(membership, charge.period_index),
     )
-
-
-# --- expiry ---------------------------------------------------------------------------------------------------------
-
-
-def expire_due_memberships(*, limit: int = 5000) -> int:
-    """Memberships without auto-renew end at their period end; lifetime plans never do. Stale first orders are
-    abandoned so the member can choose again."""
-    ended = list(sweeps.lease_due(due=_due_ends, lease=_end_at_period_end, limit=limit, batch=BATCH))
-    abandoned = list(sweeps.lease_due(due=_stale_first_orders, lease=_abandon, limit=BATCH, batch=BATCH))
-    return len(ended) + len(abandoned)
-
-
-def _running_out() -> QuerySet[Membership]:
-    """Active without auto-renew, and memberships left past_due by the old retry rule (never renewed now)."""
-    return Membership.objects.filter(Q(status=Status.ACTIVE, auto_renew=False) | Q(status=Status.PAST_DUE))
-
-
-def _unpaid_first() -> QuerySet[Membership]:
-    return Membership.objects.filter(status=Status.PENDING)
-
-
-def next_expiry_due() -> datetime | None:
-    period_end = _running_out().aggregate(at=Min("current_period_end"))["at"]
-    created = _unpaid_first().aggregate(at=Min("created_at"))["at"]
-    moments = [m for m in (period_end, created and created + lifecycle.ABANDON_AFTER) if m is not None]
-    return min(moments, default=None)
-
-
-def _due_ends() -> QuerySet[Membership]:
-    return (
-        _running_out()
-        .select_related("plan", "user")
-        .filter(current_period_end__lte=clock.now())
-        .order_by("current_period_end")
-    )
-
-
-def _end_at_period_end(membership: Membership) -> Membership:
-    reason = (
-        lifecycle.ExpiryReason.RENEWAL_FAILED
-        if membership.status == Status.PAST_DUE
-        else lifecycle.ExpiryReason.PERIOD_END
-    )
-    lifecycle.expire(membership=membership, reason=reason)
-    return membership
-
-
-def _stale_first_orders() -> QuerySet[Membership]:
-    return _unpaid_first().filter(created_at__lte=clock.now() - lifecycle.ABANDON_AFTER)
-
-
-def _abandon(membership: Membership) -> Membership:
-    lifecycle.abandon(membership=membership)
-    return membership

@@ -82,7 +82,7 @@ def test_ten_concurrent_subscriptions_of_one_member_make_one_membership():
 def test_workers_sweeping_at_once_on_c_minus_4_send_each_renewal_notice_once():
     from unittest import mock
 
-    from kameng.membership import schedule
+    from kameng.membership import announcements, schedule
     from kameng.payments.channels.registry import get_channel
 
     calls, lock = [], threading.Lock()
@@ -122,7 +122,7 @@ def test_workers_sweeping_at_once_on_c_minus_4_send_each_renewal_notice_once():
         finally:
             connection.close()
 
-    with mock.patch.object(renewals, "get_channel", lambda name: Counting(get_channel(name))):
+    with mock.patch.object(announcements, "get_channel", lambda name: Counting(get_channel(name))):
         with ThreadPoolExecutor(max_workers=3) as pool:
             futures = [pool.submit(sweep) for _ in range(3)]
             start.set()

@@ -9,7 +9,7 @@ import pytest
 
 from kameng.core import clock
 from kameng.core.models import AuditLog
-from kameng.membership import renewals, schedule
+from kameng.membership import announcements, renewals, schedule
 from kameng.membership.models import Agreement, Charge, Membership, Reminder
 from kameng.membership.periods import add_months
 from kameng.notifications.models import Notification
@@ -328,7 +328,7 @@ class Announcing:
 
 
 def with_channel(channel):
-    return mock.patch.object(renewals, "get_channel", lambda name: channel)
+    return mock.patch.object(announcements, "get_channel", lambda name: channel)
 
 
 def test_the_notice_goes_once_per_cycle_on_c_minus_4_with_the_price():
