@@ -46,16 +46,35 @@ def worker(env: dict, results) -> None:
 
 
 def seed(count: int) -> None:
-    """Bulk-creates members in the state the reminder sweep leaves them: due now, reminded 7 days ago."""
+    """Bulk-creates members in the state the reminder and notice steps leave them (docs/rules.md#renewal-schedule):
+    reminded 7 days before the planned date C, announced on C-4, the first attempt (C-2) due now. The sandbox
+    clock is moved into 07:00–21:00 Beijing time first if need be: no charge is sent outside those hours."""
     from django.contrib.auth.hashers import make_password
 
     from kameng.accounts.models import User
     from kameng.core import clock
+    from kameng.membership import schedule
     from kameng.membership.models import Agreement, Charge, Membership, Plan, Reminder
+    from kameng.membership.periods import add_months
     from kameng.sandbox.models import SandboxAgreement
 
+    if not time_of_day_ok(clock.now()):  # night in Beijing: to the next 07:00
+        local = clock.now()
+        morning = local.replace(hour=7, minute=0, second=0, microsecond=0)
+        clock.advance(
+            seconds=int(
+                ((morning if morning > local else morning + timedelta(days=1)) - local).total_seconds()
+            )
+        )
     now = clock.now()
-    start, end = now - timedelta(days=31), now - timedelta(minutes=1)
+    for ahead in (2, 1, 0):  # the period ends in 2 days (its C-2 is today), or less near a month's end
+        start = add_months(now + timedelta(days=ahead), -1)
+        end = add_months(start, 1)
+        coming = schedule.cycle(period_end=end, subscribed_at=start, anchor_at=start)
+        if now.date() in coming.window_days:
+            break
+    if coming.first_attempt_at > clock.now():
+        clock.advance(seconds=int((coming.first_attempt_at - clock.now()).total_seconds()) + 1)
     plan = Plan.objects.create(
         code="bench-month", name="月卡", period="month", price_fen=1500, discount_percent=5
     )
@@ -78,7 +97,7 @@ def seed(count: int) -> None:
                 anchor_at=start,
                 current_period_start=start,
                 current_period_end=end,
-                next_charge_at=end,
+                next_charge_at=coming.first_attempt_at,
             )
             for u in users
         )
@@ -103,7 +122,7 @@ def seed(count: int) -> None:
                 status=SandboxAgreement.Status.NORMAL,
                 period_months=1,
                 single_amount_fen=1500,
-                next_deduct_date=end.date(),
+                next_deduct_date=coming.planned,
                 notify_url="http://127.0.0.1:8000/payments/notify/alipay/",
                 created_at=start,
                 signed_at=start,
@@ -114,17 +133,34 @@ def seed(count: int) -> None:
             Charge(membership=m, period_index=0, amount_fen=1500, status="succeeded", created_at=start)
             for m in memberships
         )
+        Charge.objects.bulk_create(  # announced on C-4 (WeChat's notice; Alipay answers at once)
+            Charge(
+                membership=m,
+                period_index=1,
+                amount_fen=1500,
+                is_renewal=True,
+                created_at=coming.notice_at,
+                announced_at=coming.notice_at,
+            )
+            for m in memberships
+        )
         Reminder.objects.bulk_create(
             Reminder(
                 membership=m,
                 period_index=1,
                 days_before=7,
-                charge_at=end,
+                charge_at=coming.last_attempt_at,
                 amount_fen=1500,
-                sent_at=end - timedelta(days=7),
+                sent_at=coming.reminder_at(7),
             )
             for m in memberships
         )
+
+
+def time_of_day_ok(moment) -> bool:
+    from kameng.membership import schedule
+
+    return schedule.in_charge_hours(moment) and moment.hour < 21
 
 
 def main() -> None:

@@ -244,3 +244,35 @@ def alipay_precreate_in_sandbox(monkeypatch, settings) -> list[str]:
 
     monkeypatch.setattr(alipay_adapter, "post", gateway)
     return sent
+
+
+def ready_for_renewal(membership) -> datetime:
+    """As the sweeps would have left a renewal by its first attempt (docs/rules.md#renewal-schedule): reminded 7
+    days before C, the channel told on C-4. Returns the first attempt's moment (C-2 at the charge time); the caller
+    moves the clock there."""
+    from kameng.membership import schedule
+    from kameng.membership.models import Charge, Membership, Reminder
+
+    coming = schedule.coming_cycle(membership)
+    Reminder.objects.create(
+        membership=membership,
+        period_index=membership.period_index + 1,
+        days_before=7,
+        charge_at=coming.last_attempt_at,
+        amount_fen=membership.price_fen,
+        sent_at=coming.reminder_at(7),
+    )
+    Charge.objects.get_or_create(
+        membership=membership,
+        period_index=membership.period_index + 1,
+        defaults={
+            "amount_fen": membership.price_fen,
+            "is_renewal": True,
+            "created_at": coming.notice_at,
+            "announced_at": coming.notice_at,
+        },
+    )
+    Membership.objects.filter(pk=membership.pk).update(
+        next_reminder_at=None, next_charge_at=coming.first_attempt_at
+    )
+    return coming.first_attempt_at

@@ -3,8 +3,6 @@
 A late or repeated sign notification is idempotent and never revives a terminated agreement.
 """
 
-from datetime import date, datetime
-
 from django.conf import settings
 
 from kameng.core import clock
@@ -19,7 +17,7 @@ from kameng.membership.models import (
     ConsentRecord,
     Membership,
 )
-from kameng.membership.periods import add_months
+from kameng.membership.schedule import first_renewal_date
 from kameng.membership.services import queue_charge
 from kameng.payments.channels.base import AgreementTerms
 from kameng.payments.channels.registry import get_channel
@@ -29,17 +27,6 @@ from kameng.payments.selectors import notify_url
 
 class UnknownAgreement(Rejected):
     """A verified agreement notification that is not about one of our agreements."""
-
-
-def first_renewal_date(*, start: datetime, months: int) -> date:
-    """The planned date C of the first renewal for a membership starting at `start`: the charge day of month is
-    min(start day, 28), in the month the first period ends, never after that end (docs/rules.md: the billing
-    anchor). Alipay signs it as period_rule_params.execute_time, whose day must be 1..28.
-
-    Interim: the schedule engineer's kameng/membership/schedule.py owns this rule; this one function is replaced
-    by a call to it at the merge."""
-    end = clock.local(add_months(start, months))
-    return end.date().replace(day=min(clock.local(start).day, 28, end.day))
 
 
 def sign_url(*, agreement: Agreement, return_path: str) -> str:
@@ -67,7 +54,9 @@ def sign_url(*, agreement: Agreement, return_path: str) -> str:
             plan_name=membership.plan.name,
             period_months=months,
             single_amount_fen=agreement.single_amount_fen,
-            first_charge_date=first_renewal_date(start=clock.now(), months=months),
+            # The first renewal's planned date C, as disclosed and consented (docs/rules.md#renewal-schedule):
+            # Alipay's execute_time, WeChat's terms.
+            first_charge_date=first_renewal_date(subscribed_at=membership.created_at, period_months=months),
             account_label=membership.user.username,
             user_ref=str(membership.user_id),
             client_ip=_consent_ip(membership),

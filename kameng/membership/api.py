@@ -116,6 +116,8 @@ def my_membership(request):
         "auto_renew": bool(m and m.auto_renew),
         "channel": m.channel if m else None,
         "next_charge_at": iso(centre.next_charge_at),
+        "next_charge_date": centre.next_charge_date.isoformat() if centre.next_charge_date else None,
+        "charge_window_opens": iso(centre.charge_window_opens),
         "next_charge_fen": centre.next_charge_fen,
         "savings_period_fen": centre.savings_period_fen,
         "savings_total_fen": centre.savings_total_fen,

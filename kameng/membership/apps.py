@@ -9,18 +9,16 @@ class MembershipConfig(AppConfig):
     def ready(self) -> None:
         # Imported here, not at the top: these modules use models, which exist only once the registry is ready.
         from kameng.core import metrics, outbox, sweeps
-        from kameng.membership import cancellation, hooks, lifecycle, renewals
+        from kameng.membership import cancellation, expiry, hooks, lifecycle, reminders, renewals
         from kameng.membership import metrics as membership_metrics
 
         sweeps.register(
-            "membership_reminders", renewals.send_due_reminders, next_due=renewals.next_reminder_due
+            "membership_reminders", reminders.send_due_reminders, next_due=reminders.next_reminder_due
         )
         sweeps.register(
             "membership_renewals", renewals.renew_due_memberships, next_due=renewals.next_charge_due
         )
-        sweeps.register(
-            "membership_expiry", renewals.expire_due_memberships, next_due=renewals.next_expiry_due
-        )
+        sweeps.register("membership_expiry", expiry.expire_due_memberships, next_due=expiry.next_expiry_due)
         # A daily poll of the channel: its answer changes only when the channel's side does, so it has no schedule.
         sweeps.register("agreement_reconcile", cancellation.reconcile_agreements)
         outbox.register(renewals.CHARGE_TOPIC, renewals.execute_charge_message)

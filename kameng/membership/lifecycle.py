@@ -6,17 +6,22 @@ state it does not start from is refused with `IllegalTransition` and changes not
                    pending ──abandon: no payment in 24 h, first charge refused,
                              or the member chose again──────────────────────────▶ abandoned
                  abandoned ──start_period: late first payment, no other live one─▶ active
-                    active ──start_period: renewal paid─────────────────────────▶ active (next period)
-                    active ──charge_refused─────────────────────────────────────▶ past_due
-                  past_due ──charge_refused: retries left───────────────────────▶ past_due
-                  past_due ──start_period: a retry paid─────────────────────────▶ active
-                  past_due ──charge_refused: retries exhausted──────────────────▶ expired
+                    active ──start_period: renewal paid in its window C-2..C─────▶ active (next period, from the
+                                                                                   old period's end)
+                    active ──charge_refused: an attempt left in the window───────▶ active (benefits kept)
+                    active ──end_auto_renew: last attempt refused, first reminder
+                             too late, window missed─────────────────────────────▶ active, auto-renew off
                     active ──expire: period end without auto-renew──────────────▶ expired
                     active ──cancel, immediate──────────────────────────────────▶ cancelled (refund by policy)
-                  past_due ──cancel, either mode────────────────────────────────▶ cancelled
                     active ──cancel, end of period; stop_renewing───────────────▶ active, auto-renew off
+                  past_due ──expire: at the next expiry sweep───────────────────▶ expired
+                  past_due ──cancel, either mode────────────────────────────────▶ cancelled
                   past_due ──stop_renewing──────────────────────────────────────▶ past_due, auto-renew off
-                                                                                   (expire at the period end)
+
+past_due is no longer entered: a refused renewal is retried inside its window (docs/rules.md#renewal-schedule) while
+the member keeps every day paid for, so benefits are never paused. It stays for memberships left past_due by the old
+retry rule (retries 1 and 3 days after the period end, outside Alipay's window): their period is over and no
+renewal is tried any more, so the expiry sweep ends them (reason renewal_failed) and tells the member.
 
 expired, cancelled and abandoned are final (an abandoned membership's late first payment aside). Every cancel,
 whoever asks (the member, support, the channel, the reconcile), writes one receipt (`Cancellation`) and audits it.
@@ -29,6 +34,7 @@ from django.db.models import QuerySet
 
 from kameng.core import clock, ids, locking, outbox
 from kameng.core.audit import Source, log_action
+from kameng.membership import schedule
 from kameng.membership.models import PERIOD_MONTHS, Agreement, Cancellation, Charge, Membership
 from kameng.membership.notices import notify_member
 from kameng.membership.periods import period_bounds
@@ -38,10 +44,6 @@ UNSIGN_TOPIC = "membership.unsign"
 ABANDON_AFTER = timedelta(
     hours=24
 )  # a first payment that never came: abandoned, the member free to choose again
-RETRY_AFTER = [
-    timedelta(days=1),
-    timedelta(days=3),
-]  # after the first refused renewal; then the membership ends
 _CANCEL_AUDIT_SOURCE = {
     Cancellation.Source.SELF_SERVICE: Source.WEB,
     Cancellation.Source.SUPPORT: Source.ADMIN,
@@ -97,8 +99,9 @@ def abandon(*, membership: Membership) -> None:
 
 
 def start_period(*, membership: Membership, charge: Charge, order_no: str, source: str) -> None:
-    """The money for `charge` arrived: its period starts. A first period or a recovery from past_due starts now;
-    an on-time renewal continues from the period end, so Jan 31 renews on Feb 28 and then Mar 31."""
+    """The money for `charge` arrived: its period starts. A first period (or a late payment of a membership left
+    past_due by the old retry rule) starts now; a renewal, paid inside its window C-2..C, continues from the period
+    end, so Jan 31 renews on Feb 28 and then Mar 31, whatever day inside the window the money came."""
     allowed = (Status.PENDING, Status.ACTIVE, Status.PAST_DUE)
     _under_lock(
         membership, "start a period", *allowed, *([Status.ABANDONED] if charge.period_index == 0 else [])
@@ -117,11 +120,12 @@ def start_period(*, membership: Membership, charge: Charge, order_no: str, sourc
         start, end = moment, None
     membership.current_period_start, membership.current_period_end = start, end
     membership.status, membership.failed_attempts, membership.past_due_since = Status.ACTIVE, 0, None
-    membership.next_charge_at = end if (membership.auto_renew and end) else None
-    membership.next_reminder_at = None
-    if membership.next_charge_at:
-        first_offset = plan.reminder_schedule()[0]
-        membership.next_reminder_at = end - timedelta(days=first_offset)
+    membership.next_charge_at = membership.next_reminder_at = None
+    coming = schedule.coming_cycle(membership) if membership.auto_renew else None
+    if coming is not None:
+        # The renewal sweep's first step for the coming cycle is its notice (C-4); reminders come before.
+        membership.next_charge_at = coming.notice_at
+        membership.next_reminder_at = coming.reminder_at(plan.reminder_schedule()[0])
     membership.save()
     log_action(
         action="membership.renewed" if charge.period_index else "membership.activated",
@@ -145,30 +149,57 @@ def start_period(*, membership: Membership, charge: Charge, order_no: str, sourc
     )
 
 
-def charge_refused(*, membership: Membership, charge: Charge) -> bool:
-    """active → past_due (benefits paused) with a retry scheduled; past_due → past_due while retries are left,
-    then → expired. Returns True when no retry is left (the charge has failed for good)."""
-    _under_lock(membership, "have a renewal refused", Status.ACTIVE, Status.PAST_DUE)
-    if membership.failed_attempts >= len(RETRY_AFTER):
-        expire(membership=membership, reason=ExpiryReason.RENEWAL_FAILED)  # audited from the status it had
-        return True
-    if membership.status == Status.ACTIVE:
-        membership.status, membership.past_due_since = Status.PAST_DUE, clock.now()
-    membership.next_charge_at = membership.past_due_since + RETRY_AFTER[membership.failed_attempts]
+def charge_refused(
+    *, membership: Membership, agreement: Agreement | None, charge: Charge, retry_at: datetime | None
+) -> None:
+    """A renewal attempt was refused. With `retry_at` (an attempt left in the window) the membership stays active
+    with every day paid for and the member is told when we try again; without, auto-renew ends (the membership
+    runs to its period end) and the member is told when it ends and how to join again."""
+    _under_lock(membership, "have a renewal refused", Status.ACTIVE)
     membership.failed_attempts += 1
-    membership.save(update_fields=["status", "past_due_since", "next_charge_at", "failed_attempts"])
+    if retry_at is None:
+        membership.save(update_fields=["failed_attempts"])
+        end_auto_renew(
+            membership=membership,
+            agreement=agreement,
+            why="renewal_failed",
+            data={"cycle": charge.period_index, "attempts": membership.failed_attempts},
+        )
+        return
+    membership.next_charge_at = retry_at
+    membership.save(update_fields=["failed_attempts", "next_charge_at"])
     notify_member(
         membership=membership,
         kind="membership.charge_failed",
         key=f"{charge.period_index}:{membership.failed_attempts}",
         amount_fen=charge.amount_fen,
-        retry_at=membership.next_charge_at,
+        retry_at=retry_at,
     )
-    return False
+
+
+def end_auto_renew(
+    *, membership: Membership, agreement: Agreement | None, why: str, data: dict | None = None
+) -> None:
+    """Auto-renew ends without a cancellation receipt: the cycle's renewal failed for good, or could not be made
+    by the rules (first reminder too late, window missed). No further charge; the membership runs to its period
+    end and then expires; the agreement is unsigned at the channel (it will not be used again: a member who wants
+    VIP again joins again); audited as membership.{why}; the member is told (once per cycle)."""
+    _under_lock(membership, "end auto-renew", Status.ACTIVE)
+    membership.auto_renew, membership.next_charge_at, membership.next_reminder_at = False, None, None
+    membership.save(update_fields=["auto_renew", "next_charge_at", "next_reminder_at"])
+    _request_unsign(agreement)
+    log_action(action=f"membership.{why}", obj=membership, source=Source.SYSTEM, data=data or {})
+    notify_member(
+        membership=membership,
+        kind="membership.renewal_ended",
+        key=f"{membership.period_index + 1}",
+        reason=why,
+    )
 
 
 def expire(*, membership: Membership, reason: ExpiryReason) -> None:
-    """active / past_due → expired: the period ended without auto-renew, or the renewal failed for good."""
+    """active / past_due → expired: the period ended without auto-renew (active), or a membership left past_due by
+    the old retry rule is ended (renewal_failed)."""
     _under_lock(membership, "expire", Status.ACTIVE, Status.PAST_DUE)
     before = membership.status
     membership.status, membership.ended_at = Status.EXPIRED, clock.now()
@@ -184,8 +215,9 @@ def expire(*, membership: Membership, reason: ExpiryReason) -> None:
 
 
 def stop_renewing(*, membership: Membership, why: str) -> None:
-    """Auto-renew off without a receipt: there is nothing we may charge through (no agreement in force, or the
-    price is above the signed cap). The membership runs to its period end. `why` names the audit action."""
+    """Auto-renew off without a receipt and without a message: there is nothing we may charge through (no
+    agreement in force, or the price is above the signed cap). The membership runs to its period end. `why` names
+    the audit action."""
     _under_lock(membership, "stop renewing", Status.ACTIVE, Status.PAST_DUE)
     membership.auto_renew, membership.next_charge_at = False, None
     membership.save(update_fields=["auto_renew", "next_charge_at"])

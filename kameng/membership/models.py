@@ -7,7 +7,12 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-MIN_FIRST_REMINDER_DAYS = 5  # first notice ≥ 5 days before a charge (docs/rules.md#4-membership)
+# The renewal schedule's numbers the models need (the rest is kameng/membership/schedule.py): the first reminder
+# at least 5 days before a cycle's first attempt, which is 2 days before its planned date C; plans count their
+# reminder days before C, so their first is at least 7 (docs/rules.md#renewal-schedule).
+MIN_FIRST_REMINDER_DAYS = 5
+CHARGE_WINDOW_DAYS = 2  # attempts on C-2, C-1 and C
+MIN_FIRST_REMINDER_DAYS_BEFORE_C = MIN_FIRST_REMINDER_DAYS + CHARGE_WINDOW_DAYS
 
 
 def parse_reminder_days(text: str) -> list[int]:
@@ -51,7 +56,9 @@ class Plan(models.Model):
         help_text=_("永久会员:超过无理由期后的违约金比例;留空表示不退款"),
     )
     reminder_days = models.CharField(
-        max_length=32, blank=True, help_text=_("续费前几天提醒,逗号分隔;留空用默认(年卡 30,7,3;其他 7,3)")
+        max_length=32,
+        blank=True,
+        help_text=_("计划扣款日前几天提醒,逗号分隔,第一次不少于 7 天;留空用默认(年卡 30,7,3;其他 7,3)"),
     )
     terms_version = models.CharField(max_length=32, default="2026-11")
     is_active = models.BooleanField(default=True)
@@ -73,10 +80,16 @@ class Plan(models.Model):
         return self.period != Period.LIFETIME
 
     def reminder_schedule(self) -> list[int]:
-        """Days before a charge on which the member is reminded, largest first."""
+        """Days before a cycle's planned date C on which the member is reminded, largest first. The first is at
+        least 7 (5 days before the first attempt on C-2): a list saved before that floor gets a reminder on C-7
+        added rather than a renewal paused for a reminder that came too late."""
         if self.reminder_days:
-            return parse_reminder_days(self.reminder_days)
-        return [30, 7, 3] if self.period == Period.YEAR else [7, 3]
+            days = parse_reminder_days(self.reminder_days)
+        else:
+            days = [30, 7, 3] if self.period == Period.YEAR else [7, 3]
+        if days[0] < MIN_FIRST_REMINDER_DAYS_BEFORE_C:
+            days.insert(0, MIN_FIRST_REMINDER_DAYS_BEFORE_C)
+        return days
 
     def clean(self) -> None:
         if self.reminder_days:
@@ -84,9 +97,10 @@ class Plan(models.Model):
                 days = parse_reminder_days(self.reminder_days)
             except ValueError as exc:
                 raise ValidationError({"reminder_days": str(exc)}) from None
-            if days[0] < MIN_FIRST_REMINDER_DAYS:
+            if days[0] < MIN_FIRST_REMINDER_DAYS_BEFORE_C:
+                # Reminder days count before C; the first attempt is on C-2 and must come 5 days after it.
                 raise ValidationError(
-                    {"reminder_days": _("第一次提醒不得晚于扣款前 5 天")}  # never later than 5 days before
+                    {"reminder_days": _("第一次提醒不得晚于计划扣款日前 7 天(首次扣款尝试前 5 天)")}
                 )
 
 
@@ -232,6 +246,9 @@ class Charge(models.Model):
     succeeded_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.CharField(max_length=255, blank=True)
+    # When the channel was told this renewal is coming (WeChat 预扣费通知; Alipay answers at once): no attempt
+    # before it, and none before its waiting period is over (kameng/membership/schedule.py).
+    announced_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("会员扣款")
@@ -264,7 +281,9 @@ class ChargeAttempt(models.Model):
 
 
 class Reminder(models.Model):
-    """A renewal reminder sent for one cycle. The charge for that cycle waits until one is ≥ 5 days old."""
+    """A renewal reminder sent for one cycle. A cycle whose first reminder was not sent 5 days before its first
+    attempt is never charged (auto-renew pauses for it). charge_at: the cycle's planned date C at the member's charge
+    time (the window's last attempt)."""
 
     membership = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="reminders")
     period_index = models.PositiveIntegerField()  # the period the coming charge pays for

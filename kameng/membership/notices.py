@@ -6,6 +6,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from kameng.core import clock
+from kameng.membership import schedule
 from kameng.membership.models import Membership
 from kameng.membership.selectors import CHANNEL_LABELS, period_label
 from kameng.notifications.services import notify
@@ -25,10 +26,16 @@ def notify_member(
     charge_at: datetime | None = None,
     days_before: int | None = None,
     retry_at: datetime | None = None,
+    window_opens: datetime | None = None,
+    reason: str = "",
     receipt=None,
 ) -> None:
-    """Queues one message (once per key) inside the caller's transaction; mail goes out through the outbox."""
+    """Queues one message (once per key) inside the caller's transaction; mail goes out through the outbox.
+
+    Every date of a coming charge is the cycle's planned date C (`schedule`), with its window C-2..C, 07:00–22:00.
+    """
     member_url = _absolute(reverse("membership:centre"))
+    coming = schedule.coming_cycle(membership) if membership.auto_renew else None
     context = {
         "plan_name": membership.plan.name,
         "period_label": period_label(membership.plan),
@@ -37,12 +44,16 @@ def notify_member(
         "period_end": membership.current_period_end,
         "auto_renew": membership.auto_renew,
         "channel_label": CHANNEL_LABELS.get(membership.channel, membership.channel),
-        "next_charge_at": membership.next_charge_at,
+        "next_charge_at": coming.last_attempt_at if coming else None,  # its date is C
+        "next_window_opens": coming.window_opens if coming else None,
         "next_charge_fen": membership.price_fen,
         "charged_at": clock.now(),
         "charge_at": charge_at,
         "days_before": days_before,
         "retry_at": retry_at,
+        "window_opens": window_opens,
+        "reason": reason,
+        "plans_url": _absolute(reverse("membership:plans")),
         "ended_at": membership.ended_at,
         "order_no": order_no,
         "cancel_url": _absolute(reverse("membership:cancel")),

@@ -1,15 +1,26 @@
-"""Due-time membership work: reminders before every charge, renewal charges through the agreement, expiry.
+"""Due-time membership work: renewal charges through the agreement, on the schedule of `schedule.py`, and expiry.
+Reminders are in reminders.py.
 
 Each sweep claims rows with SELECT … FOR UPDATE SKIP LOCKED in batches, so any number of workers may run it at
-once. A renewal is claimed (charge row + order + lease) in one transaction, charged at the channel outside any
-transaction (idempotent there by order number), and its result applied in another: a crash between leaves a
-pending attempt that the next sweep retries with the same order number, so a period is never charged twice.
+once. A cycle's renewal takes two steps of the renewal sweep, each claimed (the work readied and leased) in one
+transaction, sent to the channel outside any transaction and applied in another:
+
+1. the notice (C-4, 07:00–22:00): `announce_charge` (WeChat's 预扣费通知; Alipay answers at once), recorded as
+   the charge's announced_at, once per cycle;
+2. the attempts: on the chargeable days of the window C-2..C, once a day at the member's charge time, never
+   outside 07:00–22:00, never after C, never without the notice in place nor without the first reminder 5 days
+   before the first attempt. A refused attempt is retried the next day of the window; after the last, auto-renew
+   ends and the membership runs to its period end.
+
+A crash between claim and answer leaves an unfinished attempt that the next sweep asks again under the same order
+number (inside the window's hours only), so a period is never charged twice.
 """
 
 import enum
 import logging
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 from django.db.models import Min, QuerySet
 
@@ -17,17 +28,11 @@ from kameng.core import clock, locking, sweeps
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
 from kameng.core.http import TransportError
-from kameng.membership import lifecycle
+from kameng.membership import announcements, lifecycle, reminders, schedule
 from kameng.membership.error_codes import MembershipErrorCode
-from kameng.membership.models import (
-    MIN_FIRST_REMINDER_DAYS,
-    Agreement,
-    Charge,
-    ChargeAttempt,
-    Membership,
-    Reminder,
-)
-from kameng.membership.notices import notify_member
+from kameng.membership.expiry import expire_due_memberships, next_expiry_due  # noqa: F401 (their old home)
+from kameng.membership.models import Agreement, Charge, ChargeAttempt, Membership
+from kameng.membership.reminders import next_reminder_due, send_due_reminders  # noqa: F401 (their old home)
 from kameng.orders import services as orders
 from kameng.orders.models import Order
 from kameng.payments import services as payments
@@ -42,121 +47,47 @@ CHARGE_TOPIC = "membership.charge"
 BATCH = 100
 CHARGE_LEASE = timedelta(minutes=10)  # a claimed renewal not finished by then is looked at again
 UNFINISHED = (ChargeAttempt.Outcome.UNANSWERED, ChargeAttempt.Outcome.PENDING)
-
-
-# --- reminders ------------------------------------------------------------------------------------------------------
-
-
-def send_due_reminders(*, limit: int = 5000) -> int:
-    """Sends each due renewal reminder once: on the plan's days before the charge (by default 7 and 3)."""
-    # Reminders are database writes (the mail goes through the outbox), so each is sent in its claim transaction.
-    return sum(sweeps.lease_due(due=_due_reminders, lease=_remind, limit=limit, batch=BATCH))
-
-
-def _awaiting_reminder() -> QuerySet[Membership]:
-    return Membership.objects.filter(status=Status.ACTIVE, auto_renew=True)
-
-
-def next_reminder_due() -> datetime | None:
-    return _awaiting_reminder().aggregate(at=Min("next_reminder_at"))["at"]
-
-
-def _due_reminders() -> QuerySet[Membership]:
-    return (
-        _awaiting_reminder()
-        .select_related("plan", "user")
-        .filter(next_reminder_at__lte=clock.now())
-        .order_by("next_reminder_at")
-    )
-
-
-def _remind(membership: Membership) -> int:
-    """Sends the latest reminder now due for the coming charge (earlier missed ones are not sent late); it moves
-    next_reminder_at past now either way."""
-    now, charge_at = clock.now(), membership.current_period_end
-    schedule = membership.plan.reminder_schedule()
-    due = [d for d in schedule if charge_at - timedelta(days=d) <= now]
-    later = [d for d in schedule if charge_at - timedelta(days=d) > now]
-    sent = 0
-    if due:
-        sent = _send_reminder(membership, days_before=min(due), charge_at=charge_at)
-    membership.next_reminder_at = charge_at - timedelta(days=max(later)) if later else None
-    membership.save(update_fields=["next_reminder_at"])
-    return sent
-
-
-def _send_reminder(membership: Membership, *, days_before: int, charge_at) -> int:
-    cycle = membership.period_index + 1
-    _, created = Reminder.objects.get_or_create(
-        membership=membership,
-        period_index=cycle,
-        days_before=days_before,
-        defaults={"charge_at": charge_at, "amount_fen": membership.price_fen, "sent_at": clock.now()},
-    )
-    if not created:
-        return 0
-    notify_member(
-        membership=membership,
-        kind="membership.reminder",
-        key=f"{cycle}:{days_before}",
-        charge_at=charge_at,
-        days_before=days_before,
-    )
-    log_action(
-        action="membership.reminder_sent",
-        obj=membership,
-        source=Source.SYSTEM,
-        data={"cycle": cycle, "days_before": days_before, "charge_at": clock.iso(charge_at)},
-    )
-    return 1
-
-
-def _reminded_in_time(membership: Membership, cycle: int) -> bool:
-    first = Reminder.objects.filter(membership=membership, period_index=cycle).order_by("sent_at").first()
-    return first is not None and first.sent_at <= clock.now() - timedelta(days=MIN_FIRST_REMINDER_DAYS)
-
-
-def _postpone(membership: Membership, cycle: int) -> None:
-    """No reminder ≥ 5 days old for this charge: remind now if never reminded, and charge 5 days after."""
-    first = Reminder.objects.filter(membership=membership, period_index=cycle).order_by("sent_at").first()
-    if first is None:
-        _send_reminder(
-            membership, days_before=MIN_FIRST_REMINDER_DAYS, charge_at=clock.now() + timedelta(days=5)
-        )
-        first = Reminder.objects.get(membership=membership, period_index=cycle)
-    membership.next_charge_at = first.sent_at + timedelta(days=MIN_FIRST_REMINDER_DAYS)
-    membership.save(update_fields=["next_charge_at"])
-    log_action(
-        action="membership.charge_postponed",
-        obj=membership,
-        source=Source.SYSTEM,
-        data={
-            "cycle": cycle,
-            "reminded_at": clock.iso(first.sent_at),
-            "charge_at": clock.iso(membership.next_charge_at),
-        },
-    )
+# An attempt still unanswered when its window closed is not asked again (that would be a charge outside the
+# window): its outcome is awaited this long (a notification, or the query sweep), then the cycle is given up.
+UNFINISHED_WAIT = timedelta(hours=24)
 
 
 # --- renewals -------------------------------------------------------------------------------------------------------
 
 
+class Step(enum.StrEnum):
+    ANNOUNCE = "announce"
+    CHARGE = "charge"
+
+
+@dataclass(frozen=True)
+class Work:
+    """One claimed step of a cycle's renewal: its notice (by charge id) or an attempt (by order number)."""
+
+    step: Step
+    charge_id: int = 0
+    order_no: str = ""
+
+
 def renew_due_memberships(*, limit: int = 5000) -> int:
-    """Charges every due auto-renewing membership once for its next period; returns how many were attempted."""
-    attempted = 0
-    for order_no in _claim_due(limit):
-        execute_charge(order_no=order_no)
-        attempted += 1
-    return attempted
+    """Runs every due renewal step once (a notice or a charge attempt); returns how many were sent."""
+    sent = 0
+    for work in _claim_due(limit):
+        if work.step == Step.ANNOUNCE:
+            announcements.announce_charge(charge_id=work.charge_id)
+        else:
+            execute_charge(order_no=work.order_no)
+        sent += 1
+    return sent
 
 
-def _claim_due(limit: int) -> Iterator[str]:
-    """Due memberships nobody else holds, each with one charge attempt readied and leased in the claim."""
-    return sweeps.lease_due(due=_due_renewals, lease=_ready_attempt, limit=limit, batch=BATCH)
+def _claim_due(limit: int) -> Iterator[Work]:
+    """Due memberships nobody else holds, each with its next step readied and leased in the claim."""
+    return sweeps.lease_due(due=_due_renewals, lease=_ready_step, limit=limit, batch=BATCH)
 
 
 def _awaiting_charge() -> QuerySet[Membership]:
-    return Membership.objects.filter(status__in=[Status.ACTIVE, Status.PAST_DUE], auto_renew=True)
+    return Membership.objects.filter(status=Status.ACTIVE, auto_renew=True)
 
 
 def next_charge_due() -> datetime | None:
@@ -172,36 +103,103 @@ def _due_renewals() -> QuerySet[Membership]:
     )
 
 
-def _ready_attempt(membership: Membership) -> str | None:
-    """In the claim transaction: readies one charge attempt and leases it; its order number, or None if there is
-    nothing to charge now."""
+def _ready_step(membership: Membership) -> Work | None:
+    """In the claim transaction: readies the cycle's next step and leases it; None if there is nothing to send now
+    (then the membership's next_charge_at has moved to when there will be, or auto-renew has ended)."""
     cycle = membership.period_index + 1
     agreement = getattr(membership, "agreement", None)
     if agreement is None or agreement.status != Agreement.Status.ACTIVE:
         # Nothing we may charge through: the membership simply runs to its end.
         lifecycle.stop_renewing(membership=membership, why="renewal_without_agreement")
         return None
-    if membership.status == Status.ACTIVE and not _reminded_in_time(membership, cycle):
-        _postpone(membership, cycle)
-        return None
     amount = membership.price_fen  # the agreed price, never more
     if amount > agreement.single_amount_fen:
         lifecycle.stop_renewing(membership=membership, why="renewal_above_cap")
+        return None
+    coming = schedule.coming_cycle(membership)
+    if coming is None:
+        lifecycle.stop_renewing(membership=membership, why="renewal_without_schedule")
+        return None
+    if not reminders.reminded_in_time(membership, cycle, coming):
+        reminders.pause_for_late_reminder(membership, coming)
         return None
     charge, _ = Charge.objects.get_or_create(
         membership=membership,
         period_index=cycle,
         defaults={"amount_fen": amount, "is_renewal": True, "created_at": clock.now()},
     )
-    if charge.status == Charge.Status.SUCCEEDED:
-        return None  # already paid (its notification is being applied): never twice
+    if charge.status != Charge.Status.PENDING:
+        return None  # paid (its notification is being applied) or given up: never twice
+    if charge.announced_at is None:
+        return _ready_notice(membership, charge, coming)
+    return _ready_attempt(membership, charge, coming)
+
+
+def _lease(membership: Membership) -> None:
+    membership.next_charge_at = clock.now() + CHARGE_LEASE
+    membership.save(update_fields=["next_charge_at"])
+
+
+def _wait_until(membership: Membership, moment: datetime) -> None:
+    membership.next_charge_at = moment
+    membership.save(update_fields=["next_charge_at"])
+
+
+def _ready_notice(membership: Membership, charge: Charge, coming: schedule.Cycle) -> Work | None:
+    now = clock.now()
+    moment = coming.next_notice_moment(now)
+    if moment is None:  # the sweep was down past the last day a notice leaves a chargeable day
+        _give_up(membership, charge, why="renewal_window_missed", coming=coming)
+        return None
+    if moment > now:
+        _wait_until(membership, moment)
+        return None
+    _lease(membership)
+    return Work(step=Step.ANNOUNCE, charge_id=charge.pk)
+
+
+def _tried_on(charge: Charge) -> set[date]:
+    """The days of the window on which an attempt was refused (one attempt a day)."""
+    refused = charge.tries.filter(outcome=ChargeAttempt.Outcome.FAILED).values_list("created_at", flat=True)
+    return {clock.local(moment).date() for moment in refused}
+
+
+def _ready_attempt(membership: Membership, charge: Charge, coming: schedule.Cycle) -> Work | None:
+    now, announced_on = clock.now(), clock.local(charge.announced_at).date()
     attempt = (
         ChargeAttempt.objects.select_related("order")
         .filter(charge=charge, outcome__in=UNFINISHED)
         .order_by("-id")
         .first()
     )
-    if attempt is None:  # a fresh try gets a fresh order number; an unfinished one is retried under its own
+    if (
+        attempt is not None
+    ):  # asked before, answer lost or pending: asked again under its own number, in hours
+        moment = coming.next_hours_moment(now, announced_on=announced_on)
+        if moment is None:
+            if now < coming.window_closes + UNFINISHED_WAIT:
+                _wait_until(membership, coming.window_closes + UNFINISHED_WAIT)
+            else:
+                _give_up(membership, charge, why="renewal_failed", coming=coming)
+            return None
+        if moment > now:
+            _wait_until(membership, moment)
+            return None
+    else:
+        moment = coming.next_charge_moment(
+            now,
+            announced_on=announced_on,
+            tried_on=_tried_on(charge),
+            not_before=reminders.earliest_attempt(membership, charge.period_index),
+        )
+        if moment is None:
+            why = "renewal_failed" if charge.attempts else "renewal_window_missed"
+            _give_up(membership, charge, why=why, coming=coming)
+            return None
+        if moment > now:
+            _wait_until(membership, moment)
+            return None
+        # A fresh try gets a fresh order number (WeChat: a refused order is closed, retry under a new one).
         order = orders.create_service_order(
             user=membership.user,
             subject=f"VIP {membership.plan.name} 续费",
@@ -209,12 +207,27 @@ def _ready_attempt(membership: Membership) -> str | None:
             channel=membership.channel,
             source=Source.SYSTEM,
         )
-        attempt = ChargeAttempt.objects.create(charge=charge, order=order, created_at=clock.now())
+        attempt = ChargeAttempt.objects.create(charge=charge, order=order, created_at=now)
     charge.attempts += 1
     charge.save(update_fields=["attempts"])
-    membership.next_charge_at = clock.now() + CHARGE_LEASE
-    membership.save(update_fields=["next_charge_at"])
-    return attempt.order.order_no
+    _lease(membership)
+    return Work(step=Step.CHARGE, order_no=attempt.order.order_no)
+
+
+def _give_up(membership: Membership, charge: Charge, *, why: str, coming: schedule.Cycle) -> None:
+    """Nothing left in the window: the cycle is not charged; auto-renew ends, the member is told."""
+    charge.status = Charge.Status.FAILED
+    charge.save(update_fields=["status"])
+    lifecycle.end_auto_renew(
+        membership=membership,
+        agreement=getattr(membership, "agreement", None),
+        why=why,
+        data={
+            "cycle": charge.period_index,
+            "planned": coming.planned.isoformat(),
+            "attempts": charge.attempts,
+        },
+    )
 
 
 def execute_charge_message(payload: dict) -> None:
@@ -291,15 +304,19 @@ def charge_refused_at_channel(*, order_no: str, reason: str, source: str) -> boo
 
 @locking.retried_atomic
 def _charge_failed(*, attempt_id: int, message: str, source: str = Source.CHANNEL) -> None:
-    """A refused charge never extends the membership: past_due (benefits paused), retries, then the end."""
+    """A refused charge never takes a day paid for: while the window has an attempt left the membership stays
+    active and the next day's attempt is scheduled; after the last, auto-renew ends (lifecycle.charge_refused)."""
     attempt = ChargeAttempt.objects.select_related("order", "charge").get(pk=attempt_id)
-    membership, charge = locking.lock_each(
+    # Membership, agreement (auto-renew may end: it is unsigned), charge, then order: the lock order.
+    membership, agreement, charge = locking.lock_each(
         Membership.objects.select_related("plan", "user").filter(pk=attempt.charge.membership_id),
+        Agreement.objects.filter(membership_id=attempt.charge.membership_id),
         Charge.objects.filter(pk=attempt.charge_id),
     )
     if charge.status != Charge.Status.PENDING or attempt.outcome == ChargeAttempt.Outcome.FAILED:
         return
-    attempt.outcome, attempt.finished_at = ChargeAttempt.Outcome.FAILED, clock.now()
+    now = clock.now()
+    attempt.outcome, attempt.finished_at = ChargeAttempt.Outcome.FAILED, now
     attempt.save(update_fields=["outcome", "finished_at"])
     order = orders.lock_order(attempt.order.order_no)
     if order.status == Order.Status.PENDING_PAYMENT:
@@ -315,57 +332,28 @@ def _charge_failed(*, attempt_id: int, message: str, source: str = Source.CHANNE
     if charge.period_index == 0:  # the first charge after signing: the membership never started
         charge.status = Charge.Status.FAILED
         lifecycle.abandon(membership=membership)
-    elif membership.status in (Status.ACTIVE, Status.PAST_DUE) and lifecycle.charge_refused(
-        membership=membership, charge=charge
-    ):
-        charge.status = Charge.Status.FAILED  # no retry left
+    elif membership.status == Status.ACTIVE and membership.period_index + 1 == charge.period_index:
+        retry_at = _retry_at(membership, charge, now)
+        if retry_at is None or not membership.auto_renew:
+            charge.status = Charge.Status.FAILED  # no attempt left (or auto-renew was turned off meanwhile)
+        if membership.auto_renew:
+            lifecycle.charge_refused(
+                membership=membership, agreement=agreement, charge=charge, retry_at=retry_at
+            )
+    else:
+        charge.status = Charge.Status.FAILED
     charge.save(update_fields=["status", "last_error"])
 
 
-# --- expiry ---------------------------------------------------------------------------------------------------------
-
-
-def expire_due_memberships(*, limit: int = 5000) -> int:
-    """Memberships without auto-renew end at their period end; lifetime plans never do. Stale first orders are
-    abandoned so the member can choose again."""
-    ended = list(sweeps.lease_due(due=_due_ends, lease=_end_at_period_end, limit=limit, batch=BATCH))
-    abandoned = list(sweeps.lease_due(due=_stale_first_orders, lease=_abandon, limit=BATCH, batch=BATCH))
-    return len(ended) + len(abandoned)
-
-
-def _running_out() -> QuerySet[Membership]:
-    return Membership.objects.filter(status=Status.ACTIVE, auto_renew=False)
-
-
-def _unpaid_first() -> QuerySet[Membership]:
-    return Membership.objects.filter(status=Status.PENDING)
-
-
-def next_expiry_due() -> datetime | None:
-    period_end = _running_out().aggregate(at=Min("current_period_end"))["at"]
-    created = _unpaid_first().aggregate(at=Min("created_at"))["at"]
-    moments = [m for m in (period_end, created and created + lifecycle.ABANDON_AFTER) if m is not None]
-    return min(moments, default=None)
-
-
-def _due_ends() -> QuerySet[Membership]:
-    return (
-        _running_out()
-        .select_related("plan", "user")
-        .filter(current_period_end__lte=clock.now())
-        .order_by("current_period_end")
+def _retry_at(membership: Membership, charge: Charge, now: datetime) -> datetime | None:
+    """The next day's attempt of the window (at the charge time), or None after the last."""
+    coming = schedule.coming_cycle(membership)
+    if coming is None or charge.announced_at is None:
+        return None
+    tried = _tried_on(charge) | {clock.local(now).date()}
+    return coming.next_charge_moment(
+        now,
+        announced_on=clock.local(charge.announced_at).date(),
+        tried_on=tried,
+        not_before=reminders.earliest_attempt(membership, charge.period_index),
     )
-
-
-def _end_at_period_end(membership: Membership) -> Membership:
-    lifecycle.expire(membership=membership, reason=lifecycle.ExpiryReason.PERIOD_END)
-    return membership
-
-
-def _stale_first_orders() -> QuerySet[Membership]:
-    return _unpaid_first().filter(created_at__lte=clock.now() - lifecycle.ABANDON_AFTER)
-
-
-def _abandon(membership: Membership) -> Membership:
-    lifecycle.abandon(membership=membership)
-    return membership

@@ -82,7 +82,9 @@ class SubscribedOut(Schema):
                         "period_label": "1 个月",
                         "channel": "alipay",
                         "auto_renew": True,
-                        "next_charge_at": "2026-12-25T19:53:45+08:00",
+                        "next_charge_at": "2026-12-25T22:00:00+08:00",
+                        "next_charge_date": "2026-12-25",
+                        "charge_window_opens": "2026-12-23T07:00:00+08:00",
                         "next_charge_fen": 1500,
                         "charge_cap_fen": 1500,
                         "reminder_days_before": [7, 3],
@@ -95,8 +97,10 @@ class SubscribedOut(Schema):
                         },
                         "text": [
                             "月卡:¥15.00 / 1 个月",
-                            "到期自动续费:下次扣款 2026-12-25,金额 ¥15.00,通过支付宝扣款,每次不超过 ¥15.00。",
-                            "每次扣款前 7、3 天会通过站内信和邮件提醒你。",
+                            "到期自动续费:下次计划扣款日 2026-12-25,金额 ¥15.00,通过支付宝扣款,每次不超过 ¥15.00。",
+                            "扣款在计划扣款日及前 2 天(2026-12-23 至 2026-12-25)每天 07:00–22:00 之间进行,"
+                            "成功一次即止。",
+                            "每个计划扣款日前 7、3 天会通过站内信和邮件提醒你。",
                             "随时可取消:会员中心 → 退订会员(两步完成);或提交退订工单;"
                             "或在支付宝 App → 我的 → 设置 → 支付设置 → 免密支付/自动扣款中关闭。",
                             PRO_RATA_POLICY,
@@ -138,7 +142,9 @@ class MembershipOut(Schema):
                     "current_period_end": "2026-12-25T19:53:45+08:00",
                     "auto_renew": True,
                     "channel": "alipay",
-                    "next_charge_at": "2026-12-25T19:53:45+08:00",
+                    "next_charge_at": "2026-12-25T22:00:00+08:00",
+                    "next_charge_date": "2026-12-25",
+                    "charge_window_opens": "2026-12-23T07:00:00+08:00",
                     "next_charge_fen": 1500,
                     "savings_period_fen": 242,
                     "savings_total_fen": 242,
@@ -162,7 +168,9 @@ class MembershipOut(Schema):
     current_period_end: str | None
     auto_renew: bool
     channel: str | None
-    next_charge_at: str | None
+    next_charge_at: str | None  # the end of the coming charge's window (C 22:00)
+    next_charge_date: str | None  # C, the planned charge date
+    charge_window_opens: str | None  # C-2 07:00
     next_charge_fen: int | None
     savings_period_fen: int
     savings_total_fen: int

@@ -1,7 +1,7 @@
 """Reads: plans, the purchase disclosure, VIP pricing, and the member centre's figures."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from django.db.models import Q, QuerySet, Sum
 from django.urls import reverse
@@ -13,7 +13,7 @@ from kameng.core.money import format_yuan
 from kameng.core.roles import Role
 from kameng.membership.error_codes import MembershipErrorCode
 from kameng.membership.models import PERIOD_MONTHS, Agreement, Cancellation, Charge, Membership, Period, Plan
-from kameng.membership.periods import add_months
+from kameng.membership.schedule import CLOSES, OPENS, WINDOW_DAYS, at_time, coming_cycle, first_renewal_date
 from kameng.orders.models import Order
 
 CHANNEL_LABELS = {"alipay": "支付宝", "wechat": "微信支付"}
@@ -63,12 +63,15 @@ def refund_policy_text(plan: Plan) -> str:
 def disclosure(*, plan: Plan, channel: str, auto_renew: bool, now: datetime | None = None) -> dict:
     """Everything the member must read before paying, as data (for the API and the consent record) and as lines.
 
-    For auto-renew: price, period, date and amount of the next charge, that a reminder comes before every charge,
-    the per-charge cap, and every way to cancel.
+    For auto-renew: price, period, the planned date C and amount of the next charge (the first renewal's C, the
+    date the agreement is signed with: `schedule.first_renewal_date`) and its window (the 2 days up to C,
+    07:00–22:00), that a reminder comes before every charge, the per-charge cap, and every way to cancel.
     """
     now = now or clock.now()
     months = PERIOD_MONTHS.get(plan.period)
-    next_charge_at = add_months(now, months) if (auto_renew and months) else None
+    planned = first_renewal_date(subscribed_at=now, period_months=months) if (auto_renew and months) else None
+    window = charge_window(planned) if planned else None
+    next_charge_at = window[1] if window else None
     facts = {
         "plan_code": plan.code,
         "plan_name": plan.name,
@@ -77,7 +80,9 @@ def disclosure(*, plan: Plan, channel: str, auto_renew: bool, now: datetime | No
         "period_label": period_label(plan),
         "channel": channel,
         "auto_renew": bool(auto_renew and months),
-        "next_charge_at": clock.iso(next_charge_at),
+        "next_charge_at": clock.iso(next_charge_at),  # the end of C's window: C 22:00
+        "next_charge_date": planned.isoformat() if planned else None,
+        "charge_window_opens": clock.iso(window[0]) if window else None,
         "next_charge_fen": plan.price_fen if next_charge_at else None,
         "charge_cap_fen": plan.price_fen if next_charge_at else None,
         "reminder_days_before": plan.reminder_schedule() if next_charge_at else [],
@@ -95,13 +100,16 @@ def disclosure(*, plan: Plan, channel: str, auto_renew: bool, now: datetime | No
     ]
     if next_charge_at:
         lines += [
-            _("到期自动续费:下次扣款 %(date)s,金额 %(amount)s,通过%(channel)s扣款,每次不超过 %(amount)s。")
+            _(
+                "到期自动续费:下次计划扣款日 %(date)s,金额 %(amount)s,通过%(channel)s扣款,每次不超过 %(amount)s。"
+            )
             % {
-                "date": clock.local(next_charge_at).strftime("%Y-%m-%d"),
+                "date": planned.isoformat(),
                 "amount": format_yuan(plan.price_fen),
                 "channel": CHANNEL_LABELS.get(channel, channel),
             },
-            _("每次扣款前 %(days)s 天会通过站内信和邮件提醒你。")
+            window_text(planned),
+            _("每个计划扣款日前 %(days)s 天会通过站内信和邮件提醒你。")
             % {"days": "、".join(str(d) for d in plan.reminder_schedule())},
             _("随时可取消:会员中心 → 退订会员(两步完成);或提交退订工单;或在%(path)s中关闭。")
             % {"path": CHANNEL_SETTINGS_PATH.get(channel, "")},
@@ -111,6 +119,20 @@ def disclosure(*, plan: Plan, channel: str, auto_renew: bool, now: datetime | No
     lines.append(refund_policy_text(plan))
     facts["text"] = lines
     return facts
+
+
+def charge_window(planned: date) -> tuple[datetime, datetime]:
+    """The window of the charge planned for `planned` (C): from C-2 07:00 to C 22:00, Beijing time."""
+    return at_time(planned - timedelta(days=WINDOW_DAYS), OPENS), at_time(planned, CLOSES)
+
+
+def window_text(planned: date) -> str:
+    """The one sentence every page and message uses for a charge's window."""
+    opens = planned - timedelta(days=WINDOW_DAYS)
+    return _("扣款在计划扣款日及前 2 天(%(opens)s 至 %(date)s)每天 07:00–22:00 之间进行,成功一次即止。") % {
+        "opens": opens.isoformat(),
+        "date": planned.isoformat(),
+    }
 
 
 def live_membership(user) -> Membership | None:
@@ -192,10 +214,12 @@ class MemberCentre:
     savings_total_fen: int
     paid_total_fen: int  # what VIP cost the member so far
     period_fee_fen: int  # what the current period cost
-    next_charge_at: datetime | None
+    next_charge_at: datetime | None  # the end of the coming charge's window: its planned date C, 22:00
     next_charge_fen: int | None
     value_note: str
     pending_order_no: str | None
+    next_charge_date: date | None = None  # C, the date the member is shown everywhere
+    charge_window_opens: datetime | None = None  # C-2, 07:00
 
 
 def member_centre(*, user) -> MemberCentre:
@@ -228,10 +252,8 @@ def member_centre(*, user) -> MemberCentre:
         user=user, start=membership.current_period_start, end=membership.current_period_end
     )
     total_savings = savings_fen(user=user)
-    renewing = membership.auto_renew and membership.status in (
-        Membership.Status.ACTIVE,
-        Membership.Status.PAST_DUE,
-    )
+    coming = coming_cycle(membership) if membership.auto_renew else None
+    renewing = coming is not None and membership.status == Membership.Status.ACTIVE
     if period_savings >= period_fee:
         note = _("本期已节省 %(saved)s,超过会费 %(fee)s") % {
             "saved": format_yuan(period_savings),
@@ -249,10 +271,12 @@ def member_centre(*, user) -> MemberCentre:
         savings_total_fen=total_savings,
         paid_total_fen=paid_total,
         period_fee_fen=period_fee,
-        next_charge_at=membership.next_charge_at if renewing else None,
+        next_charge_at=coming.window_closes if renewing else None,
         next_charge_fen=membership.price_fen if renewing else None,
         value_note=note,
         pending_order_no=None,
+        next_charge_date=coming.planned if renewing else None,
+        charge_window_opens=coming.window_opens if renewing else None,
     )
 
 

@@ -12,7 +12,6 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
@@ -22,12 +21,12 @@ from django.test import Client
 from kameng.core import clock, locking
 from kameng.core.money import yuan_str
 from kameng.membership import cancellation, renewals
-from kameng.membership.models import Agreement, Cancellation, Charge, ChargeAttempt, Membership, Reminder
+from kameng.membership.models import Agreement, Cancellation, Charge, ChargeAttempt, Membership
 from kameng.payments.models import Payment, Refund
 from kameng.protocols import alipay as alipay_protocol
 from kameng.sandbox import agreements as sandbox_agreements
 from kameng.sandbox import keys
-from tests.factories import PlanFactory, UserFactory, api_client, join_vip, post_json
+from tests.factories import PlanFactory, UserFactory, api_client, join_vip, post_json, ready_for_renewal
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 WAIT = 10  # seconds any step may take before the test calls it stuck
@@ -155,18 +154,10 @@ def member() -> Membership:
 
 def due_renewal(membership: Membership) -> ChargeAttempt:
     """The renewal sweep has claimed the next period's charge (its order is with the channel)."""
-    Reminder.objects.create(
-        membership=membership,
-        period_index=1,
-        days_before=7,
-        charge_at=membership.current_period_end,
-        amount_fen=membership.price_fen,
-        sent_at=membership.current_period_end - timedelta(days=7),
-    )
-    Membership.objects.filter(pk=membership.pk).update(next_reminder_at=None)
-    clock.advance(seconds=int((membership.current_period_end - clock.now()).total_seconds()) + 60)
-    (order_no,) = renewals._claim_due(1)
-    return ChargeAttempt.objects.select_related("order").get(order__order_no=order_no)
+    first_attempt = ready_for_renewal(membership)
+    clock.advance(seconds=int((first_attempt - clock.now()).total_seconds()) + 60)
+    (work,) = renewals._claim_due(1)
+    return ChargeAttempt.objects.select_related("order").get(order__order_no=work.order_no)
 
 
 def renewal_failure(attempt: ChargeAttempt):

@@ -2,16 +2,17 @@
 paying the money with the answer lost. Charges and refunds still converge, each exactly once."""
 
 import time
+from datetime import timedelta
 
 import pytest
 
 from kameng.console.invariants import find_violations
-from kameng.membership import cancellation
+from kameng.membership import cancellation, schedule
 from kameng.membership.models import Charge, Membership
 from kameng.payments.models import Payment, Refund
 from kameng.sandbox import faults
 from kameng.sandbox.models import SandboxRefund, SandboxTrade
-from tests.factories import PlanFactory, UserFactory, join_vip, play_for, play_next_due
+from tests.factories import PlanFactory, UserFactory, join_vip, play_for, play_next_due, play_until
 
 pytestmark = pytest.mark.django_db
 MEMBERS = 12
@@ -48,7 +49,8 @@ def test_renewal_charges_converge_once_each_when_the_channel_fails_30_percent(fl
         join_vip(UserFactory(), plan, channel="alipay" if n % 2 else "wechat", auto_renew=True)
         for n in range(MEMBERS)
     ]
-    play_for(days=29)  # reminders go out on time, before anything is due
+    first_attempt = min(schedule.coming_cycle(m).first_attempt_at for m in members)
+    play_until(first_attempt - timedelta(minutes=1))  # reminded and announced on time, nothing charged yet
     flaky_channel()
     renewed = Membership.objects.filter(pk__in=[m.pk for m in members], period_index=1)
     play_until_converged(

@@ -47,7 +47,7 @@ from kameng.accounts import services as accounts
 from kameng.console.invariants import CHECKS, find_violations
 from kameng.core import clock, outbox, sweeps
 from kameng.core.roles import Role
-from kameng.membership import renewals
+from kameng.membership import renewals, schedule
 from kameng.membership.models import Agreement, Cancellation, Membership, Plan
 from kameng.orders.models import Order
 from kameng.payments.models import Payment, Refund
@@ -349,7 +349,8 @@ class RefundMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.live() and self.plan.renews)
     @rule()
     def period_ends(self):
-        """To just past the period's end: the renewal sweep charges it, or the membership expires."""
+        """To just past the period's end: the renewal sweep has charged it in its window (C-2..C, on or before the
+        end), or the membership expires."""
         current = self.membership()
         if current.current_period_end is not None:
             _play_until(max(current.current_period_end, clock.now()) + timedelta(minutes=1))
@@ -422,14 +423,21 @@ class RefundMachine(RuleBasedStateMachine):
     def renewal_charged_while_a_cancel_is_in_flight(self, mode):
         """The sweep claims the renewal and the channel takes the money; the member's cancel lands before the
         worker records the channel's answer."""
-        end = self.membership().current_period_end
-        _play_until(max(end - timedelta(minutes=1), clock.now()))  # reminders sent, nothing charged yet
-        _move_clock_to(end + timedelta(seconds=1))
+        # The renewal's first attempt is on C-2 at the member's charge time (docs/rules.md#renewal-schedule).
+        first = schedule.coming_cycle(self.membership()).first_attempt_at
+        _play_until(
+            max(first - timedelta(minutes=1), clock.now())
+        )  # reminded, announced, nothing charged yet
+        due = self.membership().next_charge_at or first  # the attempt, 5 × 24 h after the reminder at least
+        _move_clock_to(max(due, clock.now()) + timedelta(seconds=1))
         real = renewals.get_channel
 
         class CancelArrivesMeanwhile:
             def __init__(self, adapter):
                 self.adapter = adapter
+
+            def __getattr__(self, name):  # every other call (the notice) goes to the adapter as it is
+                return getattr(self.adapter, name)
 
             def charge_agreement(inner, **call):  # `self` is the machine
                 answer = inner.adapter.charge_agreement(**call)

@@ -62,7 +62,7 @@ def test_dead_outbox_messages_can_be_sent_round_again():
 def test_the_plan_editor_previews_the_purchase_disclosure():
     plan = PlanFactory(price_fen=1500)
     page = logged_in(UserFactory(role=Role.OPERATOR)).get(f"/admin/membership/plan/{plan.pk}/change/")
-    assert "¥15.00" in page.content.decode() and "下次扣款" in page.content.decode()
+    assert "¥15.00" in page.content.decode() and "下次计划扣款日" in page.content.decode()
 
 
 def test_export_report_writes_csv():

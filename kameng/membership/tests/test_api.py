@@ -1,3 +1,5 @@
+from datetime import date, timedelta
+
 import pytest
 from django.test import Client
 
@@ -59,7 +61,11 @@ def test_membership_answer_for_a_member_with_auto_renew():
     join_vip(user, PlanFactory(code="m", price_fen=3000), channel="alipay", auto_renew=True)
     body = api_client(user).get("/api/v1/membership").json()
     assert body["status"] == "active" and body["plan_code"] == "m" and body["auto_renew"] is True
-    assert body["next_charge_at"] == body["current_period_end"] and body["next_charge_fen"] == 3000
+    # The one date: the planned date C (the period end's date here), its window C-2 07:00 to C 22:00.
+    assert body["next_charge_date"] == body["current_period_end"][:10] and body["next_charge_fen"] == 3000
+    assert body["next_charge_at"] == body["next_charge_date"] + "T22:00:00+08:00"
+    opens = date.fromisoformat(body["next_charge_date"]) - timedelta(days=2)
+    assert body["charge_window_opens"] == f"{opens.isoformat()}T07:00:00+08:00"
     assert body["agreement"]["channel"] == "alipay" and body["agreement"]["status"] == "active"
     assert body["current_period_start"].endswith("+08:00")
 
@@ -88,5 +94,5 @@ def test_plan_page_has_an_unticked_auto_renew_box_with_the_terms_beside_it():
     box = page[page.index('name="auto_renew"') - 40 : page.index('name="auto_renew"') + 60]
     assert 'type="checkbox"' in box and "checked" not in box
     consent = page[page.index("data-consent") : page.index("</div>", page.index("data-consent"))]
-    for fact in ("¥15.00", "下次扣款", "提醒", "会员中心", "工单", "自动续费"):
+    for fact in ("¥15.00", "计划扣款日", "07:00–22:00", "提醒", "会员中心", "工单", "自动续费"):
         assert fact in consent

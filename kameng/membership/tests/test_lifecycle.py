@@ -121,33 +121,67 @@ def test_start_period_of_a_renewal_is_refused_for_an_abandoned_membership():
     )
 
 
-def test_a_refused_renewal_makes_an_active_membership_past_due_with_a_retry_the_next_day():
+def test_a_refused_renewal_with_an_attempt_left_keeps_the_membership_active_and_schedules_it():
     membership = active()
+    retry_at = membership.current_period_end - timedelta(days=1)
     with transaction.atomic():
-        failed_for_good = lifecycle.charge_refused(membership=membership, charge=renewal_charge(membership))
+        lifecycle.charge_refused(
+            membership=membership,
+            agreement=membership.agreement,
+            charge=renewal_charge(membership),
+            retry_at=retry_at,
+        )
     membership.refresh_from_db()
-    assert failed_for_good is False
-    assert membership.status == Status.PAST_DUE and membership.failed_attempts == 1
-    assert membership.next_charge_at == membership.past_due_since + timedelta(days=1)
-    assert Notification.objects.filter(user=membership.user, kind="membership.charge_failed").exists()
+    assert membership.status == Status.ACTIVE and membership.auto_renew is True  # no day paid for is taken
+    assert membership.failed_attempts == 1 and membership.next_charge_at == retry_at
+    told = Notification.objects.get(user=membership.user, kind="membership.charge_failed")
+    assert clock.local(retry_at).strftime("%Y-%m-%d %H:%M") in told.body
 
 
-def test_a_renewal_refused_after_the_last_retry_expires_the_membership():
-    membership = active(status=Status.PAST_DUE, failed_attempts=2, past_due_since=clock.now())
+def test_a_renewal_refused_at_the_last_attempt_ends_auto_renew_to_the_period_end():
+    membership = active()
+    end = membership.current_period_end
     with transaction.atomic():
-        failed_for_good = lifecycle.charge_refused(membership=membership, charge=renewal_charge(membership))
+        lifecycle.charge_refused(
+            membership=membership,
+            agreement=membership.agreement,
+            charge=renewal_charge(membership),
+            retry_at=None,
+        )
     membership.refresh_from_db()
-    assert failed_for_good is True
-    assert membership.status == Status.EXPIRED and membership.auto_renew is False
-    assert AuditLog.objects.get(action="membership.expired").data == {
-        "from": Status.PAST_DUE,
-        "reason": lifecycle.ExpiryReason.RENEWAL_FAILED,
-    }
+    assert membership.status == Status.ACTIVE and membership.auto_renew is False
+    assert membership.current_period_end == end and membership.next_charge_at is None
+    assert membership.agreement.status == Agreement.Status.CANCEL_REQUESTED  # unsigned: it is not used again
+    assert AuditLog.objects.filter(action="membership.renewal_failed", object_id=str(membership.pk)).exists()
+    told = Notification.objects.get(user=membership.user, kind="membership.renewal_ended")
+    assert clock.local(end).strftime("%Y-%m-%d %H:%M") in told.body and "/member/plans/" in told.body
 
 
 def test_a_refused_renewal_is_refused_for_a_pending_membership():
     membership = pending()
-    refused(lifecycle.charge_refused, membership, charge=membership.charges.get())
+    refused(
+        lifecycle.charge_refused, membership, agreement=None, charge=membership.charges.get(), retry_at=None
+    )
+
+
+def test_end_auto_renew_is_refused_for_a_past_due_membership():
+    membership = active(status=Status.PAST_DUE)
+    refused(lifecycle.end_auto_renew, membership, agreement=None, why="renewal_failed")
+
+
+def test_a_membership_left_past_due_by_the_old_rule_expires_at_the_next_expiry_sweep():
+    from kameng.membership import renewals
+
+    membership = active(
+        status=Status.PAST_DUE, failed_attempts=1, past_due_since=clock.now(), current_period_end=clock.now()
+    )
+    renewals.expire_due_memberships()
+    membership.refresh_from_db()
+    assert membership.status == Status.EXPIRED
+    assert AuditLog.objects.get(action="membership.expired").data == {
+        "from": Status.PAST_DUE,
+        "reason": lifecycle.ExpiryReason.RENEWAL_FAILED,
+    }
 
 
 def test_expire_ends_an_active_membership_and_tells_the_member():

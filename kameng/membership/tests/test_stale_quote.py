@@ -14,7 +14,7 @@ import pytest
 from django.test import Client
 
 from kameng.core import clock
-from kameng.membership import cancellation
+from kameng.membership import cancellation, schedule
 from kameng.membership.error_codes import MembershipErrorCode as E
 from kameng.membership.models import Cancellation, Membership, Plan
 from kameng.payments.models import Refund
@@ -117,7 +117,7 @@ def test_on_the_page_a_stale_quote_shows_the_new_quote_and_asks_again():
 def test_a_renewal_after_the_quote_makes_it_stale():
     user = UserFactory()
     membership = join_vip(user, PlanFactory(price_fen=3000), auto_renew=True)
-    play_until(membership.current_period_end - timedelta(minutes=10))
+    play_until(schedule.coming_cycle(membership).first_attempt_at - timedelta(minutes=10))
     _, quote_id = cancellation.refund_quote(user=user)
     play_for(minutes=15)  # the renewal is charged: a new period begins
     assert Membership.objects.get(pk=membership.pk).period_index == 1

@@ -93,3 +93,31 @@ def test_lifetime_plan_cannot_auto_renew_and_never_ends():
         services.subscribe(user=user, plan_code=plan.code, channel="alipay", auto_renew=True, consent=CONSENT)
     membership = join_vip(user, plan)
     assert membership.status == Membership.Status.ACTIVE and membership.current_period_end is None
+
+
+@pytest.mark.parametrize(
+    ("joined", "planned"), [((2027, 1, 31), "2027-02-28"), ((2027, 3, 15), "2027-04-15")]
+)
+def test_the_disclosed_date_is_the_one_the_alipay_agreement_is_signed_with(joined, planned):
+    """The one date (docs/rules.md#renewal-schedule): disclosure, consent record and execute_time agree."""
+    from datetime import datetime
+
+    from kameng.core import clock
+    from kameng.membership.agreements import sign_url
+    from kameng.sandbox.agreements import agreement_from_sign_url
+
+    target = datetime(*joined, 11, 0, tzinfo=clock.SHANGHAI)
+    clock.advance(seconds=max(0, int((target - clock.now()).total_seconds())))
+    made = services.subscribe(
+        user=UserFactory(),
+        plan_code=PlanFactory().code,
+        channel="alipay",
+        auto_renew=True,
+        consent=services.ConsentContext(given=True, ip="127.0.0.1", user_agent="pytest"),
+    )
+    assert made.disclosure["next_charge_date"] == planned
+    assert ConsentRecord.objects.get(membership=made.membership).disclosure["next_charge_date"] == planned
+    sandbox_agreement = agreement_from_sign_url(
+        sign_url(agreement=made.membership.agreement, return_path="/member/")
+    )
+    assert sandbox_agreement.next_deduct_date.isoformat() == planned
