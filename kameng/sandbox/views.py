@@ -64,14 +64,26 @@ def cashier_page(request, trade: SandboxTrade, return_url: str):
 # --- agreements: the member's side -------------------------------------------------------------------------------
 
 
+def _came_from(request: HttpRequest) -> str:
+    """Where WeChat's H5 signing page sends the member back: the page they came from, its Referer (WeChat takes no
+    return URL: "redirect_url 的页面会在 3 秒后自动回到 referer 页面"; a Referer of a domain alone, no path, brings them
+    back nowhere: https://pay.weixin.qq.com/doc/v2/merchant/4011987295.md). The sandbox's own pages (the signing
+    page after its form was posted) are not a page the member came from."""
+    referer = request.headers.get("Referer", "")
+    path = urlsplit(referer).path
+    return "" if path in ("", "/") or path.startswith("/sandbox/") else referer
+
+
 def sign_page(request, agreement: SandboxAgreement):
+    # Alipay's page.sign names its return_url in the signed request; WeChat's is the Referer.
+    way_back = agreement.return_url if agreement.channel == "alipay" else _came_from(request)
     return render(
         request,
         "sandbox/sign.html",
         {
             "agreement": agreement,
             "cap": format_yuan(agreement.single_amount_fen),
-            "return_url": back_to_shop(request, agreement.return_url or request.GET.get("redirect_url", "")),
+            "return_url": back_to_shop(request, way_back),
             "channel_name": "支付宝 Alipay" if agreement.channel == "alipay" else "微信支付 WeChat Pay",
         },
     )

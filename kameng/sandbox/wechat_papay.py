@@ -244,7 +244,7 @@ def official_account_entrust(request, given: dict[str, str], sign_type: str) -> 
 # --- charging and querying ---------------------------------------------------------------------------------------
 
 
-@csrf_exempt
+@csrf_exempt  # a server API (v2 XML), signed by the merchant with the APIv2 key: no cookie involved
 @require_POST
 @faulty
 @_v2_call(CHARGE, _xml_body)
@@ -272,7 +272,7 @@ def _trade_state(trade: SandboxTrade) -> tuple[str, str]:
     return "NOTPAY", "未支付"
 
 
-@csrf_exempt
+@csrf_exempt  # a server API (v2 XML), signed by the merchant with the APIv2 key: no cookie involved
 @require_POST
 @faulty
 @_v2_call(ORDER_QUERY, _xml_body)
@@ -306,7 +306,7 @@ def pap_order_query(request, given: dict[str, str], sign_type: str) -> HttpRespo
     )
 
 
-@csrf_exempt
+@csrf_exempt  # a server API (v2 XML), signed by the merchant with the APIv2 key: no cookie involved
 @require_POST
 @faulty
 @_v2_call(CLOSE_ORDER, _xml_body)
@@ -350,7 +350,7 @@ def _contract_of(given: dict[str, str]) -> SandboxAgreement:
     )
 
 
-@csrf_exempt
+@csrf_exempt  # a server API (v2 XML), signed by the merchant with the APIv2 key: no cookie involved
 @require_POST
 @faulty
 @_v2_call(CONTRACT_QUERY, _xml_body)
@@ -374,7 +374,7 @@ def query_contract(request, given: dict[str, str], sign_type: str) -> HttpRespon
     )
 
 
-@csrf_exempt
+@csrf_exempt  # a server API (v2 XML), signed by the merchant with the APIv2 key: no cookie involved
 @require_POST
 @faulty
 @_v2_call(CONTRACT_DELETE, _xml_body)

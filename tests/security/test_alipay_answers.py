@@ -320,7 +320,7 @@ def test_a_signed_agreement_query_about_another_agreement_ends_nothing(monkeypat
 
 
 def test_a_signed_wechat_refund_answer_about_another_order_confirms_nothing(monkeypatch):
-    from kameng.payments.channels import wechat as wechat_adapter
+    from kameng.core import http
     from kameng.sandbox import wechat_views
 
     def wechat_paid_payment() -> Payment:
@@ -342,7 +342,8 @@ def test_a_signed_wechat_refund_answer_about_another_order_confirms_nothing(monk
         },
     )
     reply = HttpReply(200, dict(answer.items()), answer.content)
-    monkeypatch.setattr(wechat_adapter, "post", lambda url, **kwargs: reply)
+    # The one place the adapter's APIv3 client calls out (wechat.v3.V3Client), as tests/conformance/wechat_fake.py.
+    monkeypatch.setattr(http, "post", lambda url, **kwargs: reply)
     with pytest.raises(ChannelProtocolError):
         payments.execute_refund({"refund_no": refund.refund_no})
     assert_refund_unchanged(refund)

@@ -9,7 +9,7 @@ from kameng.accounts.models import LoginFailure
 from kameng.core.models import AuditLog
 from kameng.membership.models import ConsentRecord
 from kameng.orders.models import Order
-from kameng.payments.channels.wechat import WechatChannel
+from kameng.payments.channels.wechat.v3 import V3Client
 from tests.factories import PASSWORD, PlanFactory, UserFactory, stocked_product
 
 pytestmark = pytest.mark.django_db
@@ -73,13 +73,13 @@ def test_audit_rows_written_for_a_request_record_the_clients_address():
 @pytest.mark.usefixtures("behind_the_proxy")
 def test_wechat_pay_is_told_the_clients_address(monkeypatch):
     sent = []
-    real_call = WechatChannel._call
+    real_call = V3Client.call  # the adapter's APIv3 calls (H5 prepay among them)
 
-    def spy(self, path, payload, **kwargs):
+    def spy(self, method, path, payload=None):
         sent.append(payload)
-        return real_call(self, path, payload, **kwargs)
+        return real_call(self, method, path, payload)
 
-    monkeypatch.setattr(WechatChannel, "_call", spy)
+    monkeypatch.setattr(V3Client, "call", spy)
     buyer, product = UserFactory(), stocked_product()
     client = Client(REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=CLIENT)
     client.force_login(buyer)

@@ -23,6 +23,9 @@ EXEMPT = {
     # The channels' notifications: Alipay and WeChat Pay post them server to server, signed with the channel's key;
     # the signature is the check (test_notifications_forged.py), a browser's cookie never counts there.
     "payments:notify": "signed by the channel",
+    # The same view at a channel's second endpoint: WeChat Pay's 委托代扣 notifications (API v2 XML, signed with
+    # the APIv2 key) at /payments/notify/wechat/papay/; no other endpoint name resolves (404).
+    "payments:notify-endpoint": "signed by the channel (WeChat 委托代扣 v2, the APIv2 key)",
     # The sandbox plays the channels' servers: the shop calls these the way it calls Alipay's gateway and WeChat
     # Pay's API, signed with the merchant key, no cookie involved.
     "sandbox:alipay-gateway": "the channel's server API, signed by the merchant",

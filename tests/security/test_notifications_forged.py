@@ -1,10 +1,17 @@
 """Forged, replayed and tampered channel notifications, per channel, through the real notify endpoints.
 
-Every probe is a notification an outsider can post to `/payments/notify/<channel>/`: signed with a key that is not
-the channel's, signed genuinely but about another amount, merchant, channel or order, or a genuine one delivered
-again. Each is answered the way the channel reads a refusal (Alipay: anything but `success`, here 400 `failure`;
-WeChat Pay: a 4xx with `{"code": "FAIL"}`), and changes nothing in the shop's books. After a refusal, the genuine
-notification for the same order still counts: the probe was refused for what it got wrong, nothing else.
+Every probe is a notification an outsider can post to `/payments/notify/<channel>/` (WeChat Pay's 委托代扣 ones to
+`/payments/notify/wechat/papay/`): signed with a key that is not the channel's, signed genuinely but about another
+amount, merchant, channel or order, or a genuine one delivered again. Each is answered the way the channel reads a
+refusal (Alipay: anything but `success`, here 400 `failure`; WeChat Pay APIv3: a 4xx with `{"code": "FAIL"}`; WeChat
+Pay v2 委托代扣: HTTP 200 with `<return_code>FAIL</return_code>`, 回调处理 s.八), and changes nothing in the shop's
+books. After a refusal, the genuine notification for the same order still counts: the probe was refused for what it
+got wrong, nothing else.
+
+WeChat's 委托代扣 sign / terminate notifications are API v2 XML signed with the APIv2 key (change_type ADD / DELETE,
+https://pay.weixin.qq.com/doc/v2/merchant/4011987586.md). They carry no signed timestamp, so the v3 check "a callback
+timestamped more than 300 seconds ago is refused" has no v2 counterpart; what stands against their replay is tested
+instead: a genuine ADD replayed after the contract ended never revives auto-renew.
 
 To add a probe: a line in PAYMENT_PROBES or AGREEMENT_PROBES (a name and what it does to the genuine notice).
 """
@@ -20,11 +27,13 @@ from django.test import Client
 from kameng.core import clock
 from kameng.core.money import yuan_str
 from kameng.membership import services as membership
-from kameng.membership.models import Agreement, Cancellation
+from kameng.membership.models import PERIOD_MONTHS, Agreement, Cancellation
 from kameng.orders.models import Order
+from kameng.payments.channels.registry import get_channel
 from kameng.payments.models import Payment
 from kameng.protocols import alipay as alipay_protocol
 from kameng.protocols import wechat as wechat_protocol
+from kameng.protocols import wechat_v2
 from kameng.sandbox import keys
 from kameng.sandbox.keys import _keypair
 from tests.factories import PlanFactory, UserFactory, join_vip, place_order, stocked_product
@@ -41,6 +50,10 @@ def forger_key() -> str:
     return _keypair()[0]
 
 
+# A well-formed APIv2 key (32 characters) that is not the merchant's: what a forger of v2 notifications signs with.
+FORGER_APIV2_KEY = "0123456789abcdef0123456789abcdef"
+
+
 # --- notices: what the channel would send, and what a probe makes of it -------------------------------------------
 
 
@@ -51,16 +64,21 @@ class Notice:
     channel: str
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
+    endpoint: str = ""  # "papay": WeChat's v2 委托代扣 notifications, beside its v3 ones
+
+    @property
+    def protocol(self) -> str:
+        """How the notice is read and answered: "alipay", "wechat" (APIv3) or "wechat-papay" (v2 XML)."""
+        return f"{self.channel}-{self.endpoint}" if self.endpoint else self.channel
 
     def post(self):
-        content_type = (
-            "application/json"
-            if self.channel == "wechat"
-            else "application/x-www-form-urlencoded; charset=utf-8"
-        )
-        return Client().post(
-            f"/payments/notify/{self.channel}/", self.body, content_type=content_type, headers=self.headers
-        )
+        content_type = {
+            "alipay": "application/x-www-form-urlencoded; charset=utf-8",
+            "wechat": "application/json",
+            "wechat-papay": "text/xml; charset=utf-8",
+        }[self.protocol]
+        path = f"/payments/notify/{self.channel}/" + (f"{self.endpoint}/" if self.endpoint else "")
+        return Client().post(path, self.body, content_type=content_type, headers=self.headers)
 
 
 def _alipay(fields: dict, *, key: str | None) -> Notice:
@@ -134,6 +152,15 @@ def payment_notice(
     )
 
 
+def _wechat_contract(fields: dict, *, key: str | None) -> Notice:
+    """A 签约-解约结果通知 as WeChat sends it: flat XML, not encrypted, signed with the APIv2 key the way the H5
+    signing request was (HMAC-SHA256, 签名与验签规则 s.一), built with the v2 codec the sandbox sends hers with."""
+    xml = wechat_v2.to_xml(
+        wechat_v2.signed(fields, key or keys.sandbox_keys()["wechat_apiv2_key"], "HMAC-SHA256")
+    )
+    return Notice("wechat", xml, {}, "papay")
+
+
 def agreement_notice(
     channel: str,
     agreement: Agreement,
@@ -144,10 +171,10 @@ def agreement_notice(
     notify_id: str | None = None,
     foreign: dict | None = None,
     key: str | None = None,
-    age: int = 0,
 ) -> Notice:
-    """Alipay's dut_user_sign / dut_user_unsign, WeChat's ENTRUST.SIGN / ENTRUST.TERMINATE (papay), for
-    `agreement`; genuine unless a keyword says otherwise."""
+    """Alipay's dut_user_sign / dut_user_unsign, WeChat's 签约-解约结果通知 (change_type ADD / DELETE, API v2), for
+    `agreement`; genuine unless a keyword says otherwise. `key` signs instead of the channel (for WeChat: an APIv2
+    key, FORGER_APIV2_KEY)."""
     external_no = external_no or agreement.external_no
     agreement_no = agreement_no or agreement.channel_agreement_no or "20260000000000000042"
     notify_id = notify_id or f"A{'S' if signed else 'U'}{agreement.external_no}"
@@ -162,20 +189,23 @@ def agreement_notice(
             **(foreign or {}),
         }
         return _alipay(fields, key=key)
-    resource = {
-        "out_contract_code": external_no,
+    # The fields of the guide's example (回调处理 s.3.1), in its order; DELETE adds contract_termination_mode
+    # (2: the member ended it in WeChat). plan_id is the shop's 委托代扣 template for the plan's period.
+    months = PERIOD_MONTHS[agreement.membership.plan.period]
+    fields = {
+        "return_code": "SUCCESS",
+        "result_code": "SUCCESS",
+        "mch_id": keys.WECHAT_MCHID,
+        "contract_code": external_no,
+        "openid": "onqOjjmM1tad-3ROpncN-yUfa6ua",
+        "plan_id": get_channel("wechat").config.papay_plan_ids[months],
+        "change_type": "ADD" if signed else "DELETE",
+        "operate_time": clock.local(clock.now()).strftime("%Y-%m-%d %H:%M:%S"),
         "contract_id": agreement_no,
-        "contract_state": "SIGNED" if signed else "TERMINATED",
+        **({} if signed else {"contract_termination_mode": "2"}),
         **(foreign or {}),
     }
-    return _wechat(
-        "ENTRUST.SIGN" if signed else "ENTRUST.TERMINATE",
-        resource,
-        original_type="entrust",
-        event_id=notify_id,
-        key=key,
-        age=age,
-    )
+    return _wechat_contract(fields, key=key)
 
 
 def changed_after_signing(notice: Notice, order: Order) -> Notice:
@@ -199,22 +229,36 @@ def changed_after_signing(notice: Notice, order: Order) -> Notice:
 
 FOREIGN_MERCHANT = {"alipay": {"app_id": "2021999999999999"}, "wechat": {"mchid": "1999999999"}}
 FOREIGN_APP = {"alipay": {"app_id": "2021999999999999"}, "wechat": {"appid": "wx0000000000000000"}}
+# The same in an agreement notice: WeChat's v2 委托代扣 names the merchant `mch_id`.
+AGREEMENT_FOREIGN_MERCHANT = {**FOREIGN_MERCHANT, "wechat": {"mch_id": "1999999999"}}
+AGREEMENT_FOREIGN_APP = FOREIGN_APP
 
 
 # --- what the channel is answered ---------------------------------------------------------------------------------
 
 
-def assert_refused(channel: str, response) -> None:
-    """The refusal as each channel reads it: the channel delivers again later, the shop records nothing."""
-    if channel == "alipay":
+def _papay_answer(response) -> str:
+    """The return_code of a v2 answer, which must be the exact flat XML 回调处理 s.4.1 asks for."""
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/xml")
+    return wechat_v2.from_xml(response.content)["return_code"]
+
+
+def assert_refused(protocol: str, response) -> None:
+    """The refusal as each channel reads it: the shop records nothing. `protocol` is the channel, or a notice's
+    `protocol` ("wechat-papay": a v2 FAIL, which WeChat logs for the merchant's attention, 回调处理 s.八)."""
+    if protocol == "alipay":
         assert (response.status_code, response.content) == (400, b"failure")
+    elif protocol == "wechat-papay":
+        assert _papay_answer(response) == "FAIL"
     else:
         assert response.status_code == 400 and json.loads(response.content)["code"] == "FAIL"
 
 
-def assert_acknowledged(channel: str, response) -> None:
-    if channel == "alipay":
+def assert_acknowledged(protocol: str, response) -> None:
+    if protocol == "alipay":
         assert (response.status_code, response.content) == (200, b"success")
+    elif protocol == "wechat-papay":
+        assert _papay_answer(response) == "SUCCESS"
     else:
         assert response.status_code == 204
 
@@ -309,12 +353,14 @@ def test_the_same_trade_under_a_new_notification_id_is_processed_once(channel, m
     assert shop_state() == after_first
 
 
-# --- agreements (auto-renew: Alipay dut_user_sign / dut_user_unsign, WeChat papay ENTRUST.SIGN / TERMINATE) ---------
+# --- agreements (auto-renew: Alipay dut_user_sign / dut_user_unsign, WeChat papay change_type ADD / DELETE) --------
 
 AGREEMENT_PROBES = {
-    "forged signature": lambda ch, a: agreement_notice(ch, a, signed=False, key=forger_key()),
-    "another merchant": lambda ch, a: agreement_notice(ch, a, signed=False, foreign=FOREIGN_MERCHANT[ch]),
-    "another app": lambda ch, a: agreement_notice(ch, a, signed=False, foreign=FOREIGN_APP[ch]),
+    "forged signature": lambda ch, a: agreement_notice(ch, a, signed=False, key=forger(ch)),
+    "another merchant": lambda ch, a: agreement_notice(
+        ch, a, signed=False, foreign=AGREEMENT_FOREIGN_MERCHANT[ch]
+    ),
+    "another app": lambda ch, a: agreement_notice(ch, a, signed=False, foreign=AGREEMENT_FOREIGN_APP[ch]),
     "unknown agreement": lambda ch, a: agreement_notice(
         ch, a, signed=False, external_no="KA20990101000000001"
     ),
@@ -322,6 +368,16 @@ AGREEMENT_PROBES = {
         ch, a, signed=False, agreement_no="20269999999999999999"
     ),
 }
+
+
+def forger(channel: str) -> str:
+    """A key that is not the channel's, of the kind its agreement notices are signed with."""
+    return forger_key() if channel == "alipay" else FORGER_APIV2_KEY
+
+
+def protocol_of(channel: str) -> str:
+    """How the channel's agreement notices are read and answered (WeChat's: v2 委托代扣)."""
+    return "wechat-papay" if channel == "wechat" else channel
 
 
 @dataclass(frozen=True)
@@ -359,11 +415,11 @@ class TestAgreementNotifications:
         agreement = agreements.signed[channel]
         before = shop_state()
 
-        assert_refused(channel, AGREEMENT_PROBES[probe](channel, agreement).post())
+        assert_refused(protocol_of(channel), AGREEMENT_PROBES[probe](channel, agreement).post())
 
         assert shop_state() == before
         assert_acknowledged(
-            channel, agreement_notice(channel, agreement, signed=False).post()
+            protocol_of(channel), agreement_notice(channel, agreement, signed=False).post()
         )  # the genuine one
         assert Agreement.objects.get(pk=agreement.pk).status == Agreement.Status.TERMINATED
 
@@ -374,18 +430,8 @@ class TestAgreementNotifications:
         before = shop_state()
 
         assert_refused(
-            channel, agreement_notice(channel, agreements.signed[OTHER[channel]], signed=False).post()
-        )
-
-        assert shop_state() == before
-
-    def test_a_wechat_unsign_callback_timestamped_more_than_300_seconds_ago_is_refused(
-        self, agreements, shop_state
-    ):
-        before = shop_state()
-
-        assert_refused(
-            "wechat", agreement_notice("wechat", agreements.signed["wechat"], signed=False, age=301).post()
+            protocol_of(channel),
+            agreement_notice(channel, agreements.signed[OTHER[channel]], signed=False).post(),
         )
 
         assert shop_state() == before
@@ -394,13 +440,35 @@ class TestAgreementNotifications:
     def test_the_same_unsign_notification_twice_cancels_once(self, channel, agreements, shop_state):
         agreement = agreements.signed[channel]
         genuine = agreement_notice(channel, agreement, signed=False)
-        assert_acknowledged(channel, genuine.post())
+        assert_acknowledged(protocol_of(channel), genuine.post())
         after_first = shop_state()
 
-        assert_acknowledged(channel, genuine.post())
+        assert_acknowledged(protocol_of(channel), genuine.post())
 
         assert shop_state() == after_first
         assert Cancellation.objects.filter(membership=agreement.membership).count() == 1
+
+    @pytest.mark.parametrize("channel", CHANNELS)
+    def test_a_genuine_sign_notification_replayed_after_the_member_unsigned_never_revives_it(
+        self, channel, agreements, shop_state
+    ):
+        """What v2 offers against a replay (no signed timestamp): the sign notice of a signed agreement, captured
+        and posted again after the member ended the agreement in the channel, changes nothing; auto-renew stays
+        off."""
+        agreement = agreements.signed[channel]
+        captured = agreement_notice(channel, agreement, signed=True)
+        assert_acknowledged(protocol_of(channel), captured.post())  # as the channel delivered it at signing
+        assert_acknowledged(protocol_of(channel), agreement_notice(channel, agreement, signed=False).post())
+        clock.advance(
+            seconds=86400
+        )  # a day later: the channel's own retries of the sign notice are long over
+        after_end = shop_state()
+
+        captured.post()  # acknowledged (a repeat) or refused: either way it counts for nothing
+
+        assert shop_state() == after_end
+        ended = Agreement.objects.select_related("membership").get(pk=agreement.pk)
+        assert ended.status == Agreement.Status.TERMINATED and ended.membership.auto_renew is False
 
     @pytest.mark.parametrize("probe", ["forged signature", "another merchant"])
     @pytest.mark.parametrize("channel", CHANNELS)
@@ -409,11 +477,15 @@ class TestAgreementNotifications:
     ):
         agreement = agreements.pending[channel]
         tamper = (
-            {"key": forger_key()} if probe == "forged signature" else {"foreign": FOREIGN_MERCHANT[channel]}
+            {"key": forger(channel)}
+            if probe == "forged signature"
+            else {"foreign": AGREEMENT_FOREIGN_MERCHANT[channel]}
         )
         before = shop_state()
 
-        assert_refused(channel, agreement_notice(channel, agreement, signed=True, **tamper).post())
+        assert_refused(
+            protocol_of(channel), agreement_notice(channel, agreement, signed=True, **tamper).post()
+        )
 
         assert shop_state() == before
         assert Agreement.objects.get(pk=agreement.pk).status == Agreement.Status.PENDING
@@ -422,10 +494,10 @@ class TestAgreementNotifications:
     def test_the_same_sign_notification_twice_signs_and_charges_once(self, channel, agreements, shop_state):
         agreement = agreements.pending[channel]
         genuine = agreement_notice(channel, agreement, signed=True)
-        assert_acknowledged(channel, genuine.post())
+        assert_acknowledged(protocol_of(channel), genuine.post())
         assert Agreement.objects.get(pk=agreement.pk).status == Agreement.Status.ACTIVE
         after_first = shop_state()
 
-        assert_acknowledged(channel, genuine.post())
+        assert_acknowledged(protocol_of(channel), genuine.post())
 
         assert shop_state() == after_first

@@ -275,12 +275,10 @@ def test_a_guest_holding_the_sign_link_signs_and_sees_it_signed():
 
 @pytest.mark.parametrize("foreign", [EVIL, "//evil.example/x", "javascript:alert(1)"])
 def test_signing_never_sends_the_member_to_another_site(foreign):
+    # WeChat's H5 signing page goes back to the page the member came from (its Referer), so a site of the attacker's
+    # that links to the signing page would be that page.
     made, url = _sign_request("wechat")
-    page = (
-        Client()
-        .get(url.split("&redirect_url=")[0] + "&redirect_url=" + quote(foreign, safe=""))
-        .content.decode()
-    )
+    page = Client().get(url, headers={"Referer": foreign}).content.decode()
     assert return_field(page) == "/"
     signed = Client().post(
         f"/sandbox/agreements/{made.membership.agreement.external_no}/sign",
@@ -290,16 +288,26 @@ def test_signing_never_sends_the_member_to_another_site(foreign):
 
 
 def test_signing_returns_to_the_shops_own_page(settings):
-    # WeChat's sign page alone (纯签约); Alipay's link is 支付并签约, the first order's cashier (the cashier's own
-    # way back is checked above).
+    # WeChat's sign page alone (纯签约): WeChat takes no return URL and goes back to the Referer, the shop's page the
+    # member subscribed on (https://pay.weixin.qq.com/doc/v2/merchant/4011987295.md). Alipay's link is 支付并签约,
+    # the first order's cashier (the cashier's own way back is checked above).
     made, url = _sign_request("wechat")
-    member_centre = settings.KAMENG_PUBLIC_URL.rstrip("/") + "/member/"  # signed into the request by the shop
-    assert f'name="return_url" value="{member_centre}"' in Client().get(url).content.decode()
+    plans = settings.KAMENG_PUBLIC_URL.rstrip("/") + "/member/plans/"  # the page whose form sent them to sign
+    assert return_field(Client().get(url, headers={"Referer": plans}).content.decode()) == plans
     signed = Client().post(
         f"/sandbox/agreements/{made.membership.agreement.external_no}/sign",
-        {"channel": "wechat", "return_url": member_centre},
+        {"channel": "wechat", "return_url": plans},
     )
-    assert signed["Location"] == member_centre
+    assert signed["Location"] == plans
+
+
+def test_a_referer_without_a_path_gives_the_wechat_signing_page_no_way_back(settings):
+    # "如果获取的 referer 只有域名没有路径，那么签约完成后需要用户手动回到浏览器" (the same page).
+    _, url = _sign_request("wechat")
+    page = (
+        Client().get(url, headers={"Referer": settings.KAMENG_PUBLIC_URL.rstrip("/") + "/"}).content.decode()
+    )
+    assert return_field(page) == ""
 
 
 # --- production: never beside real channel credentials --------------------------------------------------------------
