@@ -60,10 +60,14 @@ DEFINITE_REFUSALS = frozenset(
         "ACQ.AGREEMENT_STATUS_NOT_NORMAL",
         "ACQ.AGREEMENT_ERROR",
         "ACQ.CYCLE_PAY_DATE_NOT_MATCH",
+        # The caps signed in period_rule_params, under both spellings Alipay's answers have used
+        # (https://developer.aliyun.com/ask/285590 and /285588-285589: without the _LIMIT suffix).
+        "ACQ.CYCLE_PAY_SINGLE_FEE_EXCEED",
         "ACQ.CYCLE_PAY_SINGLE_FEE_EXCEED_LIMIT",
+        "ACQ.CYCLE_PAY_TOTAL_FEE_EXCEED",
         "ACQ.CYCLE_PAY_TOTAL_FEE_EXCEED_LIMIT",
+        "ACQ.CYCLE_PAY_TOTAL_TIMES_EXCEED",
         "ACQ.CYCLE_PAY_TOTAL_TIMES_EXCEED_LIMIT",
-        "ACQ.EXCEED_SINGLE_AMOUNT",  # the sandbox's word for the single-amount cap (kameng/sandbox/error_codes.py)
         "ACQ.TRADE_HAS_CLOSE",
         "ACQ.TOTAL_FEE_EXCEED",
         "ACQ.BEYOND_PAY_RESTRICTION",

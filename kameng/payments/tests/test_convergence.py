@@ -10,7 +10,7 @@ from django.test import Client
 
 from kameng.core import clock, outbox
 from kameng.core.models import AuditLog
-from kameng.membership import renewals
+from kameng.membership import renewals, schedule
 from kameng.membership.models import Charge, ChargeAttempt
 from kameng.orders.models import Order
 from kameng.payments import queries, services
@@ -64,7 +64,9 @@ def test_a_paid_order_is_delivered_through_the_query_sweep_alone(notifications_o
 def test_a_renewal_charge_whose_answer_was_lost_settles_through_the_query_sweep_alone(settings, channel):
     membership = join_vip(UserFactory(), PlanFactory(price_fen=3000), channel=channel, auto_renew=True)
     settings.KAMENG_SANDBOX_NOTIFY = False  # from here on the channel tells nothing unasked
-    play_until(membership.next_charge_at - timedelta(minutes=1))
+    play_until(
+        schedule.coming_cycle(membership).first_attempt_at - timedelta(minutes=1)
+    )  # reminded, announced
     clock.advance(seconds=120)
     answers_lost(settings)
     assert renewals.renew_due_memberships() == 1

@@ -10,7 +10,7 @@ from django.test import Client
 
 from kameng.core import clock
 from kameng.core.models import AuditLog
-from kameng.membership import renewals
+from kameng.membership import renewals, schedule
 from kameng.membership.models import Charge, ChargeAttempt, Membership
 from kameng.orders.models import Order
 from kameng.payments import queries, services
@@ -209,7 +209,9 @@ def unanswered_renewal(monkeypatch, settings) -> ChargeAttempt:
     settings.KAMENG_SANDBOX_NOTIFY = True
     membership = join_vip(UserFactory(), PlanFactory(price_fen=3000), auto_renew=True)
     settings.KAMENG_SANDBOX_NOTIFY = False
-    play_until(membership.next_charge_at - timedelta(minutes=1))
+    play_until(
+        schedule.coming_cycle(membership).first_attempt_at - timedelta(minutes=1)
+    )  # reminded, announced
     minutes(2)
     with monkeypatch.context() as patched:
         patched.setattr(alipay_adapter.AlipayChannel, "charge_agreement", answer_lost)
@@ -230,7 +232,9 @@ def test_a_renewal_charge_the_channel_closed_is_a_refusal(monkeypatch, settings)
     queries.query_due()
     attempt.refresh_from_db()
     assert attempt.outcome == ChargeAttempt.Outcome.FAILED
-    assert Membership.objects.get(pk=attempt.charge.membership_id).status == Membership.Status.PAST_DUE
+    # A refused attempt takes no day paid for: still active, retried the next day of its window.
+    assert Membership.objects.get(pk=attempt.charge.membership_id).status == Membership.Status.ACTIVE
+    assert Charge.objects.get(pk=attempt.charge_id).status == Charge.Status.PENDING
     assert AuditLog.objects.get(action="membership.charge_failed").source == AuditLog.Source.QUERY
 
 
