@@ -97,4 +97,9 @@ def pay(request, order_no: str):
     order = Order.objects.select_related("product").filter(order_no=order_no).first()
     if order is None:
         raise DomainError(OrderErrorCode.UNKNOWN_ORDER)
-    return redirect(paying.payments().pay_url(order=order, client_ip=client_ip(request) or ""))
+    to_channel = redirect(paying.payments().pay_url(order=order, client_ip=client_ip(request) or ""))
+    # WeChat's H5 signing page takes no return address: it sends the member back to the page they came from, its
+    # Referer, and only if that has a path (docs/channels.md#wechat-pay). The shop's same-origin policy would send
+    # none across origins, so this one hop to the channel sends the full address (never over plain http).
+    to_channel["Referrer-Policy"] = "no-referrer-when-downgrade"
+    return to_channel

@@ -233,3 +233,16 @@ def test_the_products_api_lists_price_vip_price_and_stock():
         "stock": 4,
         "delivery": "auto",
     }
+
+
+@pytest.mark.parametrize("channel", ["alipay", "wechat"])
+def test_the_hop_to_the_channel_tells_it_the_page_the_buyer_came_from(channel):
+    """WeChat's H5 signing returns the member to their Referer, which must carry a path; the shop's own pages keep
+    their same-origin policy."""
+    order = place_order(UserFactory(), stocked_product(keys=1), channel=channel)
+    to_channel = Client().get(
+        f"/orders/{order.order_no}/pay/", HTTP_REFERER=f"http://testserver/orders/{order.order_no}/"
+    )
+    assert to_channel.status_code == 302
+    assert to_channel["Referrer-Policy"] == "no-referrer-when-downgrade"
+    assert Client().get("/")["Referrer-Policy"] == "same-origin"
