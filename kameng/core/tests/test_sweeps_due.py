@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 
 from kameng.core import clock, sweeps
+from kameng.membership import schedule
 from kameng.membership.models import Reminder
 from kameng.support import services as support
 from tests.factories import PlanFactory, UserFactory, join_vip, settle
@@ -25,7 +26,9 @@ def test_the_next_due_moment_of_a_renewing_member_is_the_first_reminder_and_noth
     membership = join_vip(UserFactory(), PlanFactory(), auto_renew=True)
     settle()
     due = sweeps.next_due_at()
-    assert due == membership.current_period_end - timedelta(days=7)
+    # The 7-day reminder: 7 days before the planned date C, at the member's charge time (to the minute), not 7 × 24 h
+    # before the period end (docs/rules.md#renewal-schedule).
+    assert due == schedule.coming_cycle(membership).reminder_at(7)
     advance_to(due - timedelta(minutes=1))
     assert sweeps.run_due_sweeps()["membership_reminders"] == 0
     advance_to(due)

@@ -16,9 +16,9 @@ from kameng.core import clock
 from kameng.core.models import OutboxMessage
 from kameng.core.money import yuan_str
 from kameng.membership import services
-from kameng.membership.agreements import first_renewal_date
 from kameng.membership.models import Agreement, Charge, ChargeAttempt, Membership
 from kameng.membership.renewals import CHARGE_TOPIC
+from kameng.membership.schedule import first_renewal_date
 from kameng.payments.channels import alipay as alipay_adapter
 from kameng.payments.models import Payment
 from kameng.payments.selectors import pay_redirect_url
@@ -116,7 +116,10 @@ def test_the_first_orders_pay_link_is_pay_and_sign_for_that_order():
     biz = link_biz(made)
     assert (biz["out_trade_no"], biz["total_amount"]) == (made.order.order_no, "30.00")
     rule = biz["agreement_sign_params"]["period_rule_params"]
-    assert rule["execute_time"] == first_renewal_date(start=clock.now(), months=1).isoformat()
+    assert (
+        rule["execute_time"]
+        == first_renewal_date(subscribed_at=made.membership.created_at, period_months=1).isoformat()
+    )
     assert rule["single_amount"] == "30.00" and rule["period"] == 1
 
 
@@ -163,4 +166,4 @@ def test_a_wechat_agreement_is_still_signed_first_and_then_charged_for_the_first
 )
 def test_the_first_renewal_date_keeps_a_day_of_month_alipay_accepts(start, months, planned):
     moment = datetime.fromisoformat(start).replace(tzinfo=clock.local(clock.now()).tzinfo)
-    assert first_renewal_date(start=moment, months=months).isoformat() == planned
+    assert first_renewal_date(subscribed_at=moment, period_months=months).isoformat() == planned

@@ -99,12 +99,17 @@ def test_lifetime_plan_cannot_auto_renew_and_never_ends():
     ("joined", "planned"), [((2027, 1, 31), "2027-02-28"), ((2027, 3, 15), "2027-04-15")]
 )
 def test_the_disclosed_date_is_the_one_the_alipay_agreement_is_signed_with(joined, planned):
-    """The one date (docs/rules.md#renewal-schedule): disclosure, consent record and execute_time agree."""
+    """The one date (docs/rules.md#renewal-schedule): disclosure, consent record and execute_time agree. With
+    支付并签约 the agreement's terms travel in alipay.trade.wap.pay's agreement_sign_params.period_rule_params (no
+    page.sign request), so the sandbox opens the link as the member's browser would: it checks the request and opens
+    the first order's trade with the agreement that paying it signs."""
+    import json
     from datetime import datetime
+    from urllib.parse import parse_qsl, urlsplit
 
     from kameng.core import clock
     from kameng.membership.agreements import sign_url
-    from kameng.sandbox.agreements import agreement_from_sign_url
+    from kameng.sandbox.services import trade_from_pay_url
 
     target = datetime(*joined, 11, 0, tzinfo=clock.SHANGHAI)
     clock.advance(seconds=max(0, int((target - clock.now()).total_seconds())))
@@ -117,7 +122,11 @@ def test_the_disclosed_date_is_the_one_the_alipay_agreement_is_signed_with(joine
     )
     assert made.disclosure["next_charge_date"] == planned
     assert ConsentRecord.objects.get(membership=made.membership).disclosure["next_charge_date"] == planned
-    sandbox_agreement = agreement_from_sign_url(
-        sign_url(agreement=made.membership.agreement, return_path="/member/")
-    )
-    assert sandbox_agreement.next_deduct_date.isoformat() == planned
+    link = sign_url(agreement=made.membership.agreement, return_path="/member/")
+    params = dict(parse_qsl(urlsplit(link).query, keep_blank_values=True))
+    assert params["method"] == "alipay.trade.wap.pay"
+    rule = json.loads(params["biz_content"])["agreement_sign_params"]["period_rule_params"]
+    assert rule["execute_time"] == planned
+    trade = trade_from_pay_url(link)
+    assert trade.out_trade_no == made.order.order_no
+    assert trade.signs_agreement.next_deduct_date.isoformat() == planned
