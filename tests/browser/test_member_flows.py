@@ -30,7 +30,10 @@ def test_join_vip_with_auto_renew_sees_the_disclosure_and_signs(page, live_serve
     assert not box.is_checked()  # opt-in: unticked
     disclosure = page.locator("#plan-vip-month .consent").inner_text()
     assert (
-        "¥15.00" in disclosure and "下次扣款" in disclosure and "提醒" in disclosure and "退订" in disclosure
+        "¥15.00" in disclosure
+        and "下次计划扣款日" in disclosure
+        and "提醒" in disclosure
+        and "退订" in disclosure
     )
     box.check()
     # WeChat: the sign page alone (纯签约), the first period then charged through the agreement. Alipay pays and
@@ -38,8 +41,9 @@ def test_join_vip_with_auto_renew_sees_the_disclosure_and_signs(page, live_serve
     page.check("#plan-vip-month input[name=channel][value=wechat]")
     page.click("#plan-vip-month button[type=submit]")
     page.click("text=同意并签约")  # the channel's signing page
-    page.wait_for_url("**/member/")
-    page.reload()
+    # WeChat returns the member to the page they came from (their Referer: the plans page) and takes no return URL.
+    page.wait_for_url("**/member/plans/")
+    page.goto(f"{live_server.url}/member/")
     assert "生效中" in page.locator("#membership").inner_text()
     assert Membership.objects.get(user=user).agreement.status == "active"
 
@@ -53,7 +57,7 @@ def _member_with_auto_renew(page, live_server):
     page.check("#plan-vip-month input[name=channel][value=wechat]")  # the sign page alone (纯签约)
     page.click("#plan-vip-month button[type=submit]")
     page.click("text=同意并签约")
-    page.wait_for_url("**/member/")
+    page.wait_for_url("**/member/plans/")  # back where they came from, as WeChat's H5 signing does
     return user
 
 
