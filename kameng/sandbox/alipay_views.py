@@ -157,7 +157,7 @@ def _refund(biz: dict, params: dict[str, str]) -> dict:
     if trade_no:
         trade = SandboxTrade.objects.filter(channel="alipay", trade_no=trade_no).first()
         out_trade_no = trade.out_trade_no if trade is not None else f"~{trade_no}"  # ~: matches no trade
-    made = services.refund(
+    made, moved = services.refund_once(
         channel="alipay",
         out_trade_no=out_trade_no,
         # out_request_no: 如需部分退款,则此参数必传; without it the refund is the trade's one full refund.
@@ -171,7 +171,10 @@ def _refund(biz: dict, params: dict[str, str]) -> dict:
         "buyer_user_id": "2088000000000003",
         "refund_fee": yuan_str(refunded),
         "gmt_refund_pay": _stamp(made.created_at),
-        "fund_change": "Y",
+        # fund_change, 本次退款是否发生了资金变化 (https://docs.open.alipay.com/api_1/alipay.trade.refund):
+        # Y when this call moved the money; a repeat of the same out_request_no refunds nothing and says N, so 10000
+        # alone never proves a refund (https://developer.aliyun.com/article/707647, Alipay's own answer).
+        "fund_change": "Y" if moved else "N",
     }
 
 

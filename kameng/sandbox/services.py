@@ -339,6 +339,15 @@ def _post(note, notify_url: str, headers: dict, body: bytes, schedule: list[int]
 
 def refund(*, channel: str, out_trade_no: str, out_refund_no: str, amount_fen: int) -> SandboxRefund:
     """Pays money back once per refund number; never more than the trade's amount in total."""
+    return refund_once(
+        channel=channel, out_trade_no=out_trade_no, out_refund_no=out_refund_no, amount_fen=amount_fen
+    )[0]
+
+
+def refund_once(
+    *, channel: str, out_trade_no: str, out_refund_no: str, amount_fen: int
+) -> tuple[SandboxRefund, bool]:
+    """`refund`, and whether this call moved the money (False: the same refund number asked again)."""
     with transaction.atomic():
         trade = locking.lock_one(SandboxTrade.objects.filter(channel=channel, out_trade_no=out_trade_no))
         if trade is None or trade.status != SandboxTrade.Status.PAID:
@@ -347,7 +356,7 @@ def refund(*, channel: str, out_trade_no: str, out_refund_no: str, amount_fen: i
         if existing is not None:
             if existing.amount_fen != amount_fen:
                 raise DomainError(SandboxErrorCode.REFUND_CONFLICT)
-            return existing
+            return existing, False
         if sum(r.amount_fen for r in trade.refunds.all()) + amount_fen > trade.amount_fen or amount_fen <= 0:
             raise DomainError(SandboxErrorCode.REFUND_AMT_EXCEED)
         created = SandboxRefund.objects.create(
@@ -363,7 +372,7 @@ def refund(*, channel: str, out_trade_no: str, out_refund_no: str, amount_fen: i
             source=Source.SANDBOX,
             data={"out_trade_no": out_trade_no, "amount_fen": amount_fen},
         )
-        return created
+        return created, True
 
 
 def wechat_h5_url(trade: SandboxTrade) -> str:

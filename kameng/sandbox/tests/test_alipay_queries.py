@@ -120,3 +120,25 @@ def test_a_refund_query_without_its_refund_number_is_invalid_parameter():
     trade = services.pay(trade=opened_trade())
     answer = ask("alipay.trade.fastpay.refund.query", {"out_trade_no": trade.out_trade_no})
     assert (answer["code"], answer["sub_code"]) == ("40004", "ACQ.INVALID_PARAMETER")
+
+
+# alipay.trade.refund's fund_change, 本次退款是否发生了资金变化 (https://docs.open.alipay.com/api_1/alipay.trade.refund;
+# https://developer.aliyun.com/article/707647: code 10000 only says the call worked, fund_change Y says money moved).
+
+
+def test_a_refund_that_moves_money_answers_fund_change_y():
+    trade = services.pay(trade=opened_trade())
+    answer = ask(
+        "alipay.trade.refund",
+        {"out_trade_no": trade.out_trade_no, "refund_amount": "5.00", "out_request_no": "R1"},
+    )
+    assert (answer["code"], answer["refund_fee"], answer["fund_change"]) == ("10000", "5.00", "Y")
+
+
+def test_the_same_refund_number_again_refunds_nothing_and_answers_fund_change_n():
+    trade = services.pay(trade=opened_trade())
+    refund = {"out_trade_no": trade.out_trade_no, "refund_amount": "5.00", "out_request_no": "R1"}
+    ask("alipay.trade.refund", refund)
+    again = ask("alipay.trade.refund", refund)
+    assert (again["code"], again["refund_fee"], again["fund_change"]) == ("10000", "5.00", "N")
+    assert trade.refunds.count() == 1
