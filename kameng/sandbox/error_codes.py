@@ -103,3 +103,22 @@ class AlipayGatewayError(StrEnum):
     INVALID_TIMESTAMP = "isv.invalid-timestamp", "40002", "非法的时间戳参数"
     INVALID_CHARSET = "isv.invalid-charset", "40002", "字符集错误"
     UNKNOWN_ERROR = "isp.unknow-error", "20000", "服务暂不可用（业务系统不可用）"
+
+
+class WechatV2Refusal(StrEnum):
+    """WeChat Pay v2's answers to a body it cannot read, before any signature or business rule: `return_code` FAIL
+    with the code's description as `return_msg`, unsigned. Codes and words from the v2 pages' error tables (申请扣款
+    https://pay.weixin.qq.com/doc/v2/merchant/4011987377.md); UTF-8 only per the 委托代扣 guide's 签名与验签规则
+    section 2.3 (wechatpay-apiv3/wechatpay-skills wechatpay-deduction-service/references/1-商户/接入指南/)."""
+
+    return_msg: str
+
+    def __new__(cls, code: str, return_msg: str):
+        member = str.__new__(cls, code)
+        member._value_ = code
+        member.return_msg = return_msg
+        return member
+
+    POST_DATA_EMPTY = "POST_DATA_EMPTY", "post数据为空"
+    NOT_UTF8 = "NOT_UTF8", "编码格式错误"
+    XML_FORMAT_ERROR = "XML_FORMAT_ERROR", "XML格式错误"

@@ -7,6 +7,7 @@ Pages (G = https://github.com/wechatpay-apiv3/wechatpay-skills/blob/main/wechatp
 G + 示例代码/7-异步结果回调/签约-解约结果通知.md, G + 示例代码/7-异步结果回调/扣款结果通知.md.
 """
 
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 from kameng.core import clock
@@ -113,5 +114,7 @@ def accepted(reply: HttpReply) -> bool:
         return False
     try:
         return wechat_v2.from_xml(reply.body.strip()).get("return_code") == "SUCCESS"
-    except ChannelProtocolError:
+    # An answer naming an encoding ElementTree does not know is a LookupError or ValueError, not a ParseError: a
+    # failure to be retried like any other, not a crash of the sender.
+    except (ChannelProtocolError, ET.ParseError, LookupError, ValueError):
         return False

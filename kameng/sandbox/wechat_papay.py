@@ -10,10 +10,13 @@ G + 示例代码/4-订单协议查询/查询订单.md, …/查询签约关系.md
 """
 
 import hmac
+import re
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.csrf import csrf_exempt
@@ -25,7 +28,7 @@ from kameng.protocols import wechat_v2
 from kameng.protocols.errors import ChannelProtocolError
 from kameng.protocols.wechat import v2_sign
 from kameng.sandbox import agreements, keys, papay, services
-from kameng.sandbox.error_codes import SandboxErrorCode
+from kameng.sandbox.error_codes import SandboxErrorCode, WechatV2Refusal
 from kameng.sandbox.faults import faulty
 from kameng.sandbox.models import SandboxAgreement, SandboxTrade
 
@@ -136,8 +139,17 @@ def _checked(params: Mapping[str, str], spec: Fields) -> tuple[dict[str, str], s
     for name in spec.integers & set(given):
         value = given[name]
         # 开发参数与业务规则 section 3.1: request_serial / timestamp digits only, no leading 0; timestamp ≥ 9 digits.
-        if not value.isdigit() or value.startswith("0") or (name == "timestamp" and len(value) < 9):
+        # ASCII digits only (str.isdigit also takes "²" and "١٥"), and no more than a 64-bit integer holds.
+        if (
+            not (value.isascii() and value.isdigit())
+            or value.startswith("0")
+            or len(value) > 18
+            or (name == "timestamp" and len(value) < 9)
+        ):
             raise DomainError(SandboxErrorCode.PARAM_ERROR, detail=f"{name} 须为整数")
+        # total_fee and plan_id are the pages' "Int": 32 bits (the rest, request_serial and timestamp, 64).
+        if name in ("total_fee", "plan_id") and int(value) > 2**31 - 1:
+            raise DomainError(SandboxErrorCode.PARAM_ERROR, detail=f"{name} 超出范围")
     for name, value in spec.fixed.items():
         if name in given and given[name] != value:
             raise DomainError(SandboxErrorCode.PARAM_ERROR, detail=f"{name} 须为 {value}")
@@ -178,6 +190,7 @@ def _v2_call(
 
     def wrap(view):
         def handled(request: HttpRequest) -> HttpResponse:
+            raw: Mapping[str, str] = {}
             try:
                 raw = params(request)
                 given, sign_type = _checked(raw, spec)
@@ -201,8 +214,31 @@ def _v2_call(
     return wrap
 
 
+_DECLARED_ENCODING = re.compile(rb"""\s*<\?xml[^>]*?\bencoding\s*=\s*["']([^"']*)["']""", re.IGNORECASE)
+
+
 def _xml_body(request: HttpRequest) -> dict[str, str]:
-    return wechat_v2.from_xml(request.body)
+    """The request's flat `<xml>` fields, or Refused as WeChat refuses a body it cannot read: never a 5xx, whatever
+    the codec in `wechat_v2` lets through (ElementTree raises LookupError for an encoding it does not know, ValueError
+    for one expat cannot take, not only ParseError). UTF-8 only: a body in, or declaring, another encoding is
+    NOT_UTF8 before any parser sees it."""
+    try:
+        body = request.body
+    except RequestDataTooBig:  # past Django's DATA_UPLOAD_MAX_MEMORY_SIZE
+        raise Refused(WechatV2Refusal.XML_FORMAT_ERROR.return_msg) from None
+    if not body.strip():
+        raise Refused(WechatV2Refusal.POST_DATA_EMPTY.return_msg)
+    declared = _DECLARED_ENCODING.match(body)
+    try:
+        body.decode("utf-8")
+        if declared and declared.group(1).decode("ascii").lower().replace("_", "-") not in ("utf-8", "utf8"):
+            raise UnicodeError(declared.group(1))
+    except UnicodeError:
+        raise Refused(WechatV2Refusal.NOT_UTF8.return_msg) from None
+    try:
+        return wechat_v2.from_xml(body)
+    except (ChannelProtocolError, ET.ParseError, LookupError, ValueError):
+        raise Refused(WechatV2Refusal.XML_FORMAT_ERROR.return_msg) from None
 
 
 def _query(request: HttpRequest) -> dict[str, str]:
