@@ -19,7 +19,15 @@ from kameng.core import clock
 from kameng.core.errors import DomainError
 from kameng.core.money import yuan_str
 from kameng.protocols import alipay as alipay_protocol
-from kameng.sandbox import agreements, alipay_queries, alipay_rules, alipay_trades, keys, services
+from kameng.sandbox import (
+    agreements,
+    alipay_fields,
+    alipay_queries,
+    alipay_rules,
+    alipay_trades,
+    keys,
+    services,
+)
 from kameng.sandbox.alipay_rules import AlipayRefusal
 from kameng.sandbox.error_codes import AlipayGatewayError
 from kameng.sandbox.faults import faulty
@@ -51,7 +59,7 @@ def _verified(params: dict[str, str]) -> str:
 
 
 def _biz(method: str, params: dict[str, str]) -> dict:
-    if method in alipay_rules.SCHEMAS:
+    if method in alipay_fields.SCHEMAS:
         return alipay_rules.biz_content(method, params)
     # A method added without a field table yet: its biz_content must still be a JSON object.
     return alipay_rules.biz_content_object(params)

@@ -1,7 +1,14 @@
 from django.conf import settings
 from django.urls import path
 
-from kameng.sandbox import alipay_views, views, wechat_papay, wechat_views
+from kameng.sandbox import (
+    alipay_views,
+    views,
+    wechat_papay,
+    wechat_papay_contracts,
+    wechat_v3_queries,
+    wechat_views,
+)
 
 app_name = "sandbox"
 urlpatterns = (
@@ -17,23 +24,23 @@ urlpatterns = (
         ),
         path(
             "wechat/v3/pay/transactions/out-trade-no/<str:out_trade_no>",
-            wechat_views.wechat_query_by_out_trade_no,
+            wechat_v3_queries.wechat_query_by_out_trade_no,
             name="wechat-query",
         ),
         path(
             "wechat/v3/pay/transactions/out-trade-no/<str:out_trade_no>/close",
-            wechat_views.wechat_close,
+            wechat_v3_queries.wechat_close,
             name="wechat-close",
         ),
         path(
             "wechat/v3/pay/transactions/id/<str:transaction_id>",
-            wechat_views.wechat_query_by_id,
+            wechat_v3_queries.wechat_query_by_id,
             name="wechat-query-by-id",
         ),
-        path("wechat/v3/refund/domestic/refunds", wechat_views.wechat_refund, name="wechat-refund"),
+        path("wechat/v3/refund/domestic/refunds", wechat_v3_queries.wechat_refund, name="wechat-refund"),
         path(
             "wechat/v3/refund/domestic/refunds/<str:out_refund_no>",
-            wechat_views.wechat_refund_query,
+            wechat_v3_queries.wechat_refund_query,
             name="wechat-refund-query",
         ),
         path(
@@ -48,8 +55,14 @@ urlpatterns = (
         path("wechat/pay/paporderquery", wechat_papay.pap_order_query, name="wechat-paporderquery"),
         path("wechat/pay/orderquery", wechat_papay.pap_order_query, name="wechat-orderquery"),
         path("wechat/pay/closeorder", wechat_papay.close_order, name="wechat-closeorder"),
-        path("wechat/papay/querycontract", wechat_papay.query_contract, name="wechat-querycontract"),
-        path("wechat/papay/deletecontract", wechat_papay.delete_contract, name="wechat-deletecontract"),
+        path(
+            "wechat/papay/querycontract", wechat_papay_contracts.query_contract, name="wechat-querycontract"
+        ),
+        path(
+            "wechat/papay/deletecontract",
+            wechat_papay_contracts.delete_contract,
+            name="wechat-deletecontract",
+        ),
         # The buyer's pages.
         path("wechat/h5/<slug:prepay_id>", wechat_views.wechat_h5_page, name="wechat-h5"),
         path("wechat/native/<slug:trade_no>", wechat_views.wechat_native_page, name="wechat-native"),
