@@ -14,11 +14,11 @@ from config.celery import app
 from kameng.console.invariants import find_violations
 from kameng.core import clock
 from kameng.core.models import SweepStat
-from kameng.membership import cancellation, renewals
+from kameng.membership import cancellation
 from kameng.membership.models import Charge, Membership
 from kameng.payments.models import Payment, Refund
 from kameng.sandbox.models import SandboxRefund, SandboxTrade
-from tests.factories import PlanFactory, UserFactory, join_vip
+from tests.factories import PlanFactory, UserFactory, join_vip, ready_for_renewal
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,9 +89,10 @@ def kill_when(worker: subprocess.Popen, condition) -> None:
 def test_a_worker_killed_mid_renewal_sweep_leaves_no_membership_charged_twice_or_not_at_all(workers):
     plan = PlanFactory()
     members = [join_vip(UserFactory(), plan, auto_renew=True) for _ in range(MEMBERS)]
-    for _ in range(31):  # reminders go out on time; then every membership is due, none yet charged
-        clock.advance(seconds=86400)
-        renewals.send_due_reminders()
+    # Reminded on time and announced on C-4, as the sweeps leave them; then every membership is due (its first
+    # attempt, C-2 at its charge time), none yet charged (docs/rules.md#renewal-schedule).
+    due = max(ready_for_renewal(membership) for membership in members)
+    clock.advance(seconds=int((due - clock.now()).total_seconds()) + 60)
     renewed = Charge.objects.filter(period_index=1, status=Charge.Status.SUCCEEDED)
     assert renewed.count() == 0
 
