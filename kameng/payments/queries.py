@@ -320,6 +320,12 @@ def _ask_refund(query: ChannelQuery, *, actor=None) -> Answer:
     except _CHANNEL_TROUBLE as exc:
         result = RefundResult(Outcome.PENDING, message=f"{type(exc).__name__}: {exc}"[:200])
     applied = Applied.NOTHING
+    if result.status == Outcome.SUCCEEDED and not services.refund_amount_matches(refund, result):
+        log.warning("refund %s: the channel reports %s fen", refund.refund_no, result.amount_fen)
+        result = RefundResult(
+            Outcome.PENDING,
+            message=f"the channel reports {result.amount_fen} fen, we asked {refund.amount_fen}",
+        )  # not confirmed; asked again, and left to the console after GIVE_UP_AFTER
     if result.status == Outcome.SUCCEEDED and refund.status != Refund.Status.SUCCEEDED:
         services.confirm_refund(
             refund=refund, channel_refund_no=result.channel_refund_no, source=Source.QUERY

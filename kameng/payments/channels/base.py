@@ -104,6 +104,9 @@ class RefundResult:
     status: Outcome
     channel_refund_no: str = ""
     message: str = ""
+    # What the channel says this refund pays back (None: it did not say); a refund is confirmed only for its own
+    # amount (payments.services.refund_amount_matches).
+    amount_fen: int | None = None
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,14 @@ from kameng.membership.models import Charge, ChargeAttempt, Membership
 from kameng.orders.models import Order
 from kameng.payments import queries, services
 from kameng.payments.channels import alipay as alipay_adapter
-from kameng.payments.channels.base import ChannelEvent, EventKind, Outcome, TradeState, TradeStatus
+from kameng.payments.channels.base import (
+    ChannelEvent,
+    EventKind,
+    Outcome,
+    RefundResult,
+    TradeState,
+    TradeStatus,
+)
 from kameng.payments.channels.errors import ChannelProtocolError
 from kameng.payments.channels.registry import get_channel
 from kameng.payments.models import ChannelQuery, NotificationLog, Payment, Refund
@@ -283,3 +290,25 @@ def test_an_unconfirmed_refund_made_at_the_channel_is_confirmed_once():
     refund.refresh_from_db()
     assert refund.status == Refund.Status.SUCCEEDED
     assert AuditLog.objects.filter(action="refund.succeeded").count() == 1
+
+
+def test_a_refund_the_channel_reports_for_another_amount_is_not_confirmed(monkeypatch):
+    order = cashier_opened()
+    pay_at_channel(order)
+    minutes(4)
+    queries.query_due()
+    with transaction.atomic():
+        refund = services.request_refund(
+            payment=Payment.objects.get(order=order), amount_fen=500, reason=Refund.Reason.DUPLICATE_PAYMENT
+        )
+    monkeypatch.setattr(
+        alipay_adapter.AlipayChannel,
+        "query_refund",
+        lambda self, **kw: RefundResult(Outcome.SUCCEEDED, channel_refund_no="2026X", amount_fen=400),
+    )
+    minutes(4)
+    queries.query_due()
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.PENDING
+    check = ChannelQuery.objects.get(refund=refund)
+    assert check.settled_at is None and "400" in check.last_message

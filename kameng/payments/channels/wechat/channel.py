@@ -262,8 +262,14 @@ class WechatChannel:
         for field, ours in asked.items():
             if ours and (field in body or status != Outcome.FAILED) and body.get(field) != ours:
                 raise ChannelProtocolError(f"refund answered about another {field}: {body.get(field)!r}")
+        refunded = (body.get("amount") or {}).get("refund")
+        if status == Outcome.SUCCEEDED and (not isinstance(refunded, int) or isinstance(refunded, bool)):
+            raise ChannelProtocolError("a refund answered SUCCESS without its amount.refund")
         return RefundResult(
-            status, channel_refund_no=body.get("refund_id", ""), message=body.get("status", "")
+            status,
+            channel_refund_no=body.get("refund_id", ""),
+            message=body.get("status", ""),
+            amount_fen=refunded if status == Outcome.SUCCEEDED else None,
         )
 
     # --- 委托代扣 周期扣费 ---------------------------------------------------------------------------------------
