@@ -40,6 +40,7 @@ def pay_redirect_url(*, order: Order, client_ip: str) -> str:
         notify_url=notify_url(order.channel),
         return_url=base + reverse("orders:detail", args=[order.order_no]),
         client_ip=client_ip,
+        expires_at=order.expires_at,
     )
 
 
@@ -63,6 +64,7 @@ def desktop_qr_code(*, order: Order, client_ip: str) -> str | None:
             subject=order.subject,
             notify_url=notify_url(order.channel),
             client_ip=client_ip,
+            expires_at=order.expires_at,
         )
     except LookupError:
         return None  # the merchant's account has no QR product for this channel

@@ -6,6 +6,7 @@ Alipay allows before each planned date (docs/channels.md#alipay)."""
 
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from urllib.parse import urlencode
 
 from kameng.core import clock
@@ -71,6 +72,25 @@ def _biz(content: dict) -> str:
     return json.dumps(content, ensure_ascii=False, separators=(",", ":"))
 
 
+def _time_expire(expires_at: datetime | None) -> dict[str, str]:
+    """time_expire, the trade's absolute expiry in Beijing time, "yyyy-MM-dd HH:mm:ss" (alipay.trade.wap.pay,
+    https://docs.open.alipay.com/api_1/alipay.trade.wap.pay): after it Alipay will not take the payment, so a
+    cashier page left open cannot pay an order the shop has let expire."""
+    if expires_at is None:
+        return {}
+    return {"time_expire": clock.local(expires_at).strftime("%Y-%m-%d %H:%M:%S")}
+
+
+def _timeout_express(expires_at: datetime | None) -> dict[str, str]:
+    """timeout_express for alipay.trade.precreate, whose page lists no time_expire
+    (https://docs.open.alipay.com/api_1/alipay.trade.precreate): whole minutes from now, the trade being created
+    by this very call, rounded down so that it never outlives the order; at least Alipay's minimum, 1m."""
+    if expires_at is None:
+        return {}
+    minutes = int((expires_at - clock.now()).total_seconds() // 60)
+    return {"timeout_express": f"{max(minutes, 1)}m"}
+
+
 def _period_rule(terms: AgreementTerms) -> dict:
     """period_rule_params: the renewal schedule the member signs. execute_time is the first renewal's planned date
     (membership computes it with a day of month 1..28: Alipay refuses a later day with period_type MONTH); Alipay
@@ -112,6 +132,7 @@ class AlipayChannel(AlipayQueries):
         notify_url: str,
         return_url: str,
         client_ip: str,
+        expires_at: datetime | None = None,
     ) -> str:
         params = self._common("alipay.trade.wap.pay") | {
             "notify_url": notify_url,
@@ -122,6 +143,7 @@ class AlipayChannel(AlipayQueries):
                     "total_amount": yuan_str(amount_fen),
                     "subject": subject[:256],
                     "product_code": "QUICK_WAP_WAY",
+                    **_time_expire(expires_at),
                 }
             ),
         }
@@ -264,6 +286,7 @@ class AlipayChannel(AlipayQueries):
                 "total_amount": yuan_str(terms.first_amount_fen),
                 "subject": terms.first_subject[:256],
                 "product_code": "CYCLE_PAY_AUTH",
+                **_time_expire(terms.first_expires_at),
                 "agreement_sign_params": sign | {"sign_notify_url": notify_url},
             }
         else:
@@ -310,7 +333,14 @@ class AlipayChannel(AlipayQueries):
         return True  # Alipay has no pre-deduction notice: the signed period_rule_params are the announcement
 
     def qr_code(
-        self, *, order_no: str, amount_fen: int, subject: str, notify_url: str, client_ip: str
+        self,
+        *,
+        order_no: str,
+        amount_fen: int,
+        subject: str,
+        notify_url: str,
+        client_ip: str,
+        expires_at: datetime | None = None,
     ) -> str:
         """当面付 alipay.trade.precreate: the qr_code text a desktop buyer scans with the Alipay app. Only for an
         account that has the product (KAMENG_ALIPAY_PRODUCTS); LookupError otherwise. Raises TransportError /
@@ -325,6 +355,7 @@ class AlipayChannel(AlipayQueries):
                 "total_amount": yuan_str(amount_fen),
                 "subject": subject[:256],
                 "product_code": "FACE_TO_FACE_PAYMENT",
+                **_timeout_express(expires_at),
             },
             notify_url=notify_url,
         )
