@@ -55,6 +55,10 @@ class AgreementEnded:
 AgreementEvent = AgreementSigned | AgreementEnded
 
 
+def _at_the_cashier(order: Order) -> str | None:
+    return None  # no way of its own: the channel's cashier (pay_redirect_url, or a desktop QR code)
+
+
 @dataclass(frozen=True)
 class OrderKind:
     """What payments must know about one kind of order (`Order.Kind`)."""
@@ -64,7 +68,13 @@ class OrderKind:
     revenue_account: str  # the ledger account a delivered order's money is earned into
     refund_reason: str  # why a first payment that cannot be honoured goes back (`Refund.Reason`)
     # The kind's own way to pay (e.g. signing an agreement whose first charge pays it), or None: the channel's cashier.
-    pay_url: Callable[[Order], str | None] = lambda order: None
+    pay_url: Callable[[Order], str | None] = _at_the_cashier
+
+    @property
+    def pays_at_the_cashier(self) -> bool:
+        """Paid by an ordinary cashier trade (so a desktop QR code of the same trade may be offered), told by the
+        kind itself, without building its own payment link (which may call the channel)."""
+        return self.pay_url is _at_the_cashier
 
 
 _order_kinds: dict[str, OrderKind] = {}

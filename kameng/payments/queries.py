@@ -52,6 +52,11 @@ BACKOFF_SECONDS = (
 GIVE_UP_AFTER = timedelta(
     days=7
 )  # a trade or refund still without a final answer then is left to the console
+# A trade the channel has never heard of (NOT_FOUND) is final only this long after the order expired: the buyer
+# may still be opening a cashier link, which creates the trade. Every link carries the order's expiry as the
+# trade's own (Alipay time_expire, WeChat time_expire), so the channel takes no payment after it; the margin is
+# for the channel's clock, which decides (docs/channels.md, Active queries).
+NOT_FOUND_FINAL_AFTER = timedelta(minutes=10)
 LOOKBACK = timedelta(days=2)  # unpaid orders older than this when the sweep first runs are not asked about
 BATCH = 50
 _CHANNEL_TROUBLE = (TransportError, ChannelProtocolError, LookupError)
@@ -208,6 +213,8 @@ def _ask_trade(query: ChannelQuery, *, actor=None) -> Answer:
     still_payable = order.status == Order.Status.PENDING_PAYMENT and order.expires_at > clock.now()
     if answer.applied or query.agreement_charge or still_payable:
         return answer
+    if status.state == TradeState.NOT_FOUND and clock.now() < order.expires_at + NOT_FOUND_FINAL_AFTER:
+        return answer  # nothing to close yet, and a cashier link may still create it: asked again
     if status.state in (TradeState.WAITING, TradeState.NOT_FOUND):
         return _close_expired(query, answer)
     return answer
@@ -320,6 +327,12 @@ def _ask_refund(query: ChannelQuery, *, actor=None) -> Answer:
     except _CHANNEL_TROUBLE as exc:
         result = RefundResult(Outcome.PENDING, message=f"{type(exc).__name__}: {exc}"[:200])
     applied = Applied.NOTHING
+    if result.status == Outcome.SUCCEEDED and not services.refund_amount_matches(refund, result):
+        log.warning("refund %s: the channel reports %s fen", refund.refund_no, result.amount_fen)
+        result = RefundResult(
+            Outcome.PENDING,
+            message=f"the channel reports {result.amount_fen} fen, we asked {refund.amount_fen}",
+        )  # not confirmed; asked again, and left to the console after GIVE_UP_AFTER
     if result.status == Outcome.SUCCEEDED and refund.status != Refund.Status.SUCCEEDED:
         services.confirm_refund(
             refund=refund, channel_refund_no=result.channel_refund_no, source=Source.QUERY

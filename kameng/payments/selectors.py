@@ -40,6 +40,7 @@ def pay_redirect_url(*, order: Order, client_ip: str) -> str:
         notify_url=notify_url(order.channel),
         return_url=base + reverse("orders:detail", args=[order.order_no]),
         client_ip=client_ip,
+        expires_at=order.expires_at,
     )
 
 
@@ -49,12 +50,15 @@ def desktop_qr_code(*, order: Order, client_ip: str) -> str | None:
     merchant's account has no such product, or the channel did not answer (the buyer still has the pay button)."""
     if order.status != Order.Status.PENDING_PAYMENT or order.closed_reason:
         return None
-    if events.order_kind(order.kind).pay_url(order) is not None:
-        return (
-            None  # e.g. an auto-renew first order: paid by signing, which a scan of a plain trade cannot do
-        )
-    qr_code = getattr(get_channel(order.channel), "qr_code", None)
-    if qr_code is None:
+    try:
+        kind = events.order_kind(order.kind)
+        qr_code = getattr(get_channel(order.channel), "qr_code", None)
+    except LookupError:
+        return None  # a kind or channel this shop does not configure: the pay button says why
+    # A kind with its own way to pay (a membership's first order, paid by signing the agreement and charged
+    # through it) never gets a QR code: scanning a plain trade of the same order would pay it twice. Decided from
+    # the kind, never by building its link, which calls the channel on each page view.
+    if not kind.pays_at_the_cashier or qr_code is None:
         return None
     try:
         return qr_code(
@@ -63,6 +67,7 @@ def desktop_qr_code(*, order: Order, client_ip: str) -> str | None:
             subject=order.subject,
             notify_url=notify_url(order.channel),
             client_ip=client_ip,
+            expires_at=order.expires_at,
         )
     except LookupError:
         return None  # the merchant's account has no QR product for this channel

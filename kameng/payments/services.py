@@ -13,7 +13,7 @@ from kameng.core.errors import DomainError
 from kameng.orders import services as orders
 from kameng.orders.models import Order
 from kameng.payments import events, ledger
-from kameng.payments.channels.base import EventKind, Outcome, Reply
+from kameng.payments.channels.base import EventKind, Outcome, RefundResult, Reply
 from kameng.payments.channels.errors import ChannelProtocolError
 from kameng.payments.channels.registry import get_channel
 from kameng.payments.error_codes import PaymentErrorCode
@@ -315,7 +315,19 @@ def execute_refund(payload: dict) -> None:
     )
     if result.status != Outcome.SUCCEEDED:
         raise outbox.RetryLater(f"refund {refund.refund_no} {result.status}: {result.message}")
+    if not refund_amount_matches(refund, result):
+        raise outbox.RetryLater(
+            f"refund {refund.refund_no}: the channel reports {result.amount_fen} fen, not {refund.amount_fen}"
+        )
     _confirm_refund(refund_id=refund.pk, channel_refund_no=result.channel_refund_no)
+
+
+def refund_amount_matches(refund: Refund, result: RefundResult) -> bool:
+    """A refund the channel says it made is confirmed only for the amount we asked: another amount (a channel or
+    a replayed answer about another refund) is an anomaly for the console, never a confirmation. An answer that
+    names no amount (Alipay's alipay.trade.refund: its refund_fee is the trade's running total) is taken by its
+    status alone."""
+    return result.amount_fen is None or result.amount_fen == refund.amount_fen
 
 
 def confirm_refund(*, refund: Refund, channel_refund_no: str, source: str) -> None:

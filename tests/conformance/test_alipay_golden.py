@@ -10,12 +10,14 @@ success so that the adapter carries on as it would with Alipay.
 
 import json
 import re
-from datetime import date
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from kameng.core import clock
 from kameng.core.http import HttpReply
 from kameng.payments.channels import alipay as adapter
 from kameng.payments.channels.base import AgreementTerms
@@ -141,6 +143,7 @@ def url_params(url: str) -> dict[str, str]:
     return dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
 
 
+EXPIRES_AT = datetime(2026, 12, 8, 2, 15, tzinfo=UTC)  # 10:15 in Beijing
 TERMS = AgreementTerms(
     external_no="KA20261208ABCDEF0123456789",
     plan_name="月卡",
@@ -163,13 +166,20 @@ def test_wap_pay_matches_its_page():
         notify_url=NOTIFY,
         return_url=RETURN,
         client_ip="1.2.3.4",
+        expires_at=EXPIRES_AT,
     )
-    check_against("alipay_trade_wap_pay.json", url_params(url))
+    params = url_params(url)
+    check_against("alipay_trade_wap_pay.json", params)
+    assert json.loads(params["biz_content"])["time_expire"] == "2026-12-08 10:15:00"  # Beijing time
 
 
 def test_pay_and_sign_matches_the_pay_and_sign_table():
-    url = channel().agreement_sign_url(terms=TERMS, notify_url=NOTIFY, return_url=RETURN)
-    check_against("alipay_trade_wap_pay_and_sign.json", url_params(url))
+    url = channel().agreement_sign_url(
+        terms=replace(TERMS, first_expires_at=EXPIRES_AT), notify_url=NOTIFY, return_url=RETURN
+    )
+    params = url_params(url)
+    check_against("alipay_trade_wap_pay_and_sign.json", params)
+    assert json.loads(params["biz_content"])["time_expire"] == "2026-12-08 10:15:00"
 
 
 def test_the_agreement_charge_matches_its_page(gateway):
@@ -201,8 +211,10 @@ def test_precreate_matches_its_page(gateway):
         subject="点卡 ×1",
         notify_url=NOTIFY,
         client_ip="1.2.3.4",
+        expires_at=clock.now() + timedelta(minutes=15),
     )
     check_against("alipay_trade_precreate.json", gateway[0])
+    assert json.loads(gateway[0]["biz_content"])["timeout_express"] in ("14m", "15m")
 
 
 def test_unsign_matches_its_page(gateway):

@@ -6,7 +6,7 @@ v2 helpers (MD5 / HMAC-SHA256 over the APIv2 key) and wechatpayv3's RSA signer (
 import base64
 import json
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -77,6 +77,8 @@ def check_against_page(name: str, sent: fake.Sent, keys: fake.Keys) -> dict:
             assert spec["name"] in fields, f"{spec['name']} is required by {page['page']}"
         if spec["name"] in fields:
             assert _type_ok(spec["type"], fields[spec["name"]], page["format"]), (spec, fields[spec["name"]])
+            if "pattern" in spec:
+                assert re.fullmatch(spec["pattern"], str(fields[spec["name"]])), (spec, fields[spec["name"]])
     if page.get("one_of"):
         assert any(all(f in fields for f in group) for group in page["one_of"]), page["one_of"]
     for field_name, value in page.get("values", {}).items():
@@ -243,11 +245,17 @@ def test_native_as_the_page_says(wechat, keys):
     )
 
     code = channel.qr_code(
-        order_no="KM1", amount_fen=990, subject="点卡", notify_url=NOTIFY, client_ip="203.0.113.7"
+        order_no="KM1",
+        amount_fen=990,
+        subject="点卡",
+        notify_url=NOTIFY,
+        client_ip="203.0.113.7",
+        expires_at=datetime(2026, 12, 8, 2, 15, tzinfo=UTC),
     )
 
     assert code == "weixin://wxpay/bizpayurl?pr=abc"
-    check_against_page("wechat_native", server.last("/v3/pay/transactions/native"), keys)
+    fields = check_against_page("wechat_native", server.last("/v3/pay/transactions/native"), keys)
+    assert fields["time_expire"] == "2026-12-08T10:15:00+08:00"  # the order's expiry, Beijing time
 
 
 def test_the_v3_order_query_close_and_refund_query_as_the_pages_say(wechat, keys):

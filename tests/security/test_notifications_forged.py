@@ -501,3 +501,23 @@ class TestAgreementNotifications:
         assert_acknowledged(protocol_of(channel), genuine.post())
 
         assert shop_state() == after_first
+
+
+# --- bodies that are not XML WeChat would send ----------------------------------------------------------------------
+
+# An XML declaration naming an encoding Python does not know raises LookupError inside the parser, one naming an
+# encoding that cannot read the bytes raises a decoding error: neither may reach the view as a 500.
+HOSTILE_PAPAY_BODIES = {
+    "unknown encoding": b'<?xml version="1.0" encoding="foo"?><xml><return_code>SUCCESS</return_code></xml>',
+    "undecodable bytes": b'<?xml version="1.0" encoding="utf-8"?><xml><a>\xff\xfe</a></xml>',
+    "utf-16 declared": b'<?xml version="1.0" encoding="utf-16"?><xml><a>1</a></xml>',
+}
+
+
+@pytest.mark.parametrize("body", HOSTILE_PAPAY_BODIES.values(), ids=HOSTILE_PAPAY_BODIES)
+def test_a_papay_notification_in_a_hostile_encoding_is_refused_not_a_server_error(body, shop_state):
+    before = shop_state()
+
+    assert_refused("wechat-papay", Notice("wechat", body, {}, "papay").post())
+
+    assert shop_state() == before

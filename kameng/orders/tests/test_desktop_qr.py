@@ -98,3 +98,42 @@ def test_the_status_of_someone_elses_order_is_not_found():
 def test_the_qr_svg_is_csp_clean():
     drawn = str(qr.svg("https://qr.alipay.com/bax0123"))
     assert drawn.startswith("<svg") and "<script" not in drawn and "style=" not in drawn
+
+
+def test_a_wechat_membership_first_order_page_gets_no_qr_and_never_calls_the_channel(monkeypatch):
+    # Its first period is paid by signing the contract (H5 纯签约, then pappayapply): a Native QR for the same
+    # order would let the member pay twice; and building the signing link on every page view called WeChat, so a
+    # channel outage made the order page a 500.
+    from django.test import override_settings
+
+    from kameng.core import http
+    from kameng.core.http import TransportError
+    from kameng.membership import services as membership
+    from tests.conformance import wechat_fake as fake
+    from tests.factories import PlanFactory
+
+    config = fake.config(fake.make_keys(), native_enabled=True)
+    calls = []
+
+    def channel_down(url, **kwargs):
+        calls.append(url)
+        raise TransportError("connection refused")
+
+    monkeypatch.setattr(http, "post", channel_down)
+    with override_settings(
+        KAMENG_CHANNELS={"wechat": {k: getattr(config, k) for k in config.__dataclass_fields__}}
+    ):
+        user = UserFactory()
+        made = membership.subscribe(
+            user=user,
+            plan_code=PlanFactory().code,
+            channel="wechat",
+            auto_renew=True,
+            consent=membership.ConsentContext(given=True, ip="203.0.113.7", user_agent="pytest"),
+        )
+        client = Client(headers={"User-Agent": DESKTOP})
+        assert client.login(username=user.username, password=PASSWORD)
+        response = client.get(f"/orders/{made.order.order_no}/")
+    assert response.status_code == 200
+    assert 'id="desktop-qr"' not in response.content.decode()
+    assert calls == []

@@ -6,11 +6,13 @@ Alipay allows before each planned date (docs/channels.md#alipay)."""
 
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from urllib.parse import urlencode
 
 from kameng.core import clock
 from kameng.core.http import TransportError, post
 from kameng.core.money import parse_yuan, yuan_str
+from kameng.payments.channels.alipay_queries import AlipayQueries, about_ours
 from kameng.payments.channels.base import (
     AgreementState,
     AgreementTerms,
@@ -20,22 +22,12 @@ from kameng.payments.channels.base import (
     Outcome,
     RefundResult,
     Reply,
-    TradeState,
-    TradeStatus,
 )
 from kameng.payments.channels.config import AlipayConfig
 from kameng.payments.channels.errors import ChannelProtocolError, SignatureError
 from kameng.protocols import alipay as protocol
 
 PAID_STATES = {"TRADE_SUCCESS", "TRADE_FINISHED"}
-# alipay.trade.query's trade_status (https://opendocs.alipay.com/open/02e7gm): TRADE_CLOSED is an unpaid trade
-# closed, or a paid one refunded in full (we only ask about trades we hold no payment for).
-TRADE_STATES = {
-    "TRADE_SUCCESS": TradeState.PAID,
-    "TRADE_FINISHED": TradeState.PAID,
-    "WAIT_BUYER_PAY": TradeState.WAITING,
-    "TRADE_CLOSED": TradeState.CLOSED,
-}
 SIGN_SCENE = "INDUSTRY|DIGITAL_MEDIA"  # must not be DEFAULT|DEFAULT when external_agreement_no is passed
 
 # alipay.trade.pay answers that say for certain the money was NOT taken and will not be under this out_trade_no:
@@ -80,8 +72,23 @@ def _biz(content: dict) -> str:
     return json.dumps(content, ensure_ascii=False, separators=(",", ":"))
 
 
-# Answers that say the call was carried out (10000) or accepted and waiting for the buyer (10003).
-DONE_CODES = ("10000", "10003")
+def _time_expire(expires_at: datetime | None) -> dict[str, str]:
+    """time_expire, the trade's absolute expiry in Beijing time, "yyyy-MM-dd HH:mm:ss" (alipay.trade.wap.pay,
+    https://docs.open.alipay.com/api_1/alipay.trade.wap.pay): after it Alipay will not take the payment, so a
+    cashier page left open cannot pay an order the shop has let expire."""
+    if expires_at is None:
+        return {}
+    return {"time_expire": clock.local(expires_at).strftime("%Y-%m-%d %H:%M:%S")}
+
+
+def _timeout_express(expires_at: datetime | None) -> dict[str, str]:
+    """timeout_express for alipay.trade.precreate, whose page lists no time_expire
+    (https://docs.open.alipay.com/api_1/alipay.trade.precreate): whole minutes from now, the trade being created
+    by this very call, rounded down so that it never outlives the order; at least Alipay's minimum, 1m."""
+    if expires_at is None:
+        return {}
+    minutes = int((expires_at - clock.now()).total_seconds() // 60)
+    return {"timeout_express": f"{max(minutes, 1)}m"}
 
 
 def _period_rule(terms: AgreementTerms) -> dict:
@@ -98,21 +105,7 @@ def _period_rule(terms: AgreementTerms) -> dict:
     }
 
 
-def _about_ours(answer: dict, method: str, *, required: tuple[str, ...] = (), **asked: str) -> dict:
-    """Refuses a verified answer about something we did not ask about. A signature proves Alipay said it, not that
-    it said it about this call: a genuine answer about another order, replayed, must not settle this one. Each
-    `asked` field the answer carries must be ours; the `required` ones must be there when the call was carried
-    out. Fields we do not know (empty) are not compared."""
-    done = answer.get("code") in DONE_CODES
-    for field, ours in asked.items():
-        if not ours or (field not in answer and not (done and field in required)):
-            continue
-        if answer.get(field) != ours:
-            raise ChannelProtocolError(f"{method} answered about another {field}: {answer.get(field)!r}")
-    return answer
-
-
-class AlipayChannel:
+class AlipayChannel(AlipayQueries):
     name = "alipay"
     pays_first_period_at_signing = True  # 支付并签约: the sign link pays the first order
 
@@ -139,6 +132,7 @@ class AlipayChannel:
         notify_url: str,
         return_url: str,
         client_ip: str,
+        expires_at: datetime | None = None,
     ) -> str:
         params = self._common("alipay.trade.wap.pay") | {
             "notify_url": notify_url,
@@ -149,6 +143,7 @@ class AlipayChannel:
                     "total_amount": yuan_str(amount_fen),
                     "subject": subject[:256],
                     "product_code": "QUICK_WAP_WAY",
+                    **_time_expire(expires_at),
                 }
             ),
         }
@@ -247,7 +242,7 @@ class AlipayChannel:
             },
         )
         # Alipay's refund answer names the trade (out_trade_no, trade_no); out_request_no only if it says it.
-        _about_ours(
+        about_ours(
             answer,
             method,
             required=("out_trade_no",),
@@ -256,7 +251,17 @@ class AlipayChannel:
             out_request_no=out_refund_no,
         )
         if answer.get("code") == "10000":
-            return RefundResult(Outcome.SUCCEEDED, channel_refund_no=answer.get("trade_no", ""))
+            # 10000 only says the call worked: the money moved when fund_change is Y. N (or nothing) is also the
+            # answer to a repeat of a refund already made, so it is not a refusal either: PENDING, and the refund
+            # query (alipay.trade.fastpay.refund.query) confirms it (https://docs.open.alipay.com/api_1/alipay.trade.refund,
+            # fund_change: 本次退款是否发生了资金变化).
+            if answer.get("fund_change") == "Y":
+                return RefundResult(Outcome.SUCCEEDED, channel_refund_no=answer.get("trade_no", ""))
+            return RefundResult(
+                Outcome.PENDING,
+                channel_refund_no=answer.get("trade_no", ""),
+                message=f"fund_change {answer.get('fund_change') or 'missing'}",
+            )
         return RefundResult(
             Outcome.FAILED, message=f"{answer.get('sub_code', '')} {answer.get('sub_msg', '')}".strip()
         )
@@ -281,6 +286,7 @@ class AlipayChannel:
                 "total_amount": yuan_str(terms.first_amount_fen),
                 "subject": terms.first_subject[:256],
                 "product_code": "CYCLE_PAY_AUTH",
+                **_time_expire(terms.first_expires_at),
                 "agreement_sign_params": sign | {"sign_notify_url": notify_url},
             }
         else:
@@ -308,7 +314,7 @@ class AlipayChannel:
             },
             notify_url=notify_url,
         )
-        _about_ours(answer, "alipay.trade.pay", required=("out_trade_no",), out_trade_no=out_trade_no)
+        about_ours(answer, "alipay.trade.pay", required=("out_trade_no",), out_trade_no=out_trade_no)
         code, sub_code = answer.get("code"), answer.get("sub_code", "")
         message = f"{sub_code} {answer.get('sub_msg', '')}".strip()
         if code == "10000" and answer.get("trade_status", "TRADE_SUCCESS") in PAID_STATES:
@@ -327,7 +333,14 @@ class AlipayChannel:
         return True  # Alipay has no pre-deduction notice: the signed period_rule_params are the announcement
 
     def qr_code(
-        self, *, order_no: str, amount_fen: int, subject: str, notify_url: str, client_ip: str
+        self,
+        *,
+        order_no: str,
+        amount_fen: int,
+        subject: str,
+        notify_url: str,
+        client_ip: str,
+        expires_at: datetime | None = None,
     ) -> str:
         """当面付 alipay.trade.precreate: the qr_code text a desktop buyer scans with the Alipay app. Only for an
         account that has the product (KAMENG_ALIPAY_PRODUCTS); LookupError otherwise. Raises TransportError /
@@ -342,10 +355,11 @@ class AlipayChannel:
                 "total_amount": yuan_str(amount_fen),
                 "subject": subject[:256],
                 "product_code": "FACE_TO_FACE_PAYMENT",
+                **_timeout_express(expires_at),
             },
             notify_url=notify_url,
         )
-        _about_ours(answer, method, required=("out_trade_no",), out_trade_no=order_no)
+        about_ours(answer, method, required=("out_trade_no",), out_trade_no=order_no)
         if answer.get("code") != "10000" or not answer.get("qr_code"):
             raise ChannelProtocolError(f"{method}: {answer.get('sub_code') or answer.get('code')}")
         return answer["qr_code"]
@@ -365,7 +379,7 @@ class AlipayChannel:
             "alipay.user.agreement.query",
             {"agreement_no": channel_agreement_no, "personal_product_code": "CYCLE_PAY_AUTH_P"},
         )
-        _about_ours(
+        about_ours(
             answer,
             "alipay.user.agreement.query",
             required=("agreement_no",),
@@ -377,62 +391,3 @@ class AlipayChannel:
                 return AgreementState.TERMINATED
             return AgreementState.UNKNOWN
         return AgreementState.ACTIVE if answer.get("status") == "NORMAL" else AgreementState.TERMINATED
-
-    # --- issue 14: active queries (the query sweep and the console's 查询渠道状态) -----------------------------------
-
-    def query_trade(self, *, out_trade_no: str, agreement_charge: bool = False) -> TradeStatus:
-        """alipay.trade.query (https://opendocs.alipay.com/open/02e7gm): the same call for a cashier trade and a
-        周期扣款 charge (alipay.trade.pay), both named by our out_trade_no."""
-        method = "alipay.trade.query"
-        answer = self.call(method, {"out_trade_no": out_trade_no})
-        _about_ours(answer, method, required=("out_trade_no",), out_trade_no=out_trade_no)
-        said = (
-            f"{answer.get('sub_code') or answer.get('trade_status', '')} {answer.get('sub_msg', '')}".strip()
-        )
-        if answer.get("code") != "10000":
-            if answer.get("sub_code") == "ACQ.TRADE_NOT_EXIST":  # the buyer never got as far as paying
-                return TradeStatus(TradeState.NOT_FOUND, message=said)
-            return TradeStatus(TradeState.UNKNOWN, message=said)  # ACQ.SYSTEM_ERROR and the like: ask again
-        state = TRADE_STATES.get(answer.get("trade_status", ""), TradeState.UNKNOWN)
-        if state != TradeState.PAID:
-            return TradeStatus(state, channel_trade_no=answer.get("trade_no", ""), message=said)
-        try:
-            amount_fen = parse_yuan(answer.get("total_amount", ""))
-        except ValueError:
-            raise ChannelProtocolError(f"{method} answered a bad total_amount") from None
-        if not answer.get("trade_no"):
-            raise ChannelProtocolError(f"{method} answered a paid trade without trade_no")
-        return TradeStatus(state, channel_trade_no=answer["trade_no"], amount_fen=amount_fen, message=said)
-
-    def close_trade(self, *, out_trade_no: str, agreement_charge: bool = False) -> bool:
-        """alipay.trade.close (https://docs.open.alipay.com/api_1/alipay.trade.close): only a trade waiting for the
-        buyer can be closed. ACQ.TRADE_NOT_EXIST: never created, so nothing can be paid under it now (a cashier
-        link still open creates it anew: the order's own expiry at the cashier and the late-payment rules cover
-        that). ACQ.TRADE_STATUS_ERROR: already paid or closed, which only a query tells apart: False."""
-        method = "alipay.trade.close"
-        answer = self.call(method, {"out_trade_no": out_trade_no})
-        _about_ours(answer, method, required=("out_trade_no",), out_trade_no=out_trade_no)
-        return answer.get("code") == "10000" or answer.get("sub_code") == "ACQ.TRADE_NOT_EXIST"
-
-    def query_refund(self, *, out_trade_no: str, out_refund_no: str) -> RefundResult:
-        """alipay.trade.fastpay.refund.query (https://docs.open.alipay.com/api_1/alipay.trade.fastpay.refund.query):
-        code 10000 only says the query worked. The refund was made when the answer carries it (out_request_no and
-        refund_amount; refund_status, when present, REFUND_SUCCESS); without them it was not (refund again under
-        the same number)."""
-        method = "alipay.trade.fastpay.refund.query"
-        answer = self.call(method, {"out_trade_no": out_trade_no, "out_request_no": out_refund_no})
-        _about_ours(
-            answer,
-            method,
-            required=("out_trade_no",),
-            out_trade_no=out_trade_no,
-            out_request_no=out_refund_no,
-        )
-        said = f"{answer.get('sub_code', '')} {answer.get('sub_msg', '')}".strip()
-        if answer.get("code") != "10000":
-            return RefundResult(Outcome.PENDING, message=said or "refund query not answered")
-        if not answer.get("out_request_no") or not answer.get("refund_amount"):
-            return RefundResult(Outcome.FAILED, message="no such refund at the channel")
-        if answer.get("refund_status", "REFUND_SUCCESS") != "REFUND_SUCCESS":
-            return RefundResult(Outcome.PENDING, message=answer["refund_status"])
-        return RefundResult(Outcome.SUCCEEDED, channel_refund_no=answer.get("trade_no", ""))

@@ -3,7 +3,7 @@
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Protocol
 
 
@@ -50,6 +50,8 @@ class AgreementTerms:
     first_order_no: str = ""
     first_amount_fen: int = 0
     first_subject: str = ""
+    # When the first order expires: the channel must not take its payment after that (Alipay time_expire).
+    first_expires_at: datetime | None = None
 
 
 class Outcome(enum.StrEnum):
@@ -104,6 +106,9 @@ class RefundResult:
     status: Outcome
     channel_refund_no: str = ""
     message: str = ""
+    # What the channel says this refund pays back (None: it did not say); a refund is confirmed only for its own
+    # amount (payments.services.refund_amount_matches).
+    amount_fen: int | None = None
 
 
 @dataclass(frozen=True)
@@ -131,8 +136,10 @@ class PaymentChannel(Protocol):
         notify_url: str,
         return_url: str,
         client_ip: str,
+        expires_at: datetime | None = None,
     ) -> str:
-        """Where to send the buyer to pay (may call the channel to create the trade)."""
+        """Where to send the buyer to pay (may call the channel to create the trade). `expires_at`, the order's
+        expiry, is sent as the trade's own (time_expire): the channel refuses to take the payment after it."""
 
     def parse_notification(self, *, headers: Mapping[str, str], body: bytes, now_ts: int) -> ChannelEvent:
         """Verifies and decodes a notification; raises ChannelProtocolError when it must not count."""
@@ -188,7 +195,14 @@ class PaymentChannel(Protocol):
         was); channels without such a notice (Alipay) answer True at once."""
 
     def qr_code(
-        self, *, order_no: str, amount_fen: int, subject: str, notify_url: str, client_ip: str
+        self,
+        *,
+        order_no: str,
+        amount_fen: int,
+        subject: str,
+        notify_url: str,
+        client_ip: str,
+        expires_at: datetime | None = None,
     ) -> str:
         """The text of a QR code a desktop buyer scans to pay (WeChat Native `code_url`, Alipay 当面付
         alipay.trade.precreate `qr_code`); raises LookupError when the merchant's account has no such product."""

@@ -2,7 +2,9 @@
 the sandbox, and the sweep's rules: when it asks, how it backs off, how much it does per run, how it closes an
 expired trade, and how a refusal (a query's CLOSED or a failed-payment notification) reaches the membership."""
 
+import json
 from datetime import timedelta
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from django.db import transaction
@@ -15,10 +17,18 @@ from kameng.membership.models import Charge, ChargeAttempt, Membership
 from kameng.orders.models import Order
 from kameng.payments import queries, services
 from kameng.payments.channels import alipay as alipay_adapter
-from kameng.payments.channels.base import ChannelEvent, EventKind, Outcome, TradeState, TradeStatus
+from kameng.payments.channels.base import (
+    ChannelEvent,
+    EventKind,
+    Outcome,
+    RefundResult,
+    TradeState,
+    TradeStatus,
+)
 from kameng.payments.channels.errors import ChannelProtocolError
 from kameng.payments.channels.registry import get_channel
 from kameng.payments.models import ChannelQuery, NotificationLog, Payment, Refund
+from kameng.payments.selectors import pay_redirect_url
 from kameng.sandbox import services as sandbox
 from kameng.sandbox.models import SandboxTrade
 from tests.factories import (
@@ -184,6 +194,33 @@ def test_a_payment_made_just_before_the_close_is_recorded_instead():
     assert SandboxTrade.objects.get(out_trade_no=order.order_no).status == SandboxTrade.Status.PAID
 
 
+def test_a_trade_created_and_paid_after_the_order_expired_is_still_recorded(monkeypatch):
+    # The buyer never reached the cashier before the expiry, so the channel knows no trade; a cashier page opened
+    # in the last seconds creates and pays it a moment later. The first "no such trade" must not end the asking.
+    order = place_order(UserFactory(), stocked_product(keys=2, price_fen=1999))
+    answers = iter(
+        [
+            TradeStatus(TradeState.NOT_FOUND, message="ACQ.TRADE_NOT_EXIST"),
+            TradeStatus(TradeState.PAID, channel_trade_no="2026LATE", amount_fen=1999),
+        ]
+    )
+    monkeypatch.setattr(alipay_adapter.AlipayChannel, "query_trade", lambda self, **kw: next(answers))
+    minutes(16)
+    queries.query_due()
+    assert ChannelQuery.objects.get(order=order).settled_at is None
+    minutes(30)
+    queries.query_due()
+    assert Payment.objects.filter(order=order, channel_trade_no="2026LATE").exists()
+
+
+def test_a_trade_never_created_is_settled_once_the_orders_expiry_is_well_past(monkeypatch):
+    order = place_order(UserFactory(), stocked_product(keys=2, price_fen=1999))
+    minutes(15 + queries.NOT_FOUND_FINAL_AFTER.total_seconds() / 60 + 1)
+    queries.query_due()
+    check = ChannelQuery.objects.get(order=order)
+    assert check.last_state == TradeState.NOT_FOUND and check.settled_at is not None
+
+
 def test_a_paid_answer_for_another_amount_is_not_counted(monkeypatch):
     order = cashier_opened()
     monkeypatch.setattr(
@@ -283,3 +320,32 @@ def test_an_unconfirmed_refund_made_at_the_channel_is_confirmed_once():
     refund.refresh_from_db()
     assert refund.status == Refund.Status.SUCCEEDED
     assert AuditLog.objects.filter(action="refund.succeeded").count() == 1
+
+
+def test_a_refund_the_channel_reports_for_another_amount_is_not_confirmed(monkeypatch):
+    order = cashier_opened()
+    pay_at_channel(order)
+    minutes(4)
+    queries.query_due()
+    with transaction.atomic():
+        refund = services.request_refund(
+            payment=Payment.objects.get(order=order), amount_fen=500, reason=Refund.Reason.DUPLICATE_PAYMENT
+        )
+    monkeypatch.setattr(
+        alipay_adapter.AlipayChannel,
+        "query_refund",
+        lambda self, **kw: RefundResult(Outcome.SUCCEEDED, channel_refund_no="2026X", amount_fen=400),
+    )
+    minutes(4)
+    queries.query_due()
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.PENDING
+    check = ChannelQuery.objects.get(refund=refund)
+    assert check.settled_at is None and "400" in check.last_message
+
+
+def test_the_cashier_link_carries_the_orders_expiry_as_the_trades():
+    order = place_order(UserFactory(), stocked_product(keys=2, price_fen=1999))
+    params = dict(parse_qsl(urlsplit(pay_redirect_url(order=order, client_ip="127.0.0.1")).query))
+    expected = clock.local(order.expires_at).strftime("%Y-%m-%d %H:%M:%S")
+    assert json.loads(params["biz_content"])["time_expire"] == expected

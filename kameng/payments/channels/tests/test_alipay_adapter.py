@@ -12,7 +12,7 @@ import pytest
 
 from kameng.core.http import HttpReply, TransportError
 from kameng.payments.channels import alipay as adapter
-from kameng.payments.channels.base import AgreementTerms, Outcome
+from kameng.payments.channels.base import AgreementTerms, Outcome, RefundResult
 from kameng.payments.channels.config import AlipayConfig
 from kameng.protocols import alipay as protocol
 from kameng.sandbox.keys import _keypair
@@ -271,3 +271,34 @@ def test_alipay_needs_no_pre_deduction_notice(monkeypatch):
     gateway = Gateway(monkeypatch, PAID)
     assert channel().announce_charge(channel_agreement_no="2026", amount_fen=3000) is True
     assert gateway.sent == []
+
+
+# --- refunds: fund_change, and the amount the refund query reports ----------------------------------------------------
+
+
+def refund_answer(**fields) -> dict:
+    return {"code": "10000", "msg": "Success", "out_trade_no": "K1", "trade_no": "2026X", **fields}
+
+
+def refund() -> RefundResult:
+    return channel().refund(
+        out_trade_no="K1", out_refund_no="R1", refund_fen=1000, total_fen=3000, reason="退订"
+    )
+
+
+def test_a_refund_is_made_only_when_alipay_says_the_money_moved(monkeypatch):
+    Gateway(monkeypatch, refund_answer(fund_change="Y", refund_fee="10.00"))
+    assert refund().status == Outcome.SUCCEEDED
+
+
+@pytest.mark.parametrize("fund_change", ["N", None], ids=["N", "missing"])
+def test_a_refund_answered_without_money_moving_is_pending_not_made(monkeypatch, fund_change):
+    # 10000 only says the call worked; N is also Alipay's answer to a repeat of a refund made before.
+    Gateway(monkeypatch, refund_answer(**({"fund_change": fund_change} if fund_change else {})))
+    assert refund().status == Outcome.PENDING
+
+
+def test_the_refund_query_reports_the_amount_alipay_refunded(monkeypatch):
+    Gateway(monkeypatch, refund_answer(out_request_no="R1", refund_amount="9.99"))
+    result = channel().query_refund(out_trade_no="K1", out_refund_no="R1")
+    assert (result.status, result.amount_fen) == (Outcome.SUCCEEDED, 999)

@@ -213,3 +213,31 @@ def test_native_needs_the_operator_to_say_the_account_has_it(monkeypatch, keys):
     channel = WechatChannel(fake.config(keys, native_enabled=False))
     with pytest.raises(LookupError):
         channel.qr_code(order_no="KM1", amount_fen=1, subject="x", notify_url="https://s/n/", client_ip="")
+
+
+def refund_answer(keys, **amount):
+    return fake.v3_answer(
+        200,
+        {
+            "refund_id": "50000000382019052709732678859",
+            "out_refund_no": "R1",
+            "out_trade_no": "KM1",
+            "status": "SUCCESS",
+            **({"amount": amount} if amount else {}),
+        },
+        keys=keys,
+    )
+
+
+def test_a_v3_refund_query_reports_the_amount_refunded(wechat, keys):
+    server, channel = wechat
+    server.answers["/v3/refund/domestic/refunds/R1"] = refund_answer(keys, refund=700, total=1500)
+    result = channel.query_refund(out_trade_no="KM1", out_refund_no="R1")
+    assert (result.status, result.amount_fen) == (Outcome.SUCCEEDED, 700)
+
+
+def test_a_v3_refund_success_without_its_amount_is_not_believed(wechat, keys):
+    server, channel = wechat
+    server.answers["/v3/refund/domestic/refunds/R1"] = refund_answer(keys)
+    with pytest.raises(ChannelProtocolError):
+        channel.query_refund(out_trade_no="KM1", out_refund_no="R1")

@@ -45,8 +45,20 @@ def test_the_official_example_signs_as_the_guide_says():
         b"<xml><a>1</a>",
         b"",
         b"<xml>" + b"<a>1</a>" * 10000 + b"</xml>",
+        b'<?xml version="1.0" encoding="foo"?><xml><a>1</a></xml>',
+        b"<xml><a>\xff\xfe</a></xml>",
     ],
-    ids=["entity", "nested", "repeated", "root", "unclosed", "empty", "oversized"],
+    ids=[
+        "entity",
+        "nested",
+        "repeated",
+        "root",
+        "unclosed",
+        "empty",
+        "oversized",
+        "unknown-encoding",
+        "not-utf8",
+    ],
 )
 def test_anything_but_a_flat_document_is_refused(body):
     with pytest.raises(ChannelProtocolError):
@@ -57,3 +69,18 @@ def test_an_unsupported_sign_type_is_refused():
     message = wechat_v2.signed({"a": "1"}, KEY)
     with pytest.raises(SignatureError):
         wechat_v2.verified({**message, "sign_type": "RSA"}, KEY)
+
+
+@pytest.mark.parametrize("sign_type", ["MD5", "HMAC-SHA256"])
+def test_a_message_that_does_not_name_its_sign_type_is_verified_by_its_sign_length(sign_type):
+    # WeChat signs an H5-signed contract's notifications with HMAC-SHA256 without saying so (签名与验签规则 s.一).
+    fields = {"a": "1", "b": "2"}
+    message = {**fields, "sign": wechat_v2.v2_sign(fields, KEY, sign_type)}
+    assert wechat_v2.verified(message, KEY) == message
+
+
+def test_a_lower_case_sign_verifies_and_a_missing_key_verifies_nothing():
+    message = wechat_v2.signed({"a": "1"}, KEY)
+    assert wechat_v2.verified({**message, "sign": message["sign"].lower()}, KEY)
+    with pytest.raises(SignatureError):
+        wechat_v2.verified(message, "")

@@ -3,6 +3,7 @@ charges by `pay/pappayapply` (API v2) after a v3 预扣费通知 — as WeChat's
 (docs/channels.md#wechat-pay)."""
 
 from collections.abc import Mapping
+from datetime import datetime
 from urllib.parse import quote
 
 from kameng.core import clock
@@ -104,8 +105,10 @@ class WechatChannel:
 
     # --- payments (APIv3) ---------------------------------------------------------------------------------------
 
-    def _order(self, order_no: str, amount_fen: int, subject: str, notify_url: str) -> dict:
-        return {
+    def _order(
+        self, order_no: str, amount_fen: int, subject: str, notify_url: str, expires_at: datetime | None
+    ) -> dict:
+        order = {
             "appid": self.config.appid,
             "mchid": self.config.mchid,
             "description": bmp_text(subject, 127),
@@ -113,6 +116,11 @@ class WechatChannel:
             "notify_url": notify_url,
             "amount": {"total": amount_fen, "currency": "CNY"},
         }
+        if expires_at is not None:
+            # time_expire, RFC 3339 (yyyy-MM-DDTHH:mm:ss+08:00): WeChat takes no payment for the order after it
+            # (https://pay.weixin.qq.com/doc/v3/merchant/4012791877), so it never outlives the shop's order.
+            order["time_expire"] = clock.local(expires_at).isoformat(timespec="seconds")
+        return order
 
     def pay_redirect_url(
         self,
@@ -123,12 +131,13 @@ class WechatChannel:
         notify_url: str,
         return_url: str,
         client_ip: str,
+        expires_at: datetime | None = None,
     ) -> str:
         answer = self.v3.call(
             "POST",
             "/v3/pay/transactions/h5",
             {
-                **self._order(order_no, amount_fen, subject, notify_url),
+                **self._order(order_no, amount_fen, subject, notify_url, expires_at),
                 "scene_info": {"payer_client_ip": client_ip or "127.0.0.1", "h5_info": {"type": "Wap"}},
             },
         )
@@ -137,12 +146,19 @@ class WechatChannel:
         return f"{answer.body['h5_url']}&redirect_url={quote(return_url, safe='')}"
 
     def qr_code(
-        self, *, order_no: str, amount_fen: int, subject: str, notify_url: str, client_ip: str
+        self,
+        *,
+        order_no: str,
+        amount_fen: int,
+        subject: str,
+        notify_url: str,
+        client_ip: str,
+        expires_at: datetime | None = None,
     ) -> str:
         """Native pay (https://pay.weixin.qq.com/doc/v3/merchant/4012791877): the `code_url` a desktop buyer scans."""
         if not self.config.native_enabled:
             raise LookupError("this WeChat Pay account has no Native pay (KAMENG_WECHAT_NATIVE)")
-        payload = self._order(order_no, amount_fen, subject, notify_url)
+        payload = self._order(order_no, amount_fen, subject, notify_url, expires_at)
         if client_ip:
             payload["scene_info"] = {"payer_client_ip": client_ip}
         answer = self.v3.call("POST", "/v3/pay/transactions/native", payload)
@@ -262,8 +278,14 @@ class WechatChannel:
         for field, ours in asked.items():
             if ours and (field in body or status != Outcome.FAILED) and body.get(field) != ours:
                 raise ChannelProtocolError(f"refund answered about another {field}: {body.get(field)!r}")
+        refunded = (body.get("amount") or {}).get("refund")
+        if status == Outcome.SUCCEEDED and (not isinstance(refunded, int) or isinstance(refunded, bool)):
+            raise ChannelProtocolError("a refund answered SUCCESS without its amount.refund")
         return RefundResult(
-            status, channel_refund_no=body.get("refund_id", ""), message=body.get("status", "")
+            status,
+            channel_refund_no=body.get("refund_id", ""),
+            message=body.get("status", ""),
+            amount_fen=refunded if status == Outcome.SUCCEEDED else None,
         )
 
     # --- 委托代扣 周期扣费 ---------------------------------------------------------------------------------------

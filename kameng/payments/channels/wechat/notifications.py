@@ -16,7 +16,7 @@ from kameng.payments.channels.base import ChannelEvent, EventKind, Reply
 from kameng.payments.channels.config import WechatConfig
 from kameng.payments.channels.errors import ChannelProtocolError
 from kameng.protocols import wechat as protocol
-from kameng.protocols import wechat_papay, wechat_v2
+from kameng.protocols import wechat_v2
 
 # A charge that will never be paid under its number (查询订单 trade_state; PAY_FAIL is paporderquery's).
 FAILED_TRADE_STATES = frozenset({"PAY_FAIL", "PAYERROR", "CLOSED", "REVOKED"})
@@ -59,7 +59,7 @@ def parse_papay(config: WechatConfig, *, body: bytes) -> ChannelEvent:
     fields = wechat_v2.from_xml(body)
     if fields.get("return_code") != "SUCCESS":
         raise ChannelProtocolError("return_code is not SUCCESS")
-    wechat_papay.verified(fields, config.apiv2_key)  # before any field counts (接入质量检查 #2)
+    wechat_v2.verified(fields, config.apiv2_key)  # before any field counts (接入质量检查 #2)
     if fields.get("mch_id") != config.mchid:
         raise ChannelProtocolError("notification for another merchant")
     if fields.get("appid") and fields["appid"] != config.appid:

@@ -67,7 +67,7 @@ class PapayClient:
         the raw values; the query encodes each value once (section 3.2)."""
         params = {"appid": self.config.appid, "mch_id": self.config.mchid, **fields}
         params = {k: str(v) for k, v in params.items() if v is not None}
-        params["sign"] = wechat_v2.v2_sign(params, self.key, wechat_papay.HMAC_SHA256)
+        params["sign"] = wechat_v2.v2_sign(params, self.key, wechat_v2.HMAC_SHA256)
         return f"{self.config.api_base}/papay/h5entrustweb?{wechat_papay.entry_query(params)}"
 
     def open_entry(self, url: str) -> dict[str, str]:
@@ -108,7 +108,7 @@ class PapayClient:
                 "return_code " + answer.get("return_code", "missing"), answer.get("return_msg", "")
             )
         if answer.get("sign"):  # a FAIL may come unsigned; one that is signed must verify
-            wechat_papay.verified(answer, self.key)
+            wechat_v2.verified(answer, self.key)
         if answer.get("result_code") != "SUCCESS":
             code = answer.get("err_code") or answer.get("result_code") or "FAIL"
             message = answer.get("err_code_des") or answer.get("result_msg") or answer.get("return_msg", "")
