@@ -126,7 +126,13 @@ def _check_fields(value: dict, schema: dict[str, Field], path: str) -> None:
         # bool is an int in Python: a true/false is never a price, a Long or a string.
         if not isinstance(item, _JSON_TYPES[spec.kind]) or (isinstance(item, bool) and spec.kind != BOOLEAN):
             raise invalid(f"{path}{name} 类型错误,应为 {spec.kind}")
-        if spec.kind == INTEGER and isinstance(item, str) and not item.isdigit():
+        # ASCII digits only, at most 18 of them: str.isdigit() also takes "²" and "١٥", which int() refuses or
+        # reads as another number.
+        if (
+            spec.kind == INTEGER
+            and isinstance(item, str)
+            and not (item.isascii() and item.isdigit() and len(item) <= 18)
+        ):
             raise invalid(f"{path}{name} 类型错误,应为 {spec.kind}")
         if spec.kind == BOOLEAN and isinstance(item, str) and item not in ("true", "false"):
             raise invalid(f"{path}{name} 类型错误,应为 {spec.kind}")

@@ -410,3 +410,11 @@ def test_the_sign_notification_carries_no_empty_value_and_verifies_with_python_a
     )
     signature = params.pop("sign")
     assert sdk.verify(params, signature)
+
+
+@pytest.mark.parametrize("period", ["²", "١٢", "9" * 40])
+def test_a_period_that_is_not_plain_digits_is_refused_not_a_server_error(period):
+    """str.isdigit() says yes to "²" and Arabic-Indic digits; int() then fails or reads another number."""
+    page = _pay_and_sign("K7", _rule(period=period))
+    assert page.status_code < 500
+    assert not SandboxAgreement.objects.filter(external_no="AK7").exists()
