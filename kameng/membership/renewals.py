@@ -30,9 +30,7 @@ from kameng.core.errors import DomainError
 from kameng.core.http import TransportError
 from kameng.membership import announcements, lifecycle, reminders, schedule
 from kameng.membership.error_codes import MembershipErrorCode
-from kameng.membership.expiry import expire_due_memberships, next_expiry_due  # noqa: F401 (their old home)
 from kameng.membership.models import Agreement, Charge, ChargeAttempt, Membership
-from kameng.membership.reminders import next_reminder_due, send_due_reminders  # noqa: F401 (their old home)
 from kameng.orders import services as orders
 from kameng.orders.models import Order
 from kameng.payments import services as payments

@@ -14,7 +14,7 @@ from config.celery import app
 from kameng.console.invariants import find_violations
 from kameng.core import clock
 from kameng.core.models import SweepStat
-from kameng.membership import cancellation, renewals
+from kameng.membership import cancellation, reminders
 from kameng.membership.models import Charge, Membership
 from kameng.payments.models import Payment, Refund
 from kameng.sandbox.models import SandboxRefund, SandboxTrade
@@ -91,7 +91,7 @@ def test_a_worker_killed_mid_renewal_sweep_leaves_no_membership_charged_twice_or
     members = [join_vip(UserFactory(), plan, auto_renew=True) for _ in range(MEMBERS)]
     for _ in range(31):  # reminders go out on time; then every membership is due, none yet charged
         clock.advance(seconds=86400)
-        renewals.send_due_reminders()
+        reminders.send_due_reminders()
     renewed = Charge.objects.filter(period_index=1, status=Charge.Status.SUCCEEDED)
     assert renewed.count() == 0
 
