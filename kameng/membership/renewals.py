@@ -12,8 +12,10 @@ transaction, sent to the channel outside any transaction and applied in another:
    before the first attempt. A refused attempt is retried the next day of the window; after the last, auto-renew
    ends and the membership runs to its period end.
 
-A crash between claim and answer leaves an unfinished attempt that the next sweep asks again under the same order
-number (inside the window's hours only), so a period is never charged twice.
+A crash between claim and answer leaves an unanswered attempt that the next sweep asks again under the same order
+number (inside the window's hours only), so a period is never charged twice. An attempt the channel accepted
+(pending) is never sent again: its notification or the query sweep decides it. A cycle given up with a trade still
+open at the channel has it closed there (trade_closing.py).
 """
 
 import enum

@@ -183,3 +183,25 @@ def test_an_alipay_charge_left_waiting_10003_is_closed_after_its_window_and_can_
 def test_the_expiry_and_reminder_sweeps_live_in_their_own_modules_only():
     for name in ("expire_due_memberships", "next_expiry_due", "send_due_reminders", "next_reminder_due"):
         assert not hasattr(renewals, name), name
+
+
+def test_a_wechat_contract_signed_after_its_membership_was_abandoned_is_unsigned_at_once():
+    user, plan = UserFactory(), PlanFactory()
+    made = membership_services.subscribe(
+        user=user,
+        plan_code=plan.code,
+        channel="wechat",
+        auto_renew=True,
+        consent=membership_services.ConsentContext(given=True, ip="127.0.0.1", user_agent="pytest"),
+    )
+    sign_url = pay_redirect_url(order=made.order, client_ip="127.0.0.1")
+    travel_to(clock.now() + timedelta(hours=25))
+    settle()  # the expiry sweep abandons the unpaid first order
+    assert Membership.objects.get(pk=made.membership.pk).status == Membership.Status.ABANDONED
+    complete_at_channel(sign_url, member_ref=str(user.pk))
+    settle()
+    agreement = Agreement.objects.get(pk=made.membership.agreement.pk)
+    assert agreement.status == Agreement.Status.TERMINATED
+    contract = SandboxAgreement.objects.get(channel="wechat", external_no=agreement.external_no)
+    assert contract.status != SandboxAgreement.Status.NORMAL
+    assert not Payment.objects.filter(order__user=user).exists()
