@@ -8,7 +8,7 @@ from django.conf import settings
 from kameng.core import clock
 from kameng.core.audit import Source, log_action
 from kameng.membership.cancellation import agreement_ended_at_channel
-from kameng.membership.lifecycle import lock_agreement
+from kameng.membership.lifecycle import lock_agreement, request_unsign
 from kameng.membership.models import (
     PERIOD_MONTHS,
     Agreement,
@@ -123,6 +123,13 @@ def _signed(agreement: Agreement, event: AgreementSigned) -> None:
         )
         if attempt is not None:
             queue_charge(attempt=attempt)
+    elif (
+        membership.status == Membership.Status.ABANDONED
+        and not get_channel(agreement.channel).pays_first_period_at_signing
+    ):
+        # Signed after the membership was given up: nothing will be charged through it, so it is ended at the
+        # channel at once, never left in force there.
+        request_unsign(agreement)
 
 
 def _terminated_at_channel(agreement: Agreement, event: AgreementEnded) -> None:

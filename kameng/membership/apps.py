@@ -9,7 +9,15 @@ class MembershipConfig(AppConfig):
     def ready(self) -> None:
         # Imported here, not at the top: these modules use models, which exist only once the registry is ready.
         from kameng.core import metrics, outbox, sweeps
-        from kameng.membership import cancellation, expiry, hooks, lifecycle, reminders, renewals
+        from kameng.membership import (
+            cancellation,
+            expiry,
+            hooks,
+            lifecycle,
+            reminders,
+            renewals,
+            trade_closing,
+        )
         from kameng.membership import metrics as membership_metrics
 
         sweeps.register(
@@ -23,5 +31,6 @@ class MembershipConfig(AppConfig):
         sweeps.register("agreement_reconcile", cancellation.reconcile_agreements)
         outbox.register(renewals.CHARGE_TOPIC, renewals.execute_charge_message)
         outbox.register(lifecycle.UNSIGN_TOPIC, cancellation.unsign_at_channel)
+        outbox.register(trade_closing.CLOSE_TOPIC, trade_closing.close_given_up_trade)
         metrics.register("membership", membership_metrics.figures)
         hooks.register()

@@ -90,11 +90,17 @@ def lock_agreement(agreements: QuerySet[Agreement]) -> Agreement | None:
     return agreement
 
 
-def abandon(*, membership: Membership) -> None:
-    """pending → abandoned: the first payment never came, so the member is free to choose again."""
+def abandon(*, membership: Membership, agreement: Agreement | None = None) -> None:
+    """pending → abandoned: the first payment never came, so the member is free to choose again. An agreement
+    already signed at the channel is unsigned there (nothing will ever be charged through it); `agreement`: the
+    caller's locked copy, else it is locked here, after the membership (the lock order)."""
     _under_lock(membership, "be abandoned", Status.PENDING)
     membership.status, membership.ended_at = Status.ABANDONED, clock.now()
     membership.save(update_fields=["status", "ended_at"])
+    if agreement is None:
+        agreement = locking.lock_one(Agreement.objects.filter(membership=membership))
+    if agreement is not None and agreement.status == Agreement.Status.ACTIVE:
+        request_unsign(agreement)
     log_action(action="membership.abandoned", obj=membership, source=Source.SYSTEM)
 
 
@@ -187,7 +193,7 @@ def end_auto_renew(
     _under_lock(membership, "end auto-renew", Status.ACTIVE)
     membership.auto_renew, membership.next_charge_at, membership.next_reminder_at = False, None, None
     membership.save(update_fields=["auto_renew", "next_charge_at", "next_reminder_at"])
-    _request_unsign(agreement)
+    request_unsign(agreement)
     log_action(action=f"membership.{why}", obj=membership, source=Source.SYSTEM, data=data or {})
     notify_member(
         membership=membership,
@@ -251,7 +257,7 @@ def cancel(
         membership.status, membership.ended_at = Status.CANCELLED, at
     membership.auto_renew, membership.next_charge_at, membership.next_reminder_at = False, None, None
     membership.save()
-    _request_unsign(agreement)
+    request_unsign(agreement)
     cancellation = Cancellation.objects.create(
         receipt_no=ids.public_number("C"),
         membership=membership,
@@ -291,7 +297,9 @@ def cancel(
     return cancellation
 
 
-def _request_unsign(agreement: Agreement | None) -> None:
+def request_unsign(agreement: Agreement | None) -> None:
+    """An agreement in force (or still to be signed) is to be ended at the channel: through the outbox, after the
+    caller's transaction."""
     if agreement is None or agreement.status not in (Agreement.Status.ACTIVE, Agreement.Status.PENDING):
         return
     locking.hold(agreement)

@@ -12,27 +12,29 @@ transaction, sent to the channel outside any transaction and applied in another:
    before the first attempt. A refused attempt is retried the next day of the window; after the last, auto-renew
    ends and the membership runs to its period end.
 
-A crash between claim and answer leaves an unfinished attempt that the next sweep asks again under the same order
-number (inside the window's hours only), so a period is never charged twice.
+A crash between claim and answer leaves an unanswered attempt that the next sweep asks again under the same order
+number (inside the window's hours only), so a period is never charged twice. An attempt the channel accepted
+(pending) is never sent again: its notification or the query sweep decides it. A cycle given up with a trade still
+open at the channel has it closed there (trade_closing.py).
 """
 
 import enum
 import logging
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.db.models import Min, QuerySet
 
-from kameng.core import clock, locking, sweeps
+from kameng.core import clock, locking, outbox, sweeps
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
 from kameng.core.http import TransportError
 from kameng.membership import announcements, lifecycle, reminders, schedule
 from kameng.membership.error_codes import MembershipErrorCode
-from kameng.membership.expiry import expire_due_memberships, next_expiry_due  # noqa: F401 (their old home)
 from kameng.membership.models import Agreement, Charge, ChargeAttempt, Membership
-from kameng.membership.reminders import next_reminder_due, send_due_reminders  # noqa: F401 (their old home)
+from kameng.membership.trade_closing import CLOSE_TOPIC
 from kameng.orders import services as orders
 from kameng.orders.models import Order
 from kameng.payments import services as payments
@@ -172,9 +174,16 @@ def _ready_attempt(membership: Membership, charge: Charge, coming: schedule.Cycl
         .order_by("-id")
         .first()
     )
-    if (
-        attempt is not None
-    ):  # asked before, answer lost or pending: asked again under its own number, in hours
+    if attempt is not None and attempt.outcome == ChargeAttempt.Outcome.PENDING:
+        # Accepted by the channel (WeChat 受理, Alipay 10003): never sent again ("请勿重复发起"); its notification or
+        # the query sweep decides it. Still undecided a day after the window, the cycle is given up (and its trade
+        # closed at the channel).
+        if now < coming.window_closes + UNFINISHED_WAIT:
+            _wait_until(membership, coming.window_closes + UNFINISHED_WAIT)
+        else:
+            _give_up(membership, charge, why="renewal_failed", coming=coming)
+        return None
+    if attempt is not None:  # asked before, answer lost: asked again under its own number, in hours
         moment = coming.next_hours_moment(now, announced_on=announced_on)
         if moment is None:
             if now < coming.window_closes + UNFINISHED_WAIT:
@@ -215,9 +224,13 @@ def _ready_attempt(membership: Membership, charge: Charge, coming: schedule.Cycl
 
 
 def _give_up(membership: Membership, charge: Charge, *, why: str, coming: schedule.Cycle) -> None:
-    """Nothing left in the window: the cycle is not charged; auto-renew ends, the member is told."""
+    """Nothing left in the window: the cycle is not charged; auto-renew ends, the member is told. A trade still
+    open at the channel (accepted or unanswered) is closed there, after this transaction (`close_given_up_trade`),
+    so that it can never be paid after its window."""
     charge.status = Charge.Status.FAILED
     charge.save(update_fields=["status"])
+    for order_no in charge.tries.filter(outcome__in=UNFINISHED).values_list("order__order_no", flat=True):
+        outbox.enqueue(topic=CLOSE_TOPIC, payload={"order_no": order_no})
     lifecycle.end_auto_renew(
         membership=membership,
         agreement=getattr(membership, "agreement", None),
@@ -230,8 +243,23 @@ def _give_up(membership: Membership, charge: Charge, *, why: str, coming: schedu
     )
 
 
+def queue_first_charge(*, order_no: str) -> None:
+    """The first period of an auto-renew membership is charged through the agreement just signed (WeChat), at once
+    inside 07:00–22:00, else at the next 07:00: WeChat takes 申请扣款 only then ("强制；签约时间不影响"), and 07:00
+    is at most 9 hours after a sign notification, inside its 12-hour first-signing grace (no notice needed)."""
+    now = clock.now()
+    wait = schedule.next_charge_hours(now) - now
+    outbox.enqueue(
+        topic=CHARGE_TOPIC, payload={"order_no": order_no}, delay_seconds=math.ceil(wait.total_seconds())
+    )
+
+
 def execute_charge_message(payload: dict) -> None:
-    """Outbox handler: the first period of an auto-renew membership, charged right after signing."""
+    """Outbox handler: the first period of an auto-renew membership, charged after signing. Delivered outside the
+    hours (late), it waits for the next opening."""
+    if not schedule.in_charge_hours(clock.now()):
+        queue_first_charge(order_no=payload["order_no"])
+        return
     execute_charge(order_no=payload["order_no"])
 
 
@@ -258,7 +286,7 @@ def execute_charge(*, order_no: str) -> Charged:
     membership, order = attempt.charge.membership, attempt.order
     agreement = getattr(membership, "agreement", None)
     still_wanted = (
-        attempt.outcome in UNFINISHED
+        attempt.outcome == ChargeAttempt.Outcome.UNANSWERED  # an accepted one is never sent again
         and attempt.charge.status == Charge.Status.PENDING
         and agreement is not None
         and agreement.status == Agreement.Status.ACTIVE
@@ -289,6 +317,10 @@ def execute_charge(*, order_no: str) -> Charged:
     if result.status == Outcome.FAILED:
         _charge_failed(attempt_id=attempt.pk, message=result.message)
         return Charged.FAILED
+    # Accepted: recorded, so that it is not sent again (unless its notification or a refusal came first).
+    ChargeAttempt.objects.filter(pk=attempt.pk, outcome=ChargeAttempt.Outcome.UNANSWERED).update(
+        outcome=ChargeAttempt.Outcome.PENDING
+    )
     return Charged.PENDING
 
 
@@ -313,6 +345,9 @@ def _charge_failed(*, attempt_id: int, message: str, source: str = Source.CHANNE
         Agreement.objects.filter(membership_id=attempt.charge.membership_id),
         Charge.objects.filter(pk=attempt.charge_id),
     )
+    # Read again under the charge's lock: the same refusal told twice at once (the failed-payment notification and
+    # the query sweep's CLOSED) is applied once; the copy read before the locks may predate the other's.
+    attempt.refresh_from_db(fields=["outcome", "finished_at"])
     if charge.status != Charge.Status.PENDING or attempt.outcome == ChargeAttempt.Outcome.FAILED:
         return
     now = clock.now()
@@ -331,7 +366,7 @@ def _charge_failed(*, attempt_id: int, message: str, source: str = Source.CHANNE
     )
     if charge.period_index == 0:  # the first charge after signing: the membership never started
         charge.status = Charge.Status.FAILED
-        lifecycle.abandon(membership=membership)
+        lifecycle.abandon(membership=membership, agreement=agreement)
     elif membership.status == Status.ACTIVE and membership.period_index + 1 == charge.period_index:
         retry_at = _retry_at(membership, charge, now)
         if retry_at is None or not membership.auto_renew:

@@ -69,6 +69,15 @@ def in_charge_hours(moment: datetime) -> bool:
     return OPENS <= clock.local(moment).time() < CLOSES
 
 
+def next_charge_hours(moment: datetime) -> datetime:
+    """`moment` if it is inside 07:00–22:00, else the next 07:00 (Beijing)."""
+    if in_charge_hours(moment):
+        return moment
+    local = clock.local(moment)
+    day = local.date() if local.time() < OPENS else local.date() + DAY
+    return at_time(day, OPENS)
+
+
 @dataclass(frozen=True)
 class Cycle:
     """The schedule of one renewal: the charge for the period that starts at `period_end`."""

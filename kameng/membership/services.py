@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
-from kameng.core import clock, locking, outbox
+from kameng.core import clock, locking
 from kameng.core.audit import Source, log_action
 from kameng.core.errors import DomainError
-from kameng.membership import lifecycle, selectors
+from kameng.membership import lifecycle, renewals, selectors
 from kameng.membership.error_codes import MembershipErrorCode
 from kameng.membership.models import (
     Agreement,
@@ -20,7 +20,6 @@ from kameng.membership.models import (
     ConsentRecord,
     Membership,
 )
-from kameng.membership.renewals import CHARGE_TOPIC
 from kameng.orders import services as orders
 from kameng.orders.models import Order
 from kameng.payments.selectors import channel_names
@@ -194,4 +193,5 @@ def apply_membership_payment(*, order_no: str, source: str = Source.CHANNEL) -> 
 
 
 def queue_charge(*, attempt: ChargeAttempt) -> None:
-    outbox.enqueue(topic=CHARGE_TOPIC, payload={"order_no": attempt.order.order_no})
+    """The first period's charge after signing, inside the charge hours (`renewals.queue_first_charge`)."""
+    renewals.queue_first_charge(order_no=attempt.order.order_no)

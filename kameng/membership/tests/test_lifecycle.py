@@ -170,12 +170,12 @@ def test_end_auto_renew_is_refused_for_a_past_due_membership():
 
 
 def test_a_membership_left_past_due_by_the_old_rule_expires_at_the_next_expiry_sweep():
-    from kameng.membership import renewals
+    from kameng.membership import expiry
 
     membership = active(
         status=Status.PAST_DUE, failed_attempts=1, past_due_since=clock.now(), current_period_end=clock.now()
     )
-    renewals.expire_due_memberships()
+    expiry.expire_due_memberships()
     membership.refresh_from_db()
     assert membership.status == Status.EXPIRED
     assert AuditLog.objects.get(action="membership.expired").data == {
