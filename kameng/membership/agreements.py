@@ -47,6 +47,8 @@ def sign_url(*, agreement: Agreement, return_path: str) -> str:
                 "first_order_no": attempt.order.order_no,
                 "first_amount_fen": attempt.order.amount_fen,
                 "first_subject": attempt.order.subject,
+                # The trade ends when the order does, so the sweep's close at expiry is final (docs/channels.md).
+                "first_expires_at": attempt.order.expires_at,
             }
     return channel.agreement_sign_url(
         terms=AgreementTerms(

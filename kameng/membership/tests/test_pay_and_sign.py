@@ -115,6 +115,8 @@ def test_the_first_orders_pay_link_is_pay_and_sign_for_that_order():
     made = subscribe()
     biz = link_biz(made)
     assert (biz["out_trade_no"], biz["total_amount"]) == (made.order.order_no, "30.00")
+    # The trade ends with the order: no payment after the shop has closed it (docs/channels.md).
+    assert biz["time_expire"] == clock.local(made.order.expires_at).strftime("%Y-%m-%d %H:%M:%S")
     rule = biz["agreement_sign_params"]["period_rule_params"]
     assert (
         rule["execute_time"]
