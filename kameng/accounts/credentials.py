@@ -107,14 +107,21 @@ def note_session_use(request: HttpRequest) -> None:
         # A record left by another user of this key; not this user's own, which a request of the same browser
         # running at this moment may have just written.
         UserSession.objects.filter(session_key=key).exclude(user=request.user).delete()
-        try:
-            with (
-                transaction.atomic()
-            ):  # a savepoint: losing the race below leaves the caller's transaction usable
-                row = UserSession.objects.create(user=request.user, created_at=now, **fields)
-        except IntegrityError:
-            # The same browser's first requests raced in (tabs restored, a double click): one record, theirs.
-            row = UserSession.objects.get(session_key=key, user=request.user)
+        # The same browser's first requests race in (tabs restored, a double click): one record, whoever wrote it.
+        # A racing request's prune may also drop the record between its write and our read: then write it again.
+        for _ in range(3):
+            try:
+                with (
+                    transaction.atomic()
+                ):  # a savepoint: losing a race leaves the caller's transaction usable
+                    row, _created = UserSession.objects.get_or_create(
+                        session_key=key, user=request.user, defaults={"created_at": now, **fields}
+                    )
+                break
+            except IntegrityError:
+                continue
+        else:
+            return  # three races lost in a row: the next request records the use
     session[SESSION_MARK] = _mark(row, key)
 
 
