@@ -188,6 +188,10 @@ def pay(request, order_no: str):
     return_url = back_to_shop(request, request.POST.get("return_url", ""))
     if return_url and _wants_html(request):
         return redirect(return_url)
+    if _wants_html(
+        request
+    ):  # a phone that scanned a QR code: the cashier says 已支付, as the channel's app does
+        return cashier_page(request, trade, "")
     return JsonResponse(
         {
             "order_no": order_no,

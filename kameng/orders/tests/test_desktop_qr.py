@@ -6,7 +6,8 @@ from django.test import Client
 
 from kameng.orders import qr
 from kameng.orders.models import Order
-from kameng.sandbox import alipay_trades
+from kameng.sandbox import alipay_trades, wechat_views
+from kameng.sandbox import services as sandbox_services
 from kameng.sandbox.models import SandboxTrade
 from tests.factories import (
     PASSWORD,
@@ -24,9 +25,9 @@ PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.
 WECHAT = "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 Mobile Safari/537.36 MicroMessenger/8.0.50"
 
 
-def buyer_with_order():
+def buyer_with_order(channel: str = "alipay"):
     user = UserFactory()
-    order = place_order(user, stocked_product(keys=1, price_fen=1999))
+    order = place_order(user, stocked_product(keys=1, price_fen=1999), channel=channel)
     client = Client(headers={"User-Agent": DESKTOP})
     assert client.login(username=user.username, password=PASSWORD)
     return client, order
@@ -137,3 +138,22 @@ def test_a_wechat_membership_first_order_page_gets_no_qr_and_never_calls_the_cha
     assert response.status_code == 200
     assert 'id="desktop-qr"' not in response.content.decode()
     assert calls == []
+
+
+def test_a_desktop_buyer_paying_by_wechat_is_offered_the_native_qr_code_and_scanning_it_pays():
+    """The shop's Native call against the sandbox's Native answer, end to end (the sandbox's code_url opens its
+    scan page; WeChat's own is weixin://…)."""
+    client, order = buyer_with_order("wechat")
+    page = client.get(f"/orders/{order.order_no}/").content.decode()
+    trade = SandboxTrade.objects.get(channel="wechat", out_trade_no=order.order_no)
+    assert trade.trade_type == "NATIVE" and 'id="desktop-qr"' in page
+    assert str(qr.svg(wechat_views.native_scan_url(trade))) in page
+    phone = Client(headers={"Accept": "text/html"})
+    assert (
+        phone.get(f"/sandbox/wechat/native/{trade.trade_no}").status_code == 200
+    )  # the phone scans the code
+    paid = phone.post(f"/sandbox/pay/{order.order_no}")  # and pays at the cashier it opened
+    assert paid.status_code == 200 and "已支付" in paid.content.decode()  # a page, not the API's JSON
+    sandbox_services.deliver_due_notifications()
+    order.refresh_from_db()
+    assert order.status == Order.Status.DELIVERED
