@@ -1,9 +1,6 @@
 """What the Alipay conformance tests share: python-alipay-sdk pointed at the sandbox, and a loopback listener that
 plays the merchant's notify URL, so that the sandbox's notifications are read exactly as they were sent."""
 
-import http.server
-import threading
-import time
 import urllib.request
 from datetime import timedelta
 from urllib.parse import parse_qsl, urlencode
@@ -13,6 +10,7 @@ from alipay import AliPay  # python-alipay-sdk
 from kameng.core import clock
 from kameng.payments.channels.registry import get_channel
 from kameng.sandbox import keys
+from tests.conformance.loopback import LoopbackMerchant
 
 
 def python_alipay_sdk(base: str) -> AliPay:
@@ -30,41 +28,23 @@ def python_alipay_sdk(base: str) -> AliPay:
     return sdk
 
 
-class NotifyListener:
+class NotifyListener(LoopbackMerchant):
     """A merchant notify URL on loopback: records every form it receives and answers `success`."""
 
     def __init__(self):
-        received: list[dict[str, str]] = []
-        self.received = received
+        super().__init__(lambda body: (200, "text/plain", b"success"))
+        self.url = self.address("/notify")
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode("utf-8")
-                received.append(dict(parse_qsl(body, keep_blank_values=True)))
-                self.send_response(200)
-                self.end_headers()
-                self.wfile.write(b"success")
-
-            def log_message(self, *args):  # quiet
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/notify"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+    @property
+    def received(self) -> list[dict[str, str]]:
+        return [dict(parse_qsl(r.body.decode("utf-8"), keep_blank_values=True)) for r in self.requests]
 
     def wait_for(self, notify_type: str, count: int = 1, timeout: float = 15) -> list[dict[str, str]]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = [note for note in self.received if note.get("notify_type") == notify_type]
-            if len(found) >= count:
-                return found
-            time.sleep(0.1)
-        raise AssertionError(f"no {notify_type} notification; received {self.received!r}")
+        def is_it(request) -> bool:
+            return dict(parse_qsl(request.body.decode("utf-8"))).get("notify_type") == notify_type
 
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.wait_until(is_it, count, timeout, f"{notify_type} notification")
+        return [note for note in self.received if note.get("notify_type") == notify_type][:count]
 
 
 def verified_by_python_alipay_sdk(sdk: AliPay, notification: dict[str, str]) -> bool:

@@ -1,10 +1,8 @@
 """The merchant's side for the WeChat conformance tests: wechatpayv3 and wechatpy clients pointed at the sandbox, a
 loopback listener standing for the merchant's notify URLs, and the test clock moved for the server and the SDKs."""
 
-import threading
 import time
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
 import wechatpayv3.utils
@@ -16,6 +14,7 @@ from wechatpy.pay import WeChatPay as WeChatPayV2
 
 from kameng.core import clock
 from kameng.sandbox import keys
+from tests.conformance.loopback import LoopbackMerchant
 
 
 def merchant() -> dict:
@@ -74,55 +73,26 @@ MERCHANT_ANSWER = (
 )
 
 
-class Listener:
-    """The merchant's notify URLs on loopback: records each POST and answers as a merchant should (v2: the XML
-    SUCCESS; v3: 204)."""
+def _merchant_answer(body: bytes) -> tuple[int, str, bytes]:
+    """v2 notifications are answered with WeChat's XML SUCCESS; v3 callbacks with 204."""
+    if body.lstrip().startswith(b"<xml>"):
+        return 200, "text/xml", MERCHANT_ANSWER
+    return 204, "", b""
+
+
+class Listener(LoopbackMerchant):
+    """The merchant's notify URLs on loopback, every path recorded."""
 
     def __init__(self) -> None:
-        received: list[SimpleNamespace] = []
-        arrived = threading.Condition()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                with arrived:
-                    received.append(SimpleNamespace(path=self.path, headers=dict(self.headers), body=body))
-                    arrived.notify_all()
-                if body.lstrip().startswith(b"<xml>"):
-                    answer = MERCHANT_ANSWER
-                    self.send_response(200)
-                    self.send_header("Content-Type", "text/xml")
-                    self.send_header("Content-Length", str(len(answer)))
-                    self.end_headers()
-                    self.wfile.write(answer)
-                else:
-                    self.send_response(204)
-                    self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.received, self._arrived = received, arrived
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        super().__init__(_merchant_answer)
+        self.received = self.requests
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}{path}"
+        return self.address(path)
 
     def wait_for(self, path: str, count: int = 1, timeout: float = 15) -> list[SimpleNamespace]:
         """The first `count` notifications that came to `path`, waiting for them."""
-        deadline = time.monotonic() + timeout
-        with self._arrived:
-            while len(got := [r for r in self.received if r.path == path]) < count:
-                left = deadline - time.monotonic()
-                assert left > 0, f"no notification at {path}: {[r.path for r in self.received]}"
-                self._arrived.wait(left)
-        return got[:count]
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return self.wait_until(lambda r: r.path == path, count, timeout, f"notification at {path}")
 
 
 class SharedClock:
