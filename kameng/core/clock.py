@@ -153,6 +153,11 @@ def local(moment: datetime) -> datetime:
     return moment.astimezone(SHANGHAI)
 
 
+def stamp(moment: datetime) -> str:
+    """Beijing wall-clock time as Alipay and WeChat Pay's v2 write it ("2026-12-08 10:15:00")."""
+    return local(moment).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def iso(moment: datetime | None) -> str | None:
     """ISO 8601 with the +08:00 offset, as the API promises."""
     return None if moment is None else local(moment).isoformat()

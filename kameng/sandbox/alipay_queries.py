@@ -29,10 +29,6 @@ BUYER_LOGON_ID = "san***@sandbox.com"  # masked, as Alipay shows it
 BUYER_USER_ID = "2088000000000003"  # the sandbox buyer of its notifications
 
 
-def _stamp(moment) -> str:
-    return clock.local(moment).strftime("%Y-%m-%d %H:%M:%S")
-
-
 def _trades(biz: dict):
     """Either number names the trade; Alipay takes trade_no first when both are given."""
     trade_no, out_trade_no = str(biz.get("trade_no") or ""), str(biz.get("out_trade_no") or "")
@@ -69,7 +65,7 @@ def query_trade(biz: dict, params: dict[str, str]) -> dict:
         answer |= {
             "buyer_pay_amount": yuan_str(trade.amount_fen),
             "receipt_amount": yuan_str(trade.amount_fen),
-            "send_pay_date": _stamp(trade.paid_at),
+            "send_pay_date": clock.stamp(trade.paid_at),
             "buyer_user_id": BUYER_USER_ID,
         }
     return answer
@@ -107,5 +103,5 @@ def query_refund(biz: dict, params: dict[str, str]) -> dict:
         "total_amount": yuan_str(trade.amount_fen),
         "refund_amount": yuan_str(refund.amount_fen),
         "refund_status": "REFUND_SUCCESS",
-        "gmt_refund_pay": _stamp(refund.created_at),
+        "gmt_refund_pay": clock.stamp(refund.created_at),
     }

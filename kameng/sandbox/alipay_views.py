@@ -137,10 +137,6 @@ def alipay_qr(request, trade_no: str):
 # --- server APIs ----------------------------------------------------------------------------------------------------
 
 
-def _stamp(moment) -> str:
-    return clock.local(moment).strftime("%Y-%m-%d %H:%M:%S")
-
-
 def _precreate(biz: dict, params: dict[str, str]) -> dict:
     return alipay_trades.precreate(biz, params)
 
@@ -153,7 +149,7 @@ def _deduct(biz: dict, params: dict[str, str]) -> dict:
         "total_amount": yuan_str(trade.amount_fen),
         "receipt_amount": yuan_str(trade.amount_fen),
         "buyer_user_id": "2088000000000003",
-        "gmt_payment": _stamp(trade.paid_at),
+        "gmt_payment": clock.stamp(trade.paid_at),
     }
 
 
@@ -178,7 +174,7 @@ def _refund(biz: dict, params: dict[str, str]) -> dict:
         "out_trade_no": made.trade.out_trade_no,
         "buyer_user_id": "2088000000000003",
         "refund_fee": yuan_str(refunded),
-        "gmt_refund_pay": _stamp(made.created_at),
+        "gmt_refund_pay": clock.stamp(made.created_at),
         # fund_change, 本次退款是否发生了资金变化 (https://docs.open.alipay.com/api_1/alipay.trade.refund):
         # Y when this call moved the money; a repeat of the same out_request_no refunds nothing and says N, so 10000
         # alone never proves a refund (https://developer.aliyun.com/article/707647, Alipay's own answer).
@@ -216,8 +212,8 @@ def _query_agreement(biz: dict, params: dict[str, str]) -> dict:
     }
     if agreement.signed_at:
         answer |= {
-            "sign_time": _stamp(agreement.signed_at),
-            "valid_time": _stamp(agreement.signed_at),
+            "sign_time": clock.stamp(agreement.signed_at),
+            "valid_time": clock.stamp(agreement.signed_at),
             "invalid_time": "2115-02-01 00:00:00",
         }
     if agreement.execute_date and agreement.status == SandboxAgreement.Status.NORMAL:

@@ -174,7 +174,7 @@ def _alipay_notification(note: SandboxNotification) -> tuple[dict[str, str], byt
     params = {
         "notify_id": note.event_id,
         "notify_type": "trade_status_sync",
-        "notify_time": clock.now().strftime("%Y-%m-%d %H:%M:%S"),
+        "notify_time": clock.stamp(clock.now()),
         "charset": "utf-8",
         "version": "1.0",
         "app_id": keys.ALIPAY_APP_ID,
@@ -185,8 +185,8 @@ def _alipay_notification(note: SandboxNotification) -> tuple[dict[str, str], byt
         "total_amount": yuan_str(trade.amount_fen),
         "receipt_amount": yuan_str(trade.amount_fen),
         "subject": trade.subject,
-        "gmt_create": clock.local(trade.created_at).strftime("%Y-%m-%d %H:%M:%S"),
-        "gmt_payment": clock.local(trade.paid_at).strftime("%Y-%m-%d %H:%M:%S"),
+        "gmt_create": clock.stamp(trade.created_at),
+        "gmt_payment": clock.stamp(trade.paid_at),
         "seller_id": "2088000000000002",
         "buyer_id": "2088000000000003",
     }
@@ -231,7 +231,7 @@ def _wechat_notification(note: SandboxNotification) -> tuple[dict[str, str], byt
 
 
 def _stamp(moment) -> str:
-    return clock.local(moment).strftime("%Y-%m-%d %H:%M:%S") if moment else ""
+    return clock.stamp(moment) if moment else ""
 
 
 def _alipay_agreement_notification(note: SandboxNotification) -> tuple[dict[str, str], bytes]:
@@ -240,7 +240,7 @@ def _alipay_agreement_notification(note: SandboxNotification) -> tuple[dict[str,
     params = {
         "notify_id": note.event_id,
         "notify_type": "dut_user_sign" if signed else "dut_user_unsign",
-        "notify_time": clock.now().strftime("%Y-%m-%d %H:%M:%S"),
+        "notify_time": clock.stamp(clock.now()),
         "charset": "utf-8",
         "version": "1.0",
         "app_id": keys.ALIPAY_APP_ID,

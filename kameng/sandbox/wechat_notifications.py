@@ -59,7 +59,7 @@ def _contract(note: SandboxNotification) -> Outgoing:
         "openid": contract.openid,
         "plan_id": contract.plan_id,
         "change_type": "ADD" if added else "DELETE",
-        "operate_time": clock.local(moment).strftime("%Y-%m-%d %H:%M:%S"),
+        "operate_time": clock.stamp(moment),
         "contract_id": contract.agreement_no,
     }
     if not added:

@@ -23,7 +23,7 @@ CONTRACT_STATE = {"NORMAL": "0", "UNSIGN": "1", "TEMP": "9"}
 
 
 def _stamp(moment) -> str | None:
-    return clock.local(moment).strftime("%Y-%m-%d %H:%M:%S") if moment else None
+    return clock.stamp(moment) if moment else None
 
 
 def _contract_of(given: dict[str, str]) -> SandboxAgreement:

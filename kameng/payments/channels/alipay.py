@@ -78,7 +78,7 @@ def _time_expire(expires_at: datetime | None) -> dict[str, str]:
     cashier page left open cannot pay an order the shop has let expire."""
     if expires_at is None:
         return {}
-    return {"time_expire": clock.local(expires_at).strftime("%Y-%m-%d %H:%M:%S")}
+    return {"time_expire": clock.stamp(expires_at)}
 
 
 def _timeout_express(expires_at: datetime | None) -> dict[str, str]:
@@ -119,7 +119,7 @@ class AlipayChannel(AlipayQueries):
             "format": "JSON",
             "charset": "utf-8",
             "sign_type": "RSA2",
-            "timestamp": clock.now().strftime("%Y-%m-%d %H:%M:%S"),
+            "timestamp": clock.stamp(clock.now()),
             "version": "1.0",
         }
 
