@@ -33,16 +33,35 @@ def order(request, order_no: str):
     found = _order(order_no)
     checks = {q.kind if q.refund_id is None else q.refund_id: q for q in queries.queries_of(found)}
     refunds = list(Refund.objects.filter(payment__order=found).order_by("created_at", "id"))
+    trade_check = checks.get("trade")
     return render(
         request,
         "console/order.html",
         {
             "order": found,
             "payments": Payment.objects.filter(order=found).order_by("paid_at", "id"),
-            "refunds": [(refund, checks.get(refund.pk)) for refund in refunds],
-            "trade_check": checks.get("trade"),
+            "refunds": [
+                (refund, checks.get(refund.pk), _state_label(checks.get(refund.pk))) for refund in refunds
+            ],
+            "trade_check": trade_check,
+            "trade_state": _state_label(trade_check),
         },
     )
+
+
+def _state_label(check) -> str:
+    """What the channel last said (a TradeState or a refund's Outcome), in the staff member's language."""
+    if check is None or not check.last_state:
+        return "—"
+    return {
+        TradeState.PAID: _("已支付"),
+        TradeState.WAITING: _("等待买家付款"),
+        TradeState.CLOSED: _("交易已关闭"),
+        TradeState.NOT_FOUND: _("无此交易"),
+        Outcome.SUCCEEDED: _("已退款"),
+        Outcome.FAILED: _("退款失败"),
+        Outcome.PENDING: _("处理中"),
+    }.get(check.last_state, _("暂无答复"))
 
 
 def _trade_said(answer: queries.Answer) -> str:

@@ -132,3 +132,13 @@ def test_the_find_box_takes_an_order_number():
     order = place_order(UserFactory(), stocked_product(keys=1))
     found = logged_in(Role.OPERATOR).get("/console/members/", {"q": order.order_no})
     assert found.status_code == 302 and found["Location"] == f"/console/orders/{order.order_no}/"
+
+
+@pytest.mark.parametrize(("language", "said"), [("zh-hans", "· 已支付"), ("en", "· Paid")])
+def test_the_page_names_the_channels_last_answer_in_the_readers_language(settings, language, said):
+    order = paid_unnoticed(settings)
+    staff = logged_in(Role.OPERATOR)
+    staff.post(f"/console/orders/{order.order_no}/query/")
+    page = staff.get(f"/console/orders/{order.order_no}/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    line = page.split('id="trade-check">', 1)[1].split("</p>", 1)[0]
+    assert said in line and ("paid" not in line if language != "en" else "已支付" not in line)
